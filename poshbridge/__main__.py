@@ -1,0 +1,3 @@
+from poshbridge.cli.main import main
+
+raise SystemExit(main())
