@@ -1,0 +1,302 @@
+"""``poshbridge audit``: renewal logs and certificate health, per host, for people and monitoring.
+
+Exit codes follow the Nagios plugin convention, NOT the other commands' 0/1/2 meaning:
+0 = every host OK, 1 = at least one WARN, 2 = at least one CRIT (also: a --log file that cannot be
+read, or an inventory/target error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from poshbridge.audit.prometheus import render_textfile, write_textfile
+from poshbridge.audit.transcript import (
+    RenewalResult,
+    TranscriptFile,
+    pair_runs,
+    parse_result_file,
+    parse_transcript,
+)
+from poshbridge.audit.verdict import (
+    CRIT,
+    DEFAULT_CRIT_DAYS,
+    DEFAULT_WARN_DAYS,
+    EXIT_CODES,
+    OK,
+    WARN,
+    HostFacts,
+    HostVerdict,
+    evaluate,
+)
+from poshbridge.output import make_console
+
+DEFAULT_PARALLEL = 10
+DEFAULT_MAX_LOGS = 10
+
+_LEVEL_STYLE = {OK: "green", WARN: "yellow", CRIT: "bold red"}
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "audit",
+        parents=[common],
+        help="audit renewal logs and certificate health (exit 0/1/2 = OK/WARN/CRIT)",
+        description=(
+            "Read what each host's renewal runs left behind (transcripts, result files), Posh-ACME's "
+            "certificate, the renewal task and the IIS binding, probe what the site serves, and give a "
+            "verdict per host. With --log, audit local transcript/result files offline instead. "
+            "Exit codes follow the Nagios convention: 0 OK, 1 WARN, 2 CRIT."
+        ),
+    )
+    parser.add_argument("targets", nargs="*", metavar="TARGET", help="hosts, groups, patterns or 'all'")
+    parser.add_argument(
+        "--log",
+        dest="logs",
+        action="extend",
+        nargs="+",
+        metavar="FILE",
+        default=[],
+        help="audit local transcript (.txt) or result (.json) files offline; no inventory needed",
+    )
+    parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    parser.add_argument("--prometheus", metavar="FILE", help="write a node_exporter textfile (*.prom)")
+    parser.add_argument(
+        "--warn-days",
+        type=_non_negative,
+        default=DEFAULT_WARN_DAYS,
+        metavar="N",
+        help=f"WARN when the certificate expires within N days (default {DEFAULT_WARN_DAYS})",
+    )
+    parser.add_argument(
+        "--crit-days",
+        type=_non_negative,
+        default=DEFAULT_CRIT_DAYS,
+        metavar="N",
+        help=f"CRIT when the certificate expires within N days (default {DEFAULT_CRIT_DAYS})",
+    )
+    parser.add_argument(
+        "--parallel",
+        type=_positive,
+        default=DEFAULT_PARALLEL,
+        metavar="N",
+        help=f"hosts audited at the same time (default {DEFAULT_PARALLEL})",
+    )
+    parser.add_argument(
+        "--max-logs",
+        type=_positive,
+        default=DEFAULT_MAX_LOGS,
+        metavar="N",
+        help=f"newest renewal runs read per host (default {DEFAULT_MAX_LOGS})",
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="do not verify the WinRM TLS certificate (lab/testing only)",
+    )
+    parser.set_defaults(func=run)
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    console = make_console()
+    err = make_console(stderr=True)
+    now = datetime.now(timezone.utc)
+    if args.crit_days > args.warn_days:
+        err.print("[red]error:[/] --crit-days must not be larger than --warn-days")
+        return EXIT_CODES[CRIT]
+    if args.logs:
+        if args.targets:
+            err.print("[red]error:[/] give either TARGETs (remote audit) or --log FILEs (offline), not both")
+            return EXIT_CODES[CRIT]
+        return _run_offline(args, console, err, now)
+    return _run_remote(args, console, err, now)
+
+
+# ----- offline: --log FILE... ----------------------------------------------------------------------
+
+
+def audit_log_files(
+    paths: Sequence[str], *, now: datetime, warn_days: int, crit_days: int
+) -> tuple[list[dict[str, Any]], list[HostVerdict], list[str]]:
+    """Parse local files. Returns (per-file JSON, one verdict per transcript group, read errors)."""
+    transcripts: list[TranscriptFile] = []
+    results: list[RenewalResult] = []
+    files_json: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for name in paths:
+        path = Path(name)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            problems.append(f"{name}: {exc.strerror or exc}")
+            files_json.append({"file": name, "error": str(exc.strerror or exc), "sessions": []})
+            continue
+        result = parse_result_file(data, path.name) if path.suffix.lower() == ".json" else None
+        if result is not None:
+            results.append(result)
+            files_json.append({"file": name, "result": result.to_json(), "sessions": []})
+            continue
+        parsed = parse_transcript(data, path.name)
+        transcripts.append(parsed)
+        entry = parsed.to_json()
+        entry["file"] = name
+        files_json.append(entry)
+    # One verdict per file: its own runs (a result file joins the transcript it names).
+    verdicts: list[HostVerdict] = []
+    runs = pair_runs(transcripts, results)
+    by_source: dict[str, list[Any]] = {}
+    for run in runs:
+        by_source.setdefault(run.source, []).append(run)
+    for source, source_runs in by_source.items():
+        facts = HostFacts(host=source, order=_order_of(source_runs), runs=source_runs)
+        verdicts.append(evaluate(facts, now=now, warn_days=warn_days, crit_days=crit_days))
+    return files_json, verdicts, problems
+
+
+def _order_of(runs: Sequence[Any]) -> str | None:
+    for run in reversed(runs):
+        if run.result is not None and run.result.order:
+            return str(run.result.order)
+        if run.session is not None and run.session.orders:
+            return str(run.session.orders[-1])
+    return None
+
+
+def _run_offline(args: argparse.Namespace, console: Console, err: Console, now: datetime) -> int:
+    files_json, verdicts, problems = audit_log_files(
+        args.logs, now=now, warn_days=args.warn_days, crit_days=args.crit_days
+    )
+    for problem in problems:
+        err.print(f"[red]cannot read[/] {problem}")
+    if args.prometheus:
+        write_textfile(args.prometheus, render_textfile(verdicts, now=now))
+    if args.json:
+        doc = {
+            "mode": "offline",
+            "generated": now.isoformat(),
+            "files": files_json,
+            "verdicts": [v.to_json(include_runs=False) for v in verdicts],
+        }
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    else:
+        _render_sessions(console, files_json)
+    code = max([v.exit_code for v in verdicts], default=0)
+    return max(code, EXIT_CODES[CRIT] if problems else 0)
+
+
+def _render_sessions(console: Console, files_json: Sequence[dict[str, Any]]) -> None:
+    table = Table(title="Renewal transcripts", show_lines=False)
+    for column in ("file", "#", "start", "end", "user", "machine", "PS", "outcome", "reason"):
+        table.add_column(column, overflow="fold")
+    for entry in files_json:
+        if "error" in entry:
+            table.add_row(entry["file"], "", "", "", "", "", "", "[red]unreadable[/]", entry["error"])
+            continue
+        if "result" in entry:
+            result = entry["result"]
+            table.add_row(
+                entry["file"], "json", result.get("started") or "", result.get("finished") or "",
+                "", result.get("host") or "", "", _outcome_text(result.get("outcome")),
+                (result.get("error") or {}).get("message", "") if result.get("error") else "",
+            )  # fmt: skip
+            continue
+        for session in entry["sessions"]:
+            machine = (session.get("machine") or "").split(" (", 1)[0]
+            ps = " ".join(x for x in (session.get("ps_version"), session.get("edition")) if x)
+            table.add_row(
+                entry["file"], str(session["index"]), session.get("start") or "", session.get("end") or "",
+                session.get("user") or "", machine, ps, _outcome_text(session["outcome"]),
+                session.get("outcome_reason") or "",
+            )  # fmt: skip
+        if not entry["sessions"]:
+            table.add_row(entry["file"], "", "", "", "", "", "", "no transcript", "")
+    console.print(table)
+
+
+def _outcome_text(outcome: str | None) -> str:
+    style = {"renewed": "green", "not-due": "green", "skipped": "yellow", "failed": "red"}.get(
+        outcome or "", "yellow"
+    )
+    return f"[{style}]{outcome or ''}[/]"
+
+
+# ----- remote ---------------------------------------------------------------------------------------
+
+
+def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: datetime) -> int:
+    from poshbridge.audit.collect import collect_fleet
+    from poshbridge.cli.common import load_inventory_or_exit
+    from poshbridge.inventory.targets import TargetError, select_hosts
+
+    inventory = load_inventory_or_exit(args, err)
+    try:
+        hosts = select_hosts(inventory, list(args.targets) or ["all"])
+    except TargetError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        return EXIT_CODES[CRIT]
+    base_dir = Path(inventory.source).parent if inventory.source else Path.cwd()
+    facts = collect_fleet(
+        hosts,
+        now=now,
+        parallel=args.parallel,
+        max_logs=args.max_logs,
+        insecure=args.insecure,
+        base_dir=base_dir,
+    )
+    verdicts = [evaluate(f, now=now, warn_days=args.warn_days, crit_days=args.crit_days) for f in facts]
+    if args.prometheus:
+        write_textfile(args.prometheus, render_textfile(verdicts, now=now))
+    if args.json:
+        doc = {
+            "mode": "remote",
+            "generated": now.isoformat(),
+            "warn_days": args.warn_days,
+            "crit_days": args.crit_days,
+            "hosts": [v.to_json() for v in verdicts],
+        }
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    else:
+        render_verdicts(console, verdicts)
+    return max([v.exit_code for v in verdicts], default=0)
+
+
+def render_verdicts(console: Console, verdicts: Sequence[HostVerdict]) -> None:
+    table = Table(title="Certificate audit")
+    for column in ("host", "verdict", "expires", "days left", "last run", "outcome", "reason"):
+        table.add_column(column, overflow="fold")
+    for verdict in verdicts:
+        style = _LEVEL_STYLE[verdict.level]
+        table.add_row(
+            verdict.host,
+            f"[{style}]{verdict.level}[/]",
+            verdict.expires.strftime("%Y-%m-%d %H:%M") if verdict.expires else "-",
+            f"{verdict.days_left:.1f}" if verdict.days_left is not None else "-",
+            verdict.last_run.strftime("%Y-%m-%d %H:%M") if verdict.last_run else "never",
+            verdict.last_outcome or "-",
+            verdict.summary,
+        )
+    console.print(table)
+    counts = {level: sum(1 for v in verdicts if v.level == level) for level in (OK, WARN, CRIT)}
+    console.print(f"{counts[OK]} OK, {counts[WARN]} WARN, {counts[CRIT]} CRIT")

@@ -1,0 +1,101 @@
+"""Helpers shared by the CLI modules: load the inventory or exit 2, print problems, pick hosts."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from rich.console import Console
+from rich.markup import escape
+
+from poshbridge.inventory.load import read_inventory
+from poshbridge.inventory.model import HostConfig, Inventory, Problem
+from poshbridge.inventory.targets import TargetError, select_hosts
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+_SEVERITY_STYLE = {"error": "red", "warning": "yellow"}
+
+
+def inventory_path(args: argparse.Namespace) -> str:
+    """The ``-i`` value, else ``$POSHBRIDGE_INVENTORY``, else ``./poshbridge.yaml``."""
+    value = getattr(args, "inventory", None)
+    if value:
+        return str(value)
+    return os.environ.get("POSHBRIDGE_INVENTORY", "poshbridge.yaml")
+
+
+def inventory_base_dir(inventory: Inventory) -> Path:
+    """The folder relative secret/CA paths are resolved against (the inventory file's folder)."""
+    return Path(inventory.source).resolve().parent if inventory.source else Path.cwd()
+
+
+def format_problem(problem: Problem) -> str:
+    """One plain line: ``error: hosts.host01.domains[1]: message``."""
+    return f"{problem.severity}: {problem.path or '(inventory)'}: {problem.message}"
+
+
+def print_problems(console: Console, problems: Iterable[Problem]) -> None:
+    """One line per problem (plain text, coloured severity on a terminal); grep-friendly."""
+    for problem in problems:
+        style = _SEVERITY_STYLE[problem.severity]
+        path = escape(problem.path or "(inventory)")
+        console.print(f"[{style}]{problem.severity}[/]: {path}: {escape(problem.message)}", soft_wrap=True)
+
+
+def exit_usage(console: Console, message: str) -> NoReturn:
+    console.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
+    raise SystemExit(EXIT_USAGE)
+
+
+def load_inventory_or_exit(args: argparse.Namespace, console: Console) -> Inventory:
+    """Load and validate the inventory; on errors print them all to ``console`` and exit 2.
+
+    Warnings are not repeated by every command: one line says how many there are (see ``check``).
+    """
+    inventory = read_inventory(inventory_path(args))
+    if inventory.errors:
+        print_problems(console, inventory.errors)
+        count = len(inventory.errors)
+        where = escape(inventory.source)
+        console.print(f"{count} inventory error(s) in {where}; nothing was done.", soft_wrap=True)
+        raise SystemExit(EXIT_USAGE)
+    if inventory.warnings:
+        console.print(
+            f"[yellow]{len(inventory.warnings)} inventory warning(s)[/]; run 'poshbridge check' to see them.",
+            soft_wrap=True,
+        )
+    return inventory
+
+
+def select_hosts_or_exit(inventory: Inventory, targets: Sequence[str], console: Console) -> list[HostConfig]:
+    """:func:`select_hosts` with a clear message and exit 2 for an unknown target."""
+    try:
+        return select_hosts(inventory, list(targets))
+    except TargetError as exc:
+        exit_usage(console, str(exc))
+
+
+def select_one_host_or_exit(inventory: Inventory, target: str, console: Console) -> HostConfig:
+    """Exactly one host (commands that produce one file per host)."""
+    hosts = select_hosts_or_exit(inventory, [target], console)
+    if len(hosts) != 1:
+        names = ", ".join(h.name for h in hosts)
+        exit_usage(console, f"{target!r} matches {len(hosts)} hosts ({names}); name exactly one host")
+    return hosts[0]
+
+
+def write_bytes_file(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` (``-`` = stdout)."""
+    if path == "-":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    Path(path).write_bytes(data)

@@ -1,0 +1,841 @@
+"""``setup``, ``renew``, ``status``, ``revoke``: remote operations across hosts.
+
+Per host (in parallel, ``--parallel`` at a time): one HostSession (one RunspacePool) → read facts in
+one batch → plan → apply in as few batches as dependencies allow → OCSP wait and TLS check from the
+control node → a :class:`HostRun` (steps, objects, classified errors) → history → render.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from poshbridge import __version__
+from poshbridge.inventory.model import HostConfig
+from poshbridge.output import make_console
+from poshbridge.plan import renew as renew_plan
+from poshbridge.plan import setup as setup_plan
+from poshbridge.plan.setup import (
+    STEP_ACCOUNT,
+    STEP_BIND,
+    STEP_CERT,
+    STEP_OCSP,
+    STEP_VERIFY,
+    Desired,
+    SetupFacts,
+    Step,
+    facts_from_outputs,
+)
+from poshbridge.poshacme.model import ObjectsView
+from poshbridge.poshacme.problems import AcmeProblem, is_acme_related, problem_from_exception_data
+from poshbridge.powershell.command import Batch, Secret
+from poshbridge.remote.fleet import Report, make_view, run_fleet
+from poshbridge.remote.session import (
+    BatchResult,
+    HostSession,
+    RemoteConnectionError,
+    RemoteError,
+    transport_warnings,
+)
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+# ----- results --------------------------------------------------------------------------------------
+
+
+@dataclass
+class ErrorInfo:
+    step: str
+    kind: str  # unreachable|auth|tls|timeout|dropped|protocol|config|acme|powershell|plan|verify|ocsp|crash
+    message: str
+    acme_problem: AcmeProblem | None = None
+    hint: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "kind": self.kind,
+            "message": self.message,
+            "hint": self.hint or (self.acme_problem.hint if self.acme_problem else None),
+            "acme_problem": self.acme_problem.to_json() if self.acme_problem else None,
+        }
+
+
+@dataclass
+class HostRun:
+    host: str
+    command: str
+    steps: list[Step] = field(default_factory=list)
+    objects: dict[str, Any] = field(default_factory=dict)
+    errors: list[ErrorInfo] = field(default_factory=list)
+    started: datetime | None = None
+    finished: datetime | None = None
+    summary: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and all(s.status != "failed" for s in self.steps)
+
+    def step(self, name: str) -> Step | None:
+        return next((s for s in self.steps if s.name == name), None)
+
+    def set_step(self, step: Step) -> Step:
+        for index, existing in enumerate(self.steps):
+            if existing.name == step.name:
+                self.steps[index] = step
+                return step
+        self.steps.append(step)
+        return step
+
+    def fail(self, step: str, kind: str, message: str, problem: AcmeProblem | None = None) -> None:
+        self.errors.append(ErrorInfo(step, kind, message, problem))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "ok": self.ok,
+            "summary": self.summary,
+            "steps": [s.to_json() for s in self.steps],
+            "objects": self.objects,
+            "errors": [e.to_json() for e in self.errors],
+        }
+
+
+@dataclass
+class Context:
+    command: str
+    insecure: bool = False
+    base_dir: Path = Path()
+    dry_run: bool = False
+    install_modules: bool = False
+    force: bool = False
+    reason: str | None = None
+    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    sleep: Callable[[float], None] | None = None
+    clock: Callable[[], float] | None = None
+    secrets: list[str] = field(default_factory=list)  # revealed values to scrub from anything written
+
+    def remember(self, secret: Secret | None) -> None:
+        if secret is not None and secret.reveal():
+            self.secrets.append(secret.reveal())
+
+
+# ----- helpers ---------------------------------------------------------------------------------------
+
+
+def _outputs(result: BatchResult) -> tuple[dict[str, list[Any]], dict[str, bool]]:
+    outputs: dict[str, list[Any]] = {}
+    ran: dict[str, bool] = {}
+    for statement in result.statements:
+        # a label can appear twice (re-read after an apply): the last run wins
+        if statement.ran:
+            outputs[statement.label] = list(statement.output)
+            ran[statement.label] = True
+        else:
+            ran.setdefault(statement.label, False)
+    return outputs, ran
+
+
+def classify_remote_error(
+    error: RemoteError, *, context: str | None = None
+) -> tuple[str, AcmeProblem | None]:
+    problem = problem_from_exception_data(error.exception_data, error.message, context)
+    if is_acme_related(problem):
+        return "acme", problem
+    return "powershell", None
+
+
+def _resolve(ref: Any, ctx: Context) -> Secret | None:
+    if ref is None:
+        return None
+    from poshbridge.inventory.secrets import resolve
+
+    secret: Secret = resolve(ref, ctx.base_dir)
+    ctx.remember(secret)
+    return secret
+
+
+def _desired(host: HostConfig, ctx: Context, run: HostRun) -> Desired:
+    from poshbridge.generate.renew_script import render_renew_script
+    from poshbridge.generate.task_xml import task_xml_for_register
+    from poshbridge.generate.web_config import challenge_web_config
+
+    kid: Secret | None = None
+    hmac: Secret | None = None
+    try:
+        kid = _resolve(host.acme.eab_kid, ctx)
+        hmac = _resolve(host.acme.eab_hmac, ctx)
+    except Exception as exc:  # a missing secret only matters when an account must be created
+        run.summary = f"EAB credentials not available: {type(exc).__name__}"
+    return Desired(
+        web_config=challenge_web_config(),
+        script=render_renew_script(host, "hardened"),
+        task_xml=task_xml_for_register(host, "hardened"),
+        eab_kid=kid,
+        eab_hmac=hmac,
+    )
+
+
+def _open(host: HostConfig, ctx: Context) -> HostSession:
+    password = _resolve(host.winrm.password, ctx)
+    return HostSession(
+        host, insecure=ctx.insecure, base_dir=ctx.base_dir, password=password, warn=lambda _t: None
+    )
+
+
+def _apply_steps(
+    session: HostSession, steps: Sequence[Step], trailing: Sequence[Any], run: HostRun
+) -> tuple[BatchResult, bool]:
+    """Send the statements of ``steps`` (then ``trailing`` statements) in ONE batch; set each step's
+    status from its statements. Returns the result and whether every step succeeded."""
+    statements: list[Any] = []
+    ranges: list[tuple[Step, int, int]] = []
+    for step in steps:
+        start = len(statements)
+        statements.extend(step.statements)
+        ranges.append((step, start, len(statements)))
+    statements.extend(trailing)
+    result = session.run(Batch(statements))
+    ok = True
+    for step, start, end in ranges:
+        own = result.statements[start:end]
+        errors = [e for s in own for e in s.errors]
+        if errors:
+            ok = False
+            step.status = "failed"
+            first = next((e for e in errors if e.terminating), errors[0])
+            context = (
+                "account" if step.name == STEP_ACCOUNT else "http-01" if step.name == STEP_CERT else None
+            )
+            kind, problem = classify_remote_error(first, context=context)
+            step.error = first
+            step.detail = f"{first.command + ': ' if first.command else ''}{first.message}"
+            run.fail(step.name, kind, step.detail, problem)
+        elif not all(s.ran for s in own):
+            ok = False
+            step.status = "skipped"
+            step.detail = "not run: an earlier step of the same batch failed"
+        else:
+            step.status = "changed"
+            warnings = [w for s in own for w in s.warnings]
+            if warnings:
+                step.detail = step.reason + " (warning: " + "; ".join(warnings)[:300] + ")"
+    return result, ok
+
+
+def _objects(facts: SetupFacts) -> dict[str, Any]:
+    server_ok = facts.server
+    account = facts.current_account
+    order = None
+    if facts.orders:
+        order = facts.orders[0]
+    view = ObjectsView(
+        server=server_ok,
+        account=account,
+        order=order,
+        certificate=facts.certificate,
+        binding=None,
+        task=facts.task,
+        modules=facts.modules or (),
+    )
+    return view.to_json()
+
+
+def _objects_for(host: HostConfig, facts: SetupFacts) -> dict[str, Any]:
+    objects = _objects(facts)
+    order = facts.order_named(host.order_name)
+    objects["order"] = order.to_json() if order else None
+    binding = facts.binding_for(host)
+    objects["binding"] = binding.to_json() if binding else None
+    return objects
+
+
+# ----- OCSP, bind, verify (setup and renew) ----------------------------------------------------------
+
+
+def _ocsp_bind_verify(
+    session: HostSession, host: HostConfig, facts: SetupFacts, ctx: Context, run: HostRun, report: Report
+) -> SetupFacts:
+    from poshbridge.remote import ocsp, tls
+
+    bind = setup_plan.plan_binding(host, facts)
+    cert = facts.certificate
+    if bind.status == "changed" and cert is not None and not ctx.dry_run:
+        # OCSP: read the leaf and its issuer from the host, poll from here
+        report("reading the certificate for OCSP")
+        files = session.run(setup_plan.cert_files_batch(host, cert))
+        outputs, _ran = _outputs(files)
+        leaf_list = ocsp.load_pem_certificates("".join(str(v) for v in outputs.get("file:cert", [])))
+        chain = ocsp.load_pem_certificates("".join(str(v) for v in outputs.get("file:chain", [])))
+        cap = float(host.renewal.wait_after_renewal)
+        if not leaf_list:
+            run.set_step(Step(STEP_OCSP, "failed", "could not read the certificate file from the host"))
+            run.fail(STEP_OCSP, "ocsp", f"{cert.cert_file}: not readable")
+            return facts
+
+        def tick(left: float, state: str) -> None:
+            report(f"OCSP {state}: waiting ({int(left)} s left)")
+
+        kwargs: dict[str, Any] = {"cap_seconds": cap, "on_tick": tick}
+        if ctx.sleep is not None:
+            kwargs["sleep"] = ctx.sleep
+        if ctx.clock is not None:
+            kwargs["clock"] = ctx.clock
+        waited = ocsp.wait_until_good(leaf_list[0], chain[0] if chain else None, **kwargs)
+        run.objects["ocsp"] = waited.to_json()
+        if waited.state == "revoked":
+            run.set_step(Step(STEP_OCSP, "failed", "the OCSP responder says the certificate is revoked"))
+            run.fail(STEP_OCSP, "ocsp", "certificate revoked according to OCSP; not binding it")
+            return facts
+        detail = {
+            "good": f"OCSP good after {waited.waited:.0f} s ({waited.polls} poll(s))",
+            "no-url": f"no OCSP URL in the certificate: waited {waited.waited:.0f} s",
+        }.get(
+            waited.state,
+            f"OCSP still {waited.state} after {waited.waited:.0f} s (cap {cap:.0f} s): binding anyway",
+        )
+        run.set_step(Step(STEP_OCSP, "changed", detail))
+        report("binding the certificate in IIS")
+        result, ok = _apply_steps(session, [bind], (), run)
+        run.set_step(bind)
+        outputs, ran = _outputs(result)
+        facts = facts_from_outputs(outputs, ran, previous=facts)
+        if not ok:
+            run.set_step(Step(STEP_VERIFY, "skipped", "binding failed"))
+            return facts
+    else:
+        if bind.status != "changed":
+            run.set_step(Step(STEP_OCSP, "unchanged", "the bound certificate is not new"))
+        else:
+            run.set_step(
+                Step(STEP_OCSP, "pending", f"poll OCSP, at most {host.renewal.wait_after_renewal} s")
+            )
+        run.set_step(bind)
+    if ctx.dry_run or cert is None or not cert.thumbprint:
+        run.set_step(
+            Step(STEP_VERIFY, "skipped" if not ctx.dry_run else "pending", "nothing served to check yet")
+        )
+        return facts
+    report("checking what the site serves")
+    served = tls.probe(host)
+    run.objects["served"] = served.to_json()
+    if served.thumbprint == cert.thumbprint:
+        run.set_step(
+            Step(STEP_VERIFY, "unchanged", f"{served.endpoint} (SNI {served.sni}) serves {served.thumbprint}")
+        )
+    else:
+        what = served.error or f"serves {served.thumbprint}"
+        run.set_step(
+            Step(
+                STEP_VERIFY,
+                "failed",
+                f"{served.endpoint} (SNI {served.sni}) {what}, expected {cert.thumbprint}",
+            )
+        )
+        run.fail(STEP_VERIFY, "verify", f"the site does not serve the new certificate: {what}")
+    return facts
+
+
+# ----- setup -----------------------------------------------------------------------------------------
+
+
+def setup_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
+    run = HostRun(host.name, "setup", started=ctx.now())
+    try:
+        desired = _desired(host, ctx, run)
+        with _open(host, ctx) as session:
+            report("reading facts")
+            first = session.run(setup_plan.read_batch(host))
+            outputs, ran = _outputs(first)
+            facts = facts_from_outputs(outputs, ran)
+            final: dict[str, Step] = {}
+            applied: set[str] = set()
+            for _round in range(6):
+                plan = setup_plan.plan_setup(host, facts, desired, install_modules=ctx.install_modules)
+                for step in plan.steps:
+                    earlier = final.get(step.name)
+                    if earlier is None or earlier.status in ("pending", "unchanged"):
+                        final[step.name] = step
+                    if step.status == "failed" and not any(e.step == step.name for e in run.errors):
+                        run.fail(step.name, "plan", step.reason)
+                # a step applied once in this run is not sent again (the host may report it differently)
+                to_apply = [s for s in plan.to_apply if s.name not in applied]
+                if plan.blocked or ctx.dry_run or not to_apply:
+                    break
+                report("applying: " + ", ".join(s.name for s in to_apply))
+                result, ok = _apply_steps(session, to_apply, setup_plan.read_statements(host), run)
+                applied.update(s.name for s in to_apply)
+                for step in to_apply:
+                    final[step.name] = step
+                outputs, ran = _outputs(result)
+                facts = facts_from_outputs(outputs, ran, previous=facts)
+                if not ok:
+                    break
+            run.steps = [final[name] for name in setup_plan.SETUP_STEP_ORDER if name in final]
+            for step in run.steps:
+                if step.status == "pending" and not ctx.dry_run:
+                    step.status = "skipped"
+                    step.detail = "not run: " + step.reason
+            cert_step = run.step(STEP_CERT)
+            cert_ready = run.ok and cert_step is not None and cert_step.status in ("changed", "unchanged")
+            if cert_ready or ctx.dry_run:
+                facts = _ocsp_bind_verify(session, host, facts, ctx, run, report)
+            else:
+                for name in (STEP_OCSP, STEP_BIND, STEP_VERIFY):
+                    run.set_step(Step(name, "skipped", "needs a certificate"))
+            run.objects.update(_objects_for(host, facts))
+    except RemoteConnectionError as exc:
+        run.fail("connect", exc.kind, exc.message)
+    _finish(run, ctx)
+    return run
+
+
+def _finish(run: HostRun, ctx: Context) -> None:
+    run.finished = ctx.now()
+    if not run.summary or run.ok:
+        changed = [s.name for s in run.steps if s.status == "changed"]
+        if run.errors:
+            first = run.errors[0]
+            run.summary = f"{first.step}: {first.kind}: {first.message}"[:200]
+        elif ctx.dry_run:
+            run.summary = "would change: " + (", ".join(changed) or "nothing")
+        elif run.command == "setup":
+            run.summary = "changed: " + ", ".join(changed) if changed else "all unchanged"
+        elif not run.summary:
+            run.summary = "ok"
+
+
+# ----- renew -----------------------------------------------------------------------------------------
+
+
+def renew_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
+    run = HostRun(host.name, "renew", started=ctx.now())
+    try:
+        with _open(host, ctx) as session:
+            report("reading facts")
+            first = session.run(setup_plan.read_batch(host))
+            outputs, ran = _outputs(first)
+            facts = facts_from_outputs(outputs, ran)
+            if facts.order_named(host.order_name) is None:
+                run.set_step(
+                    Step(renew_plan.STEP_RENEW, "failed", f"no order {host.order_name}: run setup first")
+                )
+                run.fail(
+                    renew_plan.STEP_RENEW, "plan", f"no Posh-ACME order named {host.order_name} on the host"
+                )
+            else:
+                step = renew_plan.renew_step(host, force=ctx.force)
+                report("Submit-Renewal" + (" -Force" if ctx.force else ""))
+                result = session.run(Batch(list(step.statements)))
+                submit = result.by_label(renew_plan.R_RENEW)
+                errors = submit.errors if submit is not None else result.errors
+                answer = renew_plan.read_renew_answer(
+                    submit.output if submit else [],
+                    submit.warnings if submit else [],
+                    bool(errors) or (submit is not None and not submit.ran),
+                    result.output(renew_plan.R_ORDER),
+                    result.output(setup_plan.R_CERT),
+                )
+                run.objects["renewal"] = {
+                    "outcome": answer.outcome,
+                    "renew_after": answer.renew_after.isoformat().replace("+00:00", "Z")
+                    if answer.renew_after
+                    else None,
+                    "message": answer.message,
+                }
+                if answer.outcome == "failed":
+                    first_error = next((e for e in errors if e.terminating), errors[0] if errors else None)
+                    step.status = "failed"
+                    if first_error is not None:
+                        kind, problem = classify_remote_error(first_error, context="http-01")
+                        step.detail = first_error.message
+                        run.fail(step.name, kind, first_error.message, problem)
+                    else:
+                        run.fail(step.name, "powershell", "Submit-Renewal did not run")
+                    run.set_step(step)
+                elif answer.outcome == "renewed":
+                    step.status = "changed"
+                    step.detail = answer.message
+                    run.set_step(step)
+                    facts = SetupFacts(**{**facts.__dict__, "certificate": answer.certificate})
+                    facts = _ocsp_bind_verify(session, host, facts, ctx, run, report)
+                else:
+                    step.status = "unchanged"
+                    step.detail = answer.message
+                    run.set_step(step)
+                    run.summary = answer.message
+                if answer.certificate is not None and answer.outcome != "renewed":
+                    facts = SetupFacts(**{**facts.__dict__, "certificate": answer.certificate})
+            run.objects.update(_objects_for(host, facts))
+    except RemoteConnectionError as exc:
+        run.fail("connect", exc.kind, exc.message)
+    renewed = run.step(renew_plan.STEP_RENEW)
+    if run.ok and renewed is not None and renewed.status == "changed":
+        run.summary = renewed.detail
+    _finish(run, ctx)
+    return run
+
+
+# ----- status ---------------------------------------------------------------------------------------------
+
+
+def status_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
+    from poshbridge.remote import tls
+
+    run = HostRun(host.name, "status", started=ctx.now())
+    try:
+        with _open(host, ctx) as session:
+            report("reading facts")
+            outputs, ran = _outputs(session.run(renew_plan.status_batch(host)))
+            facts = facts_from_outputs(outputs, ran)
+            run.objects.update(_objects_for(host, facts))
+    except RemoteConnectionError as exc:
+        run.fail("connect", exc.kind, exc.message)
+        facts = SetupFacts()
+    report("checking what the site serves")
+    served = tls.probe(host)
+    run.objects["served"] = served.to_json()
+    cert = facts.certificate
+    order = facts.order_named(host.order_name)
+    now = ctx.now()
+    days = cert.days_left(now) if cert else None
+    run.objects["status"] = {
+        "order": host.order_name,
+        "sans": list(order.all_names) if order else list(cert.all_sans) if cert else [],
+        "not_after": cert.to_json()["not_after"] if cert else None,
+        "days_left": round(days, 1) if days is not None else None,
+        "renew_after": order.to_json()["renew_after"] if order else None,
+        "thumbprint": cert.thumbprint if cert else None,
+        "served_thumbprint": served.thumbprint,
+        "served_matches": bool(cert and served.thumbprint == cert.thumbprint),
+        "task_state": facts.task.state if facts.task else None,
+        "task_last_result": facts.task.last_task_result if facts.task else None,
+        "task_last_run": facts.task.to_json()["last_run_time"] if facts.task else None,
+    }
+    run.summary = f"{cert.thumbprint} until {cert.to_json()['not_after']}" if cert else "no certificate"
+    _finish(run, ctx)
+    return run
+
+
+# ----- revoke ---------------------------------------------------------------------------------------------
+
+
+def revoke_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
+    run = HostRun(host.name, "revoke", started=ctx.now())
+    try:
+        with _open(host, ctx) as session:
+            report("Revoke-PACertificate")
+            batch = renew_plan.revoke_batch(host, reason=ctx.reason)
+            step = Step("revoke", "changed", f"revoke the certificate of order {host.order_name}",
+                        tuple(batch.statements[:2]))  # fmt: skip
+            result, _ok = _apply_steps(session, [step], batch.statements[2:], run)
+            run.set_step(step)
+            outputs, ran = _outputs(result)
+            run.objects.update(_objects_for(host, facts_from_outputs(outputs, ran)))
+    except RemoteConnectionError as exc:
+        run.fail("connect", exc.kind, exc.message)
+    if run.ok:
+        run.summary = f"revoked the certificate of {host.order_name}"
+    _finish(run, ctx)
+    return run
+
+
+# ----- CLI ---------------------------------------------------------------------------------------------
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = subparsers.add_parser(name, parents=[common], help=help_text)
+        parser.add_argument("targets", nargs="+", metavar="TARGET", help="hosts, groups, patterns or 'all'")
+        parser.add_argument("--parallel", type=_positive, default=10, metavar="N", help="hosts at once (10)")
+        parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
+        parser.add_argument(
+            "--insecure",
+            action="store_true",
+            help="allow Basic over HTTP, verify: false and -SkipCertificateCheck (with a warning)",
+        )
+        parser.add_argument("--lang", choices=("en", "ja"), default="en", help="language of CA conditions")
+        parser.set_defaults(func=main_ops, op=name)  # fmt: skip
+        return parser
+
+    setup = add("setup", "configure hosts: modules, ACME account, web.config, certificate, IIS binding, task")
+    setup.add_argument(
+        "--dry-run", action="store_true", help="print the plan (exact cmdlets), change nothing"
+    )
+    setup.add_argument("--install-modules", action="store_true", help="Install-Module missing modules")
+    renew = add("renew", "Submit-Renewal; when renewed: wait for OCSP, bind, verify")
+    renew.add_argument("--force", action="store_true", help="renew even when not due (Submit-Renewal -Force)")
+    add("status", "certificate, binding, served certificate and task per host")
+    revoke = add("revoke", "Revoke-PACertificate (asks for confirmation)")
+    revoke.add_argument("--reason", default=None, help="RFC 5280 reason, e.g. keyCompromise, superseded")
+    revoke.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+WORKERS: dict[str, Callable[[HostConfig, Context, Report], HostRun]] = {
+    "setup": setup_host,
+    "renew": renew_host,
+    "status": status_host,
+    "revoke": revoke_host,
+}
+
+
+def main_ops(args: argparse.Namespace) -> int:
+    from poshbridge.cli.common import inventory_base_dir, load_inventory_or_exit
+    from poshbridge.inventory.targets import TargetError, select_hosts
+
+    console = make_console()
+    err = make_console(stderr=True)
+    inventory = load_inventory_or_exit(args, err)
+    try:
+        hosts = select_hosts(inventory, list(args.targets))
+    except TargetError as exc:
+        err.print(f"error: {exc}", markup=False)
+        return EXIT_USAGE
+    op = str(args.op)
+    # refuse insecure transports before anything connects; warn once per host when allowed
+    refused = False
+    for host in hosts:
+        try:
+            for warning in transport_warnings(host, insecure=bool(args.insecure)):
+                err.print(warning, markup=False)
+        except ValueError as exc:
+            err.print(f"error: {exc}", markup=False)
+            refused = True
+    if refused:
+        return EXIT_USAGE
+    if op == "revoke" and not _confirm_revoke(args, hosts, err):
+        return EXIT_USAGE
+    ctx = Context(
+        command=op,
+        insecure=bool(args.insecure),
+        base_dir=inventory_base_dir(inventory),
+        dry_run=bool(getattr(args, "dry_run", False)),
+        install_modules=bool(getattr(args, "install_modules", False)),
+        force=bool(getattr(args, "force", False)),
+        reason=getattr(args, "reason", None),
+    )
+    started = ctx.now()
+    view = make_view(err, quiet=False)
+    runs = run_fleet(
+        hosts,
+        lambda host, report: WORKERS[op](host, ctx, report),
+        on_crash=lambda host, exc: _crashed(host, op, exc, ctx),
+        outcome=lambda r: (r.ok, r.summary),
+        parallel=int(args.parallel),
+        view=view,
+    )
+    finished = ctx.now()
+    _write_history(runs, ctx, err)
+    if args.json:
+        doc = {
+            "poshbridge": __version__,
+            "command": op,
+            "dry_run": ctx.dry_run,
+            "started": _iso(started),
+            "finished": _iso(finished),
+            "hosts": [r.to_json() for r in runs],
+        }
+        text = json.dumps(doc, indent=2, ensure_ascii=False, default=str)
+        sys.stdout.write(scrub(text, ctx.secrets) + "\n")
+    else:
+        render(console, runs, op=op, lang=str(args.lang), dry_run=ctx.dry_run, secrets=ctx.secrets)
+    return EXIT_FAILED if any(not r.ok for r in runs) else EXIT_OK
+
+
+def _confirm_revoke(args: argparse.Namespace, hosts: Sequence[HostConfig], err: Console) -> bool:
+    if args.yes:
+        return True
+    names = ", ".join(f"{h.name} ({h.order_name})" for h in hosts)
+    if sys.stdin is None or not sys.stdin.isatty():
+        err.print(
+            "error: revoke needs confirmation and stdin is not a terminal;"
+            f" re-run with --yes to revoke: {names}",
+            markup=False,
+        )
+        return False
+    err.print(
+        f"Revoke the certificates of {names}? This cannot be undone. Type 'yes': ", end="", markup=False
+    )
+    answer = sys.stdin.readline().strip().lower()
+    if answer != "yes":
+        err.print("not revoked", markup=False)
+        return False
+    return True
+
+
+def _crashed(host: HostConfig, op: str, exc: BaseException, ctx: Context) -> HostRun:
+    run = HostRun(host.name, op, started=ctx.now())
+    run.fail("internal", "crash", scrub(f"{type(exc).__name__}: {exc}", ctx.secrets))
+    _finish(run, ctx)
+    return run
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if value else None
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 3:
+            text = text.replace(secret, "********")
+    return text
+
+
+def _write_history(runs: Sequence[HostRun], ctx: Context, err: Console) -> None:
+    from poshbridge import history
+
+    records = []
+    for run in runs:
+        cert = run.objects.get("certificate") or {}
+        records.append(
+            {
+                "poshbridge": __version__,
+                "command": run.command,
+                "host": run.host,
+                "started": _iso(run.started),
+                "finished": _iso(run.finished),
+                "ok": run.ok,
+                "dry_run": ctx.dry_run,
+                "summary": run.summary,
+                "steps": [{"name": s.name, "status": s.status} for s in run.steps],
+                "errors": [
+                    {
+                        "step": e.step,
+                        "kind": e.kind,
+                        "message": e.message,
+                        "acme_type": e.acme_problem.type if e.acme_problem else None,
+                    }
+                    for e in run.errors
+                ],
+                "thumbprint": cert.get("thumbprint") if isinstance(cert, dict) else None,
+            }
+        )
+    try:
+        history.append(history.state_dir(), records, secrets=ctx.secrets)
+    except OSError as exc:
+        err.print(f"warning: history not written: {exc.strerror or exc}", markup=False)
+
+
+# ----- rendering -----------------------------------------------------------------------------------------
+
+_STATUS_STYLE = {
+    "changed": "yellow",
+    "unchanged": "green",
+    "failed": "bold red",
+    "skipped": "dim",
+    "pending": "cyan",
+}
+
+
+def render(
+    console: Console, runs: Sequence[HostRun], *, op: str, lang: str, dry_run: bool, secrets: Sequence[str]
+) -> None:
+    if op == "status":
+        _render_status(console, runs)
+    for run in runs:
+        if op != "status":
+            title = f"{run.host}: {op}" + (" (dry run: nothing changed)" if dry_run else "")
+            table = Table(title=title, title_justify="left", show_lines=False)
+            table.add_column("step")
+            table.add_column("status")
+            table.add_column("detail", overflow="fold")
+            for step in run.steps:
+                status = "would change" if dry_run and step.status == "changed" else step.status
+                style = _STATUS_STYLE.get(step.status, "")
+                table.add_row(
+                    step.name, f"[{style}]{status}[/]", _esc(scrub(step.detail or step.reason, secrets))
+                )
+                if dry_run or step.status == "failed":
+                    for command in step.commands:
+                        table.add_row("", "", _esc("  > " + scrub(command, secrets)))
+            console.print(table)
+        for error in run.errors:
+            console.print(_esc(scrub(error_text(run.host, error, lang), secrets)))
+    failed = [r.host for r in runs if not r.ok]
+    console.print(
+        f"{len(runs)} host(s), {len(runs) - len(failed)} ok, {len(failed)} failed"
+        + (": " + ", ".join(failed) if failed else ""),
+        markup=False,
+    )
+
+
+def error_text(host: str, error: ErrorInfo, lang: str = "en") -> str:
+    """What a person needs: host, step, the ACME type with the CA's explanation, and the fix."""
+    lines = [f"ERROR {host}: step {error.step}: {error.kind}: {error.message}"]
+    problem = error.acme_problem
+    if problem is not None:
+        head = f"  ACME problem: {problem.type or 'unknown type'}"
+        if problem.status is not None:
+            head += f" (HTTP {problem.status})"
+        if problem.fqdn:
+            head += f" for {problem.fqdn}"
+        lines.append(head)
+        if problem.table_message:
+            lines.append(f"  CA message: {problem.table_message}")
+        condition = problem.condition(lang)
+        if condition:
+            lines.append(("  発生条件: " if lang == "ja" else "  condition: ") + condition)
+    hint = error.hint or (problem.hint if problem else None) or _hint_for_kind(error.kind)
+    if hint:
+        lines.append(f"  fix: {hint}")
+    return "\n".join(lines)
+
+
+def _hint_for_kind(kind: str) -> str | None:
+    return {
+        "unreachable": "check winrm.transport/port, that WinRM listens (winrm quickconfig), the firewall",
+        "auth": "check winrm.username, the password secret and winrm.auth",
+        "tls": "check winrm.verify (CA bundle) against the host's WinRM certificate",
+        "timeout": "the host did not answer in time: check it is up; raise winrm timeouts if it is slow",
+        "dropped": "the connection was closed mid-session: run the command again",
+        "protocol": "unexpected WinRM answer: check winrm.configuration_name and the WinRM service",
+        "config": "see the message; --insecure allows it with a warning",
+    }.get(kind)
+
+
+def _render_status(console: Console, runs: Sequence[HostRun]) -> None:
+    table = Table(title="Certificate status", title_justify="left")
+    for column in ("host", "order", "SANs", "NotAfter", "days", "RenewAfter", "thumbprint", "served", "task"):
+        table.add_column(column, overflow="fold")
+    for run in runs:
+        s = run.objects.get("status") or {}
+        served = s.get("served_thumbprint")
+        mark = "" if not served else (" (=)" if s.get("served_matches") else " (DIFFERENT)")
+        task = s.get("task_state") or "-"
+        if s.get("task_last_result") is not None:
+            task += f" / last result {s.get('task_last_result')}"
+        table.add_row(
+            run.host,
+            str(s.get("order") or "-"),
+            ", ".join(s.get("sans") or []) or "-",
+            str(s.get("not_after") or "-"),
+            str(s.get("days_left") if s.get("days_left") is not None else "-"),
+            str(s.get("renew_after") or "-"),
+            str(s.get("thumbprint") or "-"),
+            (served or "-") + mark,
+            task,
+        )
+    console.print(table)
+
+
+def _esc(text: str) -> str:
+    return text.replace("[", "\\[")

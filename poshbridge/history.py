@@ -1,0 +1,76 @@
+"""Local run history: one JSON line per host and command, under a state directory.
+
+``{"poshbridge", "command", "host", "started", "finished", "ok", "dry_run", "steps": [{"name",
+"status"}], "errors": [{"step", "kind", "message", "acme_type"}], "thumbprint"}`` — never secrets (the
+caller passes already-scrubbed host results; :func:`append` scrubs once more with the values it is
+given).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+HISTORY_FILE = "history.jsonl"
+_LOCK = threading.Lock()
+
+
+def state_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """``$POSHBRIDGE_STATE_DIR`` or ``~/.local/state/poshbridge`` (called by the CLI only)."""
+    env = os.environ if environ is None else environ
+    configured = env.get("POSHBRIDGE_STATE_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    return Path.home() / ".local" / "state" / "poshbridge"
+
+
+def history_path(directory: Path) -> Path:
+    return directory / HISTORY_FILE
+
+
+def _scrub(value: Any, secrets: Iterable[str]) -> Any:
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret and len(secret) >= 3 and secret in value:
+                value = value.replace(secret, "********")
+        return value
+    if isinstance(value, Mapping):
+        return {k: _scrub(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrub(v, secrets) for v in value]
+    return value
+
+
+def append(directory: Path, records: Iterable[Mapping[str, Any]], *, secrets: Iterable[str] = ()) -> Path:
+    """Append records (one line each); creates the directory (mode 0700) when needed."""
+    values = [s for s in secrets if s]
+    directory.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        os.chmod(directory, 0o700)
+    path = history_path(directory)
+    lines = [json.dumps(_scrub(dict(r), values), ensure_ascii=False, sort_keys=True) for r in records]
+    with _LOCK, path.open("a", encoding="utf-8") as handle:
+        for line in lines:
+            handle.write(line + "\n")
+    return path
+
+
+def read(directory: Path) -> Iterator[dict[str, Any]]:
+    path = history_path(directory)
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            line = line.strip()
+            if line:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(record, dict):
+                    yield record

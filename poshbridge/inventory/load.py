@@ -1,0 +1,167 @@
+"""Read an inventory file: YAML (with duplicate keys detected) → validated :class:`Inventory`.
+
+Loading never resolves secrets. :func:`read_inventory` always returns an :class:`Inventory`
+carrying every problem found (``poshbridge check`` shows them all); :func:`load_inventory` raises
+:class:`InventoryError` when any of them is an error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from poshbridge.inventory.model import Inventory, Problem
+from poshbridge.inventory.validate import build_inventory
+
+
+class InventoryError(Exception):
+    """The inventory cannot be used; ``problems`` lists every finding (errors and warnings)."""
+
+    def __init__(self, problems: Iterable[Problem], source: str = "") -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        self.source = source
+        errors = [p for p in self.problems if p.severity == "error"]
+        first = f": {errors[0]}" if errors else ""
+        where = f" in {source}" if source else ""
+        super().__init__(f"{len(errors)} inventory error(s){where}{first}")
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity == "error")
+
+
+# YAML 1.1 would read `start: 03:17` as the base-60 integer 197 and `start_date: 2024-01-01` as a
+# date object. Inventory values are strings the operator typed, so this loader drops the timestamp
+# resolver and the sexagesimal forms of int/float.
+_INT = re.compile(
+    r"""^(?:[-+]?0b[0-1_]+
+    |[-+]?0[0-7_]+
+    |[-+]?(?:0|[1-9][0-9_]*)
+    |[-+]?0x[0-9a-fA-F_]+)$""",
+    re.X,
+)
+_FLOAT = re.compile(
+    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
+    |\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+
+
+class InventoryLoader(yaml.SafeLoader):
+    """SafeLoader without timestamps/sexagesimals that records duplicate mapping keys."""
+
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.duplicates: list[tuple[str, int]] = []  # (key path, 1-based line)
+
+    def record_duplicates(self, node: yaml.Node, path: str = "") -> None:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    self.record_duplicates(value_node, path)
+                    continue
+                key = key_node.value
+                child = f"{path}.{key}" if path else str(key)
+                if key in seen:
+                    self.duplicates.append((child, key_node.start_mark.line + 1))
+                seen.add(key)
+                self.record_duplicates(value_node, child)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self.record_duplicates(item, f"{path}[{index}]")
+
+
+def _install_resolvers() -> None:
+    resolvers: dict[Any, list[tuple[str, re.Pattern[str]]]] = {}
+    for first, entries in yaml.SafeLoader.yaml_implicit_resolvers.items():
+        kept: list[tuple[str, re.Pattern[str]]] = []
+        for tag, regexp in entries:
+            if tag == "tag:yaml.org,2002:timestamp":
+                continue
+            if tag == "tag:yaml.org,2002:int":
+                regexp = _INT
+            elif tag == "tag:yaml.org,2002:float":
+                regexp = _FLOAT
+            kept.append((tag, regexp))
+        if kept:
+            resolvers[first] = kept
+    # A class attribute of our own subclass: SafeLoader's table stays untouched.
+    InventoryLoader.yaml_implicit_resolvers = resolvers
+
+
+_install_resolvers()
+
+
+def parse_yaml(text: str) -> tuple[Any, list[tuple[str, int]]]:
+    """Parse one YAML document; return the data and the duplicate keys (path, line)."""
+    loader = InventoryLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, []
+        loader.record_duplicates(node)
+        data = loader.construct_document(node)
+        return data, loader.duplicates
+    finally:
+        loader.dispose()
+
+
+def inventory_from_text(text: str, source: str = "<text>") -> Inventory:
+    """Validate inventory YAML text. Never raises on content; problems are in the result."""
+    try:
+        data, duplicates = parse_yaml(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        reason = getattr(exc, "problem", None) or str(exc)
+        return Inventory(
+            hosts={}, groups={}, source=source, problems=(Problem("", f"not valid YAML{where}: {reason}"),)
+        )
+    duplicate_problems = [
+        Problem(path, f"duplicate key (line {line}); YAML would silently keep only the last one")
+        for path, line in duplicates
+    ]
+    inventory = build_inventory(data, source=source)
+    problems = tuple(duplicate_problems) + inventory.problems
+    return Inventory(hosts=inventory.hosts, groups=inventory.groups, source=source, problems=problems)
+
+
+def read_inventory(path: str | Path) -> Inventory:
+    """Read and validate ``path``; unreadable files become a problem instead of an exception."""
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        return Inventory(
+            hosts={},
+            groups={},
+            source=str(file),
+            problems=(Problem("", f"cannot read inventory file {file}: {reason}"),),
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return Inventory(
+            hosts={},
+            groups={},
+            source=str(file),
+            problems=(Problem("", f"inventory file is not UTF-8 (byte {exc.start})"),),
+        )
+    return inventory_from_text(text, source=str(file))
+
+
+def load_inventory(path: str | Path) -> Inventory:
+    """Read and validate ``path``; raise :class:`InventoryError` if any problem is an error."""
+    inventory = read_inventory(path)
+    if inventory.errors:
+        raise InventoryError(inventory.problems, source=inventory.source)
+    return inventory

@@ -1,0 +1,345 @@
+"""The cmdlet registry and the per-call context (``Invocation``) every emulated cmdlet receives.
+
+A cmdlet is a Python function ``fn(ctx: Invocation) -> None`` registered with :func:`cmdlet`::
+
+    @cmdlet("Get-Thing", params=[Param("Name", position=0, mandatory=True)], output_type="Thing")
+    def get_thing(ctx: Invocation) -> None:
+        ctx.output(...)
+
+It is called once per pipeline input object (PowerShell's ``process`` block), or once when the
+command gets no pipeline input. Streams go through ``ctx`` so that the common parameters
+(-ErrorAction, -WarningAction, -Verbose) act the way they do in PowerShell.
+"""
+
+from __future__ import annotations
+
+import ntpath
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from poshbridge.lab.engine.contract import LabErrorRecord, PipelineSink, RunspaceState, TerminatingError
+from poshbridge.lab.host import TwinHost
+
+ACTION_PREFERENCES = ("SilentlyContinue", "Stop", "Continue", "Inquire", "Ignore", "Suspend")
+ACTION_PREFERENCE_TYPE = "System.Management.Automation.ActionPreference"
+
+_DOTNET_TYPES = {
+    "string": "System.String",
+    "string[]": "System.String[]",
+    "int": "System.Int32",
+    "uint": "System.UInt32",
+    "bool": "System.Boolean",
+    "switch": "System.Management.Automation.SwitchParameter",
+    "hashtable": "System.Collections.Hashtable",
+    "securestring": "System.Security.SecureString",
+    "object": "System.Object",
+    "object[]": "System.Object[]",
+    "psobject": "System.Management.Automation.PSObject",
+    "datetime": "System.DateTime",
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter as a cmdlet declares it.
+
+    ``type``: string, string[], int, uint, bool, switch, hashtable, securestring, object, object[],
+    psobject, datetime, or ``enum:<.NET type name>`` (then ``choices`` are the enum names).
+    ``sets``: parameter set names this parameter belongs to (empty = all sets).
+    """
+
+    name: str
+    type: str = "string"
+    position: int | None = None
+    mandatory: bool = False
+    aliases: tuple[str, ...] = ()
+    from_pipeline: bool = False  # ValueFromPipeline
+    by_property_name: bool = False  # ValueFromPipelineByPropertyName
+    choices: tuple[str, ...] | None = None  # ValidateSet (or enum names)
+    sets: tuple[str, ...] = ()
+    allow_empty: bool = False  # AllowEmptyString / AllowNull for mandatory parameters
+
+    @property
+    def dotnet_type(self) -> str:
+        if self.type.startswith("enum:"):
+            return self.type[5:]
+        return _DOTNET_TYPES.get(self.type, "System.Object")
+
+    @property
+    def is_switch(self) -> bool:
+        return self.type == "switch"
+
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+
+COMMON_PARAMETERS: tuple[Param, ...] = (
+    Param("Verbose", "switch", aliases=("vb",)),
+    Param("Debug", "switch", aliases=("db",)),
+    Param("ErrorAction", f"enum:{ACTION_PREFERENCE_TYPE}", aliases=("ea",), choices=ACTION_PREFERENCES),
+    Param("WarningAction", f"enum:{ACTION_PREFERENCE_TYPE}", aliases=("wa",), choices=ACTION_PREFERENCES),
+    Param("InformationAction", f"enum:{ACTION_PREFERENCE_TYPE}", aliases=("infa",), choices=ACTION_PREFERENCES),
+    Param("ErrorVariable", aliases=("ev",)),
+    Param("WarningVariable", aliases=("wv",)),
+    Param("InformationVariable", aliases=("iv",)),
+    Param("OutVariable", aliases=("ov",)),
+    Param("OutBuffer", "int", aliases=("ob",)),
+    Param("PipelineVariable", aliases=("pv",)),
+)
+SHOULD_PROCESS_PARAMETERS: tuple[Param, ...] = (
+    Param("WhatIf", "switch", aliases=("wi",)),
+    Param("Confirm", "switch", aliases=("cf",)),
+)
+
+
+@dataclass
+class CmdletInfo:
+    name: str
+    params: list[Param]
+    func: Callable[[Invocation], None]
+    output_type: str | None = None
+    module: str | None = None  # the module that must be installed for the command to exist
+    default_set: str | None = None
+    should_process: bool = False
+
+    def all_params(self) -> list[Param]:
+        extra = list(COMMON_PARAMETERS)
+        if self.should_process:
+            extra.extend(SHOULD_PROCESS_PARAMETERS)
+        return [*self.params, *extra]
+
+    def set_names(self) -> set[str]:
+        names: set[str] = set()
+        for p in self.params:
+            names.update(p.sets)
+        return names
+
+
+REGISTRY: dict[str, CmdletInfo] = {}
+
+
+def cmdlet(
+    name: str,
+    params: list[Param] | None = None,
+    *,
+    output_type: str | None = None,
+    module: str | None = None,
+    default_set: str | None = None,
+    should_process: bool = False,
+    aliases: tuple[str, ...] = (),
+) -> Callable[[Callable[[Invocation], None]], Callable[[Invocation], None]]:
+    """Register ``fn`` as the emulation of the cmdlet ``name``."""
+
+    def register(fn: Callable[[Invocation], None]) -> Callable[[Invocation], None]:
+        info = CmdletInfo(
+            name=name,
+            params=list(params or []),
+            func=fn,
+            output_type=output_type,
+            module=module,
+            default_set=default_set,
+            should_process=should_process,
+        )
+        for key in (name, *aliases):
+            REGISTRY[key.lower()] = info
+        return fn
+
+    return register
+
+
+def lookup(name: str) -> CmdletInfo | None:
+    text = name.strip()
+    if "\\" in text:  # module-qualified: Posh-ACME\Get-PAOrder
+        text = text.rsplit("\\", 1)[-1]
+    return REGISTRY.get(text.lower())
+
+
+def error_record(
+    message: str,
+    error_id: str,
+    category: str = "NotSpecified",
+    *,
+    exception_type: str = "System.Management.Automation.RuntimeException",
+    target: Any = None,
+    data: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> LabErrorRecord:
+    """A record whose FullyQualifiedErrorId gets ``,<command>`` appended by :class:`Invocation`."""
+    return LabErrorRecord(
+        message=message,
+        fully_qualified_error_id=error_id,
+        category=category,
+        exception_type=exception_type,
+        target_object=target,
+        exception_data=data,
+        reason=reason,
+    )
+
+
+@dataclass
+class Flags:
+    """Common-parameter state, inherited by commands a cmdlet calls internally (like preference variables)."""
+
+    error_action: str = "Continue"
+    warning_action: str = "Continue"
+    information_action: str = "SilentlyContinue"
+    verbose: bool = False
+    debug: bool = False
+    confirm: bool | None = None
+    whatif: bool = False
+
+
+@dataclass
+class Invocation:
+    """What an emulated cmdlet sees: its bound parameters, the twin, the runspace and the streams."""
+
+    host: TwinHost
+    runspace: RunspaceState
+    sink: PipelineSink
+    info: CmdletInfo
+    args: dict[str, Any]
+    flags: Flags
+    collect: list[Any] | None = None  # outputs go here when the command is not last in its pipeline
+    bound_by_pipeline: set[str] = field(default_factory=set)
+    _fqid_suffix: bool = True
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    # ----- parameters -------------------------------------------------------------------------
+    def has(self, name: str) -> bool:
+        return name.lower() in {k.lower() for k in self.args}
+
+    def get(self, name: str, default: Any = None) -> Any:
+        for key, value in self.args.items():
+            if key.lower() == name.lower():
+                return value
+        return default
+
+    def switch(self, name: str) -> bool:
+        return bool(self.get(name, False))
+
+    # ----- streams ----------------------------------------------------------------------------
+    def output(self, value: Any) -> None:
+        if self.collect is not None:
+            self.collect.append(value)
+        else:
+            self.sink.output(value)
+
+    def output_many(self, values: list[Any]) -> None:
+        for value in values:
+            self.output(value)
+
+    def warning(self, message: str) -> None:
+        action = self.flags.warning_action
+        if action in ("SilentlyContinue", "Ignore"):
+            return
+        if action == "Stop":
+            self.throw(
+                error_record(
+                    'The running command stopped because the preference variable "WarningPreference" or '
+                    f"common parameter is set to Stop: {message}",
+                    "ActionPreferenceStop",
+                    "OperationStopped",
+                    exception_type="System.Management.Automation.ActionPreferenceStopException",
+                ),
+                suffix=False,
+            )
+        self.sink.warning(message)
+
+    def verbose(self, message: str) -> None:
+        if self.flags.verbose:
+            self.sink.verbose(message)
+
+    def debug(self, message: str) -> None:
+        if self.flags.debug:
+            self.sink.debug(message)
+
+    def information(self, message: Any, tags: list[str] | None = None) -> None:
+        self.sink.information(message, self.name, tags)
+
+    def host_write(self, message: str) -> None:
+        """Write-Host: an information record tagged PSHOST (always recorded)."""
+        self.sink.information(message, self.name, ["PSHOST"])
+
+    def _complete(self, record: LabErrorRecord, suffix: bool) -> LabErrorRecord:
+        if record.command_name is None:
+            record.command_name = self.name
+        if suffix and self._fqid_suffix and "," not in record.fully_qualified_error_id:
+            record.fully_qualified_error_id = f"{record.fully_qualified_error_id},{self.name}"
+        return record
+
+    def error(self, record: LabErrorRecord, *, suffix: bool = True) -> None:
+        """A non-terminating error (WriteError): -ErrorAction decides what happens to it."""
+        record = self._complete(record, suffix)
+        action = self.flags.error_action
+        if action in ("SilentlyContinue", "Ignore"):
+            return
+        if action == "Stop":
+            raise TerminatingError(record)
+        self.sink.error(record)
+
+    def throw(self, record: LabErrorRecord, *, suffix: bool = True) -> NoReturn:
+        """A terminating error (ThrowTerminatingError, or a script's ``throw``)."""
+        raise TerminatingError(self._complete(record, suffix))
+
+    def throw_script(self, message: str, *, data: dict[str, Any] | None = None,
+                     exception_type: str = "System.Management.Automation.RuntimeException") -> NoReturn:
+        """PowerShell ``throw "text"`` inside a module function: FQID is the message itself."""
+        raise TerminatingError(
+            LabErrorRecord(
+                message=message,
+                fully_qualified_error_id=message if data is None else exception_type.rsplit(".", 1)[-1],
+                category="OperationStopped" if data is None else "NotSpecified",
+                exception_type=exception_type,
+                command_name=self.name,
+                target_object=message if data is None else None,
+                exception_data=data,
+            )
+        )
+
+    def prompt_required(self, caption: str, query: str) -> NoReturn:
+        """ShouldContinue/ShouldProcess needing an answer: a remote host without UI cannot give one."""
+        self.throw(
+            error_record(
+                "PowerShell is in NonInteractive mode. Read and Prompt functionality is not available. "
+                f"(A confirmation prompt was required: {caption} {query})".rstrip(),
+                "System.Management.Automation.PSInvalidOperationException",
+                "InvalidOperation",
+                exception_type="System.Management.Automation.PSInvalidOperationException",
+            ),
+            suffix=False,
+        )
+
+    def check_cancel(self) -> None:
+        if self.runspace.cancel.is_set():
+            raise TerminatingError(
+                LabErrorRecord(
+                    "The pipeline has been stopped.",
+                    "PipelineStopped",
+                    "OperationStopped",
+                    exception_type="System.Management.Automation.PipelineStoppedException",
+                )
+            )
+
+    def child(self, info: CmdletInfo, args: dict[str, Any]) -> Invocation:
+        """Context for a command this cmdlet calls itself (inherits the streams and preferences)."""
+        return Invocation(self.host, self.runspace, self.sink, info, args, self.flags, self.collect)
+
+    # ----- paths -----------------------------------------------------------------------------
+    def full_path(self, path: str) -> str:
+        """A path as PowerShell would resolve it against the current location (C:\\ only in the lab)."""
+        text = path.replace("/", "\\")
+        if text.startswith("\\\\"):
+            return text  # UNC: left as is, the sandbox refuses it
+        drive, rest = ntpath.splitdrive(text)
+        if drive:
+            if not rest.startswith("\\"):
+                rest = "\\" + rest  # C:foo is relative to C:'s current folder; the lab uses the root
+            # Windows clamps ".." at the root, so normalising can never leave the drive.
+            return ntpath.normpath(drive.upper() + rest)
+        if text.startswith("\\"):
+            return ntpath.normpath("C:" + text)
+        return ntpath.normpath(ntpath.join(self.runspace.location, text))

@@ -1,0 +1,151 @@
+"""Run one function per host, ``parallel`` at a time; a failing host never stops the others.
+
+The view shows one line per host: a rich Progress (spinner + status) on a terminal, plain
+``host: status`` lines otherwise (CI logs, pipes).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol, TypeVar
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+
+from poshbridge.inventory.model import HostConfig
+
+R = TypeVar("R")
+
+Report = Callable[[str], None]
+
+
+class FleetView(Protocol):
+    def start(self, host: str) -> None: ...
+
+    def update(self, host: str, text: str) -> None: ...
+
+    def finish(self, host: str, ok: bool, text: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class PlainView:
+    """One line per change of state (only when the text changes)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._last: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def start(self, host: str) -> None:
+        self.update(host, "connecting")
+
+    def update(self, host: str, text: str) -> None:
+        # countdown ticks would flood a log: print only the first word group once per state
+        key = text.split(" (", 1)[0]
+        with self._lock:
+            if self._last.get(host) == key:
+                return
+            self._last[host] = key
+            self.console.print(f"{host}: {text}", markup=False, highlight=False)
+
+    def finish(self, host: str, ok: bool, text: str) -> None:
+        with self._lock:
+            self.console.print(f"{host}: {'done' if ok else 'FAILED'}: {text}", markup=False, highlight=False)
+
+    def close(self) -> None:
+        return None
+
+
+class RichView:
+    """A live per-host list with spinners (stderr/stdout terminal)."""
+
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.fields[host]}[/]"),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self.tasks: dict[str, TaskID] = {}
+        self._lock = threading.Lock()
+        self.progress.start()
+
+    def start(self, host: str) -> None:
+        with self._lock:
+            self.tasks[host] = self.progress.add_task("connecting", host=host, total=None)
+
+    def update(self, host: str, text: str) -> None:
+        with self._lock:
+            task = self.tasks.get(host)
+        if task is not None:
+            self.progress.update(task, description=_escape(text))
+
+    def finish(self, host: str, ok: bool, text: str) -> None:
+        with self._lock:
+            task = self.tasks.get(host)
+        if task is not None:
+            mark = "[green]ok[/]" if ok else "[red]FAILED[/]"
+            self.progress.update(task, description=f"{mark} {_escape(text)}", total=1, completed=1)
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+class NullView:
+    def start(self, host: str) -> None: ...
+
+    def update(self, host: str, text: str) -> None: ...
+
+    def finish(self, host: str, ok: bool, text: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", "\\[")
+
+
+def make_view(console: Console, *, quiet: bool = False) -> FleetView:
+    if quiet:
+        return NullView()
+    return RichView(console) if console.is_terminal else PlainView(console)
+
+
+def run_fleet(
+    hosts: Sequence[HostConfig],
+    work: Callable[[HostConfig, Report], R],
+    *,
+    on_crash: Callable[[HostConfig, BaseException], R],
+    outcome: Callable[[R], tuple[bool, str]],
+    parallel: int = 10,
+    view: FleetView | None = None,
+) -> list[R]:
+    """``work(host, report)`` for every host, at most ``parallel`` at once; results in host order.
+
+    ``on_crash`` turns an unexpected exception into a result (the host failed, the fleet goes on);
+    ``outcome`` gives (ok, summary) for the view.
+    """
+    shown = view or NullView()
+
+    def one(host: HostConfig) -> R:
+        shown.start(host.name)
+        try:
+            result = work(host, lambda text: shown.update(host.name, text))
+        except Exception as exc:  # a failing host is data, never the end of the run
+            result = on_crash(host, exc)
+        ok, summary = outcome(result)
+        shown.finish(host.name, ok, summary)
+        return result
+
+    if not hosts:
+        return []
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(hosts)))) as pool:
+            return list(pool.map(one, hosts))
+    finally:
+        shown.close()

@@ -1,0 +1,611 @@
+"""One host's PowerShell Remoting session: a pypsrp WSMan connection and ONE RunspacePool per run.
+
+A :class:`Batch` is sent as ONE PowerShell invocation (one Command and its Receive cycle). To tell
+which statement produced which output, a marker ``Write-Output -InputObject '<nonce>:<index>'`` is
+added before each statement; the output list is split at the markers, and error/warning/verbose/
+information records are attributed to the statement that was running when they arrived (the
+messages are processed in wire order).
+
+Results are plain data: complex objects become dicts (adapted + extended properties, plus
+``"_types"`` = the PSTypeNames); SecureString values are dropped, never returned; so are the
+Posh-ACME account's private ``key``/``sskey`` and any ``PfxPass``.
+
+Secrets (the WinRM password, EAB HMAC, ...) are :class:`Secret` until the moment they are handed
+to pypsrp (``add_parameter`` / the WSMan constructor); no message built here contains them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets as _secrets
+import sys
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from pypsrp.exceptions import WSManFaultError
+from pypsrp.messages import MessageType
+from pypsrp.powershell import PowerShell
+
+from poshbridge.inventory.model import HostConfig
+from poshbridge.powershell.command import SWITCH, Batch, Secret
+
+ConnectionKind = Literal["unreachable", "auth", "tls", "timeout", "dropped", "protocol", "config"]
+
+# Properties never returned, whatever object carries them (secrets and private keys).
+DROPPED_PROPERTIES = frozenset({"pfxpass", "pfxpassb64u", "sskey", "vaultguid"})
+ACCOUNT_TYPES = frozenset({"poshacme.paaccount"})
+ACCOUNT_DROPPED = frozenset({"key"})
+
+
+class _Dropped:
+    """Stands for a value that must not leave the session (a SecureString)."""
+
+    def __repr__(self) -> str:
+        return "<dropped>"
+
+
+DROPPED = _Dropped()
+
+
+class RemoteConnectionError(Exception):
+    """Connecting, authenticating or talking to the host failed. ``kind`` says how; no secrets."""
+
+    def __init__(self, kind: ConnectionKind, host: str, message: str) -> None:
+        super().__init__(f"{host}: {kind}: {message}")
+        self.kind: ConnectionKind = kind
+        self.host = host
+        self.message = message
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "host": self.host, "message": self.message}
+
+
+class InsecureConfigError(ValueError):
+    """The inventory asks for an insecure transport and ``--insecure`` was not given."""
+
+
+@dataclass
+class RemoteError:
+    """One PowerShell error record, as plain data."""
+
+    message: str
+    fq_error_id: str | None = None
+    category: str | None = None
+    command: str | None = None
+    exception_data: dict[str, Any] | None = None
+    terminating: bool = False
+    statement: int | None = None  # index in the batch of the statement that wrote it
+    exception_type: str | None = None
+    target: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "message": self.message,
+            "fq_error_id": self.fq_error_id,
+            "category": self.category,
+            "command": self.command,
+            "exception_data": self.exception_data,
+            "terminating": self.terminating,
+            "statement": self.statement,
+            "exception_type": self.exception_type,
+        }
+
+    def __str__(self) -> str:
+        return f"{self.command}: {self.message}" if self.command else self.message
+
+
+@dataclass
+class StatementResult:
+    label: str
+    output: list[Any] = field(default_factory=list)
+    errors: list[RemoteError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    verbose: list[str] = field(default_factory=list)
+    information: list[str] = field(default_factory=list)
+    ran: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.ran and not self.errors
+
+
+@dataclass
+class BatchResult:
+    statements: list[StatementResult] = field(default_factory=list)
+    errors: list[RemoteError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    verbose: list[str] = field(default_factory=list)
+    information: list[str] = field(default_factory=list)
+    had_errors: bool = False
+    failed_statement: int | None = None
+
+    def by_label(self, label: str) -> StatementResult | None:
+        for statement in self.statements:
+            if statement.label == label:
+                return statement
+        return None
+
+    def output(self, label: str) -> list[Any]:
+        found = self.by_label(label)
+        return list(found.output) if found is not None else []
+
+
+# ----- security checks of the inventory ---------------------------------------------------------------
+
+
+def transport_warnings(host: HostConfig, *, insecure: bool) -> list[str]:
+    """Warnings to print for an insecure but allowed configuration; raises without ``--insecure``."""
+    problems: list[str] = []
+    winrm = host.winrm
+    if winrm.auth == "basic" and winrm.transport == "http":
+        problems.append("Basic authentication over HTTP sends the password unencrypted")
+    if winrm.verify is False:
+        problems.append("WinRM over HTTPS without certificate verification (verify: false)")
+    if host.acme.skip_certificate_check:
+        problems.append("Set-PAServer -SkipCertificateCheck (the host does not verify the ACME server)")
+    if problems and not insecure:
+        raise InsecureConfigError(
+            f"{host.name}: " + "; ".join(problems) + " — refused; pass --insecure to allow it"
+        )
+    return [f"WARNING: {host.name}: {p} (--insecure)" for p in problems]
+
+
+# ----- conversion of pypsrp objects ---------------------------------------------------------------------
+
+
+def to_plain(value: Any, depth: int = 0) -> Any:
+    """pypsrp values → plain Python data (dict/list/str/int/...). SecureStrings → :data:`DROPPED`."""
+    from pypsrp.complex_objects import ComplexObject, GenericComplexObject
+
+    if value is DROPPED or isinstance(value, ET.Element):
+        return DROPPED
+    if value is None or isinstance(value, (str, bool, int, float, bytes)):
+        return value
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if depth > 12:
+        return str(value)
+    if isinstance(value, GenericComplexObject):
+        types = [str(t) for t in value.types]
+        props: dict[str, Any] = {}
+        for source in (value.adapted_properties, value.extended_properties):
+            for key, raw in source.items():
+                props[str(key)] = raw
+        if not props:
+            if value.to_string is not None:
+                return str(value.to_string)
+            if len(value.property_sets) == 1:
+                return to_plain(value.property_sets[0], depth + 1)
+        lowered_types = {t.lower().removeprefix("deserialized.") for t in types}
+        out: dict[str, Any] = {}
+        for key, raw in props.items():
+            low = key.lower()
+            if low in DROPPED_PROPERTIES or (lowered_types & ACCOUNT_TYPES and low in ACCOUNT_DROPPED):
+                continue
+            plain = to_plain(raw, depth + 1)
+            if plain is DROPPED:
+                continue
+            out[key] = plain
+        if value.to_string is not None and "_string" not in out:
+            out["_string"] = str(value.to_string)
+        out["_types"] = types
+        return out
+    if isinstance(value, Mapping):
+        result: dict[str, Any] = {}
+        for key, raw in value.items():
+            plain = to_plain(raw, depth + 1)
+            if plain is not DROPPED and str(key).lower() not in DROPPED_PROPERTIES:
+                result[str(key)] = plain
+        return result
+    if isinstance(value, (list, tuple, set)):
+        return [p for p in (to_plain(v, depth + 1) for v in value) if p is not DROPPED]
+    if isinstance(value, ComplexObject):
+        return str(value)
+    return str(value)
+
+
+def _exception_data(exception: Any) -> tuple[dict[str, Any] | None, str | None]:
+    plain = to_plain(exception)
+    if not isinstance(plain, dict):
+        return None, None
+    data = None
+    for key, raw in plain.items():
+        if key.lower() == "data" and isinstance(raw, dict):
+            data = {k: v for k, v in raw.items() if not k.startswith("_")} or None
+    types = plain.get("_types") or []
+    exc_type = str(types[0]).removeprefix("Deserialized.") if types else None
+    return data, exc_type
+
+
+def convert_error(record: Any, *, terminating: bool, statement: int | None) -> RemoteError:
+    message = _first_text(
+        getattr(record, "details_message", None),
+        _exception_message(getattr(record, "exception", None)),
+        str(record),
+        getattr(record, "message", None),
+    )
+    data, exc_type = _exception_data(getattr(record, "exception", None))
+    command = _first_text(getattr(record, "invocation_name", None), getattr(record, "activity", None))
+    if not command:
+        info = to_plain(getattr(record, "invocation_info", None))
+        if isinstance(info, dict):
+            my = info.get("MyCommand")
+            command = _first_text(info.get("InvocationName"), my if isinstance(my, str) else None)
+    category = getattr(record, "category", None)
+    reason = getattr(record, "reason", None)
+    return RemoteError(
+        message=message or "(no message)",
+        fq_error_id=_first_text(getattr(record, "fq_error", None)),
+        category=f"{_CATEGORIES.get(category, category)}" + (f" ({reason})" if reason else "")
+        if category is not None
+        else reason,
+        command=command,
+        exception_data=data,
+        terminating=terminating,
+        statement=statement,
+        exception_type=exc_type,
+        target=_first_text(getattr(record, "target_name", None)),
+    )
+
+
+def _exception_message(exception: Any) -> str | None:
+    plain = to_plain(exception)
+    if isinstance(plain, dict):
+        for key, raw in plain.items():
+            if key.lower() == "message" and isinstance(raw, str):
+                return raw
+        text = plain.get("_string")
+        return str(text) if text else None
+    return str(plain) if plain not in (None, DROPPED) else None
+
+
+def _first_text(*values: Any) -> str | None:
+    for value in values:
+        if isinstance(value, str) and value.strip():
+            return value
+    return None
+
+
+_CATEGORIES = {
+    0: "NotSpecified", 1: "OpenError", 2: "CloseError", 3: "DeviceError", 4: "DeadlockDetected",
+    5: "InvalidArgument", 6: "InvalidData", 7: "InvalidOperation", 8: "InvalidResult", 9: "InvalidType",
+    10: "MetadataError", 11: "NotImplemented", 12: "NotInstalled", 13: "ObjectNotFound",
+    14: "OperationStopped", 15: "OperationTimeout", 16: "SyntaxError", 17: "ParserError",
+    18: "PermissionDenied", 19: "ResourceBusy", 20: "ResourceExists", 21: "ResourceUnavailable",
+    22: "ReadError", 23: "WriteError", 24: "FromStdErr", 25: "SecurityError", 26: "ProtocolError",
+    27: "ConnectionError", 28: "AuthenticationError", 29: "LimitsExceeded", 30: "QuotaExceeded",
+    31: "NotEnabled",
+}  # fmt: skip
+
+
+def _record_text(record: Any) -> str:
+    for attr in ("message", "message_data"):
+        value = getattr(record, attr, None)
+        if value is not None:
+            plain = to_plain(value)
+            if isinstance(plain, dict):
+                return str(plain.get("_string") or plain.get("MessageData") or "")
+            return str(plain)
+    return str(record)
+
+
+# ----- connection failure classification ------------------------------------------------------------
+
+
+def classify_connection_error(
+    exc: BaseException, host: str, scrub: Callable[[str], str]
+) -> RemoteConnectionError:
+    """Map a pypsrp/requests exception to a :class:`RemoteConnectionError` kind."""
+    import requests
+    from pypsrp.exceptions import AuthenticationError, WinRMError, WinRMTransportError, WSManFaultError
+
+    name = type(exc).__name__
+    text = scrub(str(exc))[:300]
+    chain = " ".join(f"{type(e).__name__} {e}" for e in _chain(exc))
+    kind: ConnectionKind
+    if isinstance(exc, AuthenticationError):
+        kind, message = "auth", "authentication refused (check winrm.username/password and winrm.auth)"
+    elif (
+        isinstance(exc, requests.exceptions.SSLError) or "SSLError" in chain or "CERTIFICATE_VERIFY" in chain
+    ):
+        kind, message = "tls", f"TLS handshake failed ({name}); check winrm.verify / the CA bundle"
+    elif isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout, TimeoutError)):
+        kind, message = "timeout", f"no answer in time ({name})"
+    elif isinstance(exc, requests.exceptions.ConnectionError):
+        lowered = chain.lower()
+        if any(
+            s in lowered
+            for s in ("refused", "newconnectionerror", "name or service", "no route", "unreachable")
+        ):
+            kind, message = "unreachable", "connection refused or host unreachable"
+        elif any(s in lowered for s in ("aborted", "reset", "remotedisconnected", "broken pipe", "eof")):
+            kind, message = "dropped", "the connection was closed by the host during the session"
+        else:
+            kind, message = "unreachable", f"connection failed ({name})"
+    elif isinstance(exc, WinRMTransportError):
+        code = getattr(exc, "code", None)
+        kind = "auth" if code == 401 else "protocol"
+        message = f"HTTP {code} from the WinRM endpoint"
+    elif isinstance(exc, WSManFaultError):
+        kind, message = "protocol", f"WSMan fault {getattr(exc, 'code', '')}: {text}"
+    elif isinstance(exc, WinRMError):
+        kind, message = "protocol", f"{name}: {text}"
+    elif isinstance(exc, (ConnectionError, OSError)):
+        kind, message = "dropped", f"{name}: {text}"
+    else:
+        lowered = chain.lower()
+        if "spnego" in lowered or "ntlm" in lowered or "mic" in lowered:
+            kind, message = "auth", f"authentication failed ({name})"
+        else:
+            kind, message = "protocol", f"{name}: {text}"
+    return RemoteConnectionError(kind, host, scrub(message))
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 10:
+        seen.append(current)
+        for arg in getattr(current, "args", ()):
+            if isinstance(arg, BaseException) and arg not in seen:
+                seen.append(arg)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+# ----- the session ------------------------------------------------------------------------------------
+
+
+def _resolve_secret(host: HostConfig, base_dir: Path) -> Secret | None:
+    ref = host.winrm.password
+    if ref is None:
+        return None
+    from poshbridge.inventory.secrets import resolve
+
+    secret: Secret = resolve(ref, base_dir)
+    return secret
+
+
+def _reveal(value: Any) -> Any:
+    if isinstance(value, Secret):
+        return value.reveal()
+    if isinstance(value, Mapping):
+        return {k: _reveal(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_reveal(v) for v in value]
+    return value
+
+
+class HostSession:
+    """Context manager: one pypsrp RunspacePool to ``host`` for the duration of a command run."""
+
+    def __init__(
+        self,
+        host: HostConfig,
+        *,
+        insecure: bool = False,
+        base_dir: Path = Path(),
+        password: Secret | None = None,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
+        self.host = host
+        self.insecure = insecure
+        self.base_dir = Path(base_dir)
+        self._password = password
+        self._warn = warn or (lambda text: print(text, file=sys.stderr))
+        self._wsman: Any = None
+        self._pool: Any = None
+        self._secret_texts: list[str] = []
+        self.batches_sent = 0
+
+    # -- helpers
+    def _scrub(self, text: str) -> str:
+        for secret in self._secret_texts:
+            if secret and len(secret) >= 3:
+                text = text.replace(secret, "********")
+        return text
+
+    def _path(self, value: str) -> str:
+        path = Path(value).expanduser()
+        return str(path if path.is_absolute() else (self.base_dir / path))
+
+    def _wsman_kwargs(self) -> dict[str, Any]:
+        winrm = self.host.winrm
+        for text in transport_warnings(self.host, insecure=self.insecure):
+            self._warn(text)
+        password = self._password if self._password is not None else _resolve_secret(self.host, self.base_dir)
+        kwargs: dict[str, Any] = {
+            "server": self.host.address,
+            "port": winrm.effective_port,
+            "ssl": winrm.transport == "https",
+            "auth": winrm.auth,
+            "username": winrm.username,
+            "operation_timeout": winrm.operation_timeout,
+            "connection_timeout": winrm.connection_timeout,
+            "read_timeout": max(winrm.read_timeout, winrm.operation_timeout + 5),
+            "cert_validation": self._path(winrm.verify)
+            if isinstance(winrm.verify, str)
+            else bool(winrm.verify),
+            "encryption": "auto",
+        }
+        if password is not None:
+            self._secret_texts.append(password.reveal())
+            kwargs["password"] = password.reveal()
+        if winrm.auth == "basic" and winrm.transport == "http":
+            kwargs["encryption"] = (
+                "never"  # pypsrp cannot encrypt Basic messages; allowed only with --insecure
+            )
+        if winrm.auth == "certificate":
+            if winrm.certificate_pem:
+                kwargs["certificate_pem"] = self._path(winrm.certificate_pem)
+            if winrm.certificate_key_pem:
+                kwargs["certificate_key_pem"] = self._path(winrm.certificate_key_pem)
+        return kwargs
+
+    # -- lifecycle
+    def __enter__(self) -> HostSession:
+        self.open()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def open(self) -> None:
+        from pypsrp.powershell import RunspacePool
+        from pypsrp.wsman import WSMan
+
+        try:
+            kwargs = self._wsman_kwargs()
+        except InsecureConfigError as exc:
+            raise RemoteConnectionError("config", self.host.name, str(exc)) from None
+        try:
+            self._wsman = WSMan(**kwargs)
+            pool = RunspacePool(self._wsman, configuration_name=self.host.winrm.configuration_name)
+            # SecureStrings must never come back as clear text: pypsrp would decrypt them once keys
+            # are exchanged, so every SecureString is replaced by a marker that conversion drops.
+            serializer: Any = pool._serializer
+            serializer._deserialize_secure_string = lambda element: DROPPED
+            pool.open()
+            self._pool = pool
+        except RemoteConnectionError:
+            raise
+        except Exception as exc:
+            self._close_transport()
+            raise classify_connection_error(exc, self.host.name, self._scrub) from None
+        finally:
+            kwargs.pop("password", None)
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            with contextlib.suppress(Exception):  # closing a broken pool: nothing more to do
+                pool.close()
+        self._close_transport()
+
+    def _close_transport(self) -> None:
+        wsman, self._wsman = self._wsman, None
+        if wsman is not None:
+            with contextlib.suppress(Exception):
+                wsman.close()
+
+    # -- running
+    def run(self, batch: Batch) -> BatchResult:
+        """Send ``batch`` as one invocation; return per-statement output and records."""
+        if self._pool is None:
+            raise RemoteConnectionError("protocol", self.host.name, "session is not open")
+        if not batch.statements:
+            return BatchResult()
+        nonce = "pb" + _secrets.token_hex(8)
+        ps = _TrackedPowerShell(self._pool, nonce)
+        for index, statement in enumerate(batch.statements):
+            ps.add_cmdlet("Write-Output").add_parameter("InputObject", f"{nonce}:{index}")
+            ps.add_statement()
+            for cmd in statement.cmds:
+                ps.add_cmdlet(cmd.name)
+                for key, value in cmd.params:
+                    if value is SWITCH:
+                        ps.add_parameter(key)
+                    else:
+                        ps.add_parameter(key, _reveal(value))
+            ps.add_statement()
+        try:
+            ps.invoke()
+        except Exception as exc:
+            raise classify_connection_error(exc, self.host.name, self._scrub) from None
+        finally:
+            ps.clear_commands()  # the revealed parameter values go with it
+        self.batches_sent += 1
+        return self._result(batch, ps)
+
+    def _result(self, batch: Batch, ps: _TrackedPowerShell) -> BatchResult:
+        statements = [StatementResult(label=s.label) for s in batch.statements]
+        current = -1
+        for value in ps.output:
+            if isinstance(value, str) and value.startswith(ps.nonce + ":"):
+                try:
+                    current = int(value.split(":", 1)[1])
+                except ValueError:
+                    current = -1
+                if 0 <= current < len(statements):
+                    statements[current].ran = True
+                continue
+            plain = to_plain(value)
+            if plain is DROPPED or not (0 <= current < len(statements)):
+                continue
+            statements[current].output.append(plain)
+        result = BatchResult(statements=statements, had_errors=bool(ps.had_errors))
+        errors = list(ps.streams.error)
+        owners = ps.owners["error"]
+        for position, record in enumerate(errors):
+            owner = owners[position] if position < len(owners) else ps.current
+            terminating = bool(ps.had_errors) and position == len(errors) - 1 and ps.state_error_seen
+            error = convert_error(record, terminating=terminating, statement=owner if owner >= 0 else None)
+            error.message = self._scrub(error.message)
+            result.errors.append(error)
+            if 0 <= owner < len(statements):
+                statements[owner].errors.append(error)
+        for stream in ("warning", "verbose", "information"):
+            records = list(getattr(ps.streams, stream))
+            stream_owners = ps.owners[stream]
+            for position, record in enumerate(records):
+                text = self._scrub(_record_text(record))
+                getattr(result, "warnings" if stream == "warning" else stream).append(text)
+                owner = stream_owners[position] if position < len(stream_owners) else ps.current
+                if 0 <= owner < len(statements):
+                    target = statements[owner]
+                    getattr(target, "warnings" if stream == "warning" else stream).append(text)
+        if ps.had_errors:
+            result.failed_statement = ps.current if ps.current >= 0 else 0
+        return result
+
+
+class _TrackedPowerShell(PowerShell):
+    """PowerShell that remembers, for every record, the statement running when it arrived."""
+
+    def __init__(self, pool: Any, nonce: str) -> None:
+        super().__init__(pool)
+        self.nonce = nonce
+        self.current = -1
+        self.state_error_seen = False
+        self.owners: dict[str, list[int]] = {s: [] for s in ("error", "warning", "verbose", "information")}
+
+    def poll_invoke(self, timeout: int | None = None) -> None:
+        try:
+            responses = self.runspace_pool._receive(self.id, timeout=timeout)
+        except WSManFaultError as err:
+            if err.code == 2150858793:  # OperationTimeout: poll again (as pypsrp does)
+                responses = []
+            else:
+                raise
+        state_owner = self.current
+        for message_type, payload in responses:
+            if message_type == MessageType.PIPELINE_OUTPUT:
+                value = payload.data.data
+                self.output.append(value)
+                if isinstance(value, str) and value.startswith(self.nonce + ":"):
+                    with contextlib.suppress(ValueError):
+                        self.current = int(value.split(":", 1)[1])
+            elif message_type in _STREAM_OF:
+                self.owners[_STREAM_OF[message_type]].append(self.current)
+            elif message_type == MessageType.PIPELINE_STATE:
+                state_owner = self.current
+        # pypsrp appended every record of this Receive before we see the messages; the only records
+        # not matched to an ERROR_RECORD message come with the (terminal) PIPELINE_STATE.
+        while len(self.owners["error"]) < len(self.streams.error):
+            self.owners["error"].append(state_owner)
+            self.state_error_seen = True
+
+
+_STREAM_OF = {
+    MessageType.ERROR_RECORD: "error",
+    MessageType.WARNING_RECORD: "warning",
+    MessageType.VERBOSE_RECORD: "verbose",
+    MessageType.INFORMATION_RECORD: "information",
+}

@@ -1,0 +1,167 @@
+"""The pure half of remote collection: which statements are sent, and how answers become facts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+
+from poshbridge.audit.collect import (
+    StateAnswer,
+    bak_for_order,
+    binding_thumbprint,
+    choose_log_files,
+    content_bytes,
+    facts_from_answers,
+    files_from_outputs,
+    pick_certificate,
+    read_batch,
+    state_batch,
+)
+from poshbridge.audit.transcript import NOT_DUE, RENEWED
+from poshbridge.audit.verdict import OK, ServedCertificate, evaluate
+from poshbridge.inventory.model import HostConfig, IISConfig, RenewalConfig
+from poshbridge.powershell.command import SWITCH
+
+Bytes = Callable[[str, str], bytes]
+THUMB = "3C1A5F0E8D2B47A6C9E1F3D5B7A9C0E2F4D6B8A1"
+HOST = HostConfig(
+    name="host01",
+    address="web01.example.jp",
+    domains=("example.jp", "www.example.jp"),
+    webroot="C:\\inetpub\\wwwroot",
+    iis=IISConfig(site="example.jp", port=443),
+    renewal=RenewalConfig(log_dir="C:\\poshbridge\\logs", task_name="poshbridge renew"),
+)
+
+
+def test_state_batch_is_one_invocation_with_posh_acme_last() -> None:
+    now = datetime(2025, 1, 10, 0, 30, tzinfo=timezone(timedelta(hours=9)))  # 2025-01-09 15:30 UTC
+    batch = state_batch(HOST, now)
+    labels = [s.label for s in batch]
+    assert labels == [
+        "env", "logs", "task", "task-info", "binding", "bak",
+        "names:20250109", "content:20250109", "names:20250108", "content:20250108",
+        "file:acme_log.txt", "orders", "certificates",
+    ]  # fmt: skip
+    env = batch.statements[0].cmds[0]
+    assert env.name == "Set-Item" and env.param("Path") == "Env:POSHACME_HOME"
+    assert env.param("Value") == "C:\\ProgramData\\poshbridge\\Posh-ACME"
+    logs = batch.statements[1].cmds[0]
+    assert logs.param("Path") == "C:\\poshbridge\\logs" and logs.param("Name") is SWITCH
+    assert batch.statements[2].cmds[0].param("TaskName") == "poshbridge renew"
+    assert batch.statements[4].cmds[0].param("Name") == "example.jp"
+    assert batch.statements[7].cmds[0].render() == (
+        "Get-Content -Path 'C:\\poshbridge\\logs\\renew-20250109-*' -Encoding 'Byte' -ReadCount 0"
+        " -ErrorAction 'SilentlyContinue'"
+    )
+    assert batch.statements[-1].cmds[0].render() == "Get-PACertificate -List"
+
+
+def test_names_and_contents_pair_by_position() -> None:
+    outputs = {
+        "names:20250109": ["renew-20250109-031702.json", "renew-20250109-031702.txt"],
+        "content:20250109": [b"{json}", b"transcript"],
+        "names:20250108": ["renew-20250108-031702.txt"],  # a file appeared between list and read
+        "content:20250108": [b"a", b"b"],
+        "file:acme_log.txt": [b"manual"],
+    }
+    assert files_from_outputs(outputs) == {
+        "renew-20250109-031702.json": b"{json}",
+        "renew-20250109-031702.txt": b"transcript",
+        "acme_log.txt": b"manual",
+    }
+
+
+def test_newest_runs_are_chosen_by_the_stamp_in_their_names() -> None:
+    names = [f"renew-202501{d:02d}-031702.{ext}" for d in range(1, 21) for ext in ("txt", "json")]
+    names += ["acme_log.txt", "notes.txt", "renew-bad.txt", "sub\\renew-20250130-000000.txt"]
+    chosen = choose_log_files(names, 3)
+    assert chosen == [
+        "acme_log.txt",
+        "renew-20250118-031702.json",
+        "renew-20250118-031702.txt",
+        "renew-20250119-031702.json",
+        "renew-20250119-031702.txt",
+        "renew-20250120-031702.json",
+        "renew-20250120-031702.txt",
+    ]
+    reads = read_batch("C:\\poshbridge\\logs\\", chosen[:1])
+    (cmd,) = reads.statements[0].cmds
+    assert (
+        cmd.render()
+        == "Get-Content -LiteralPath 'C:\\poshbridge\\logs\\acme_log.txt' -Encoding 'Byte' -ReadCount 0"
+    )
+
+
+def test_content_bytes_accepts_bytes_ints_and_text() -> None:
+    assert content_bytes([b"\xef\xbb\xbfabc"]) == b"\xef\xbb\xbfabc"
+    assert content_bytes([[255, 254, 65, 0]]) == b"\xff\xfeA\x00"
+    assert content_bytes([239, 187, 191]) == b"\xef\xbb\xbf"
+    assert content_bytes(["line 1", "line 2"]) == b"line 1\r\nline 2"
+    assert content_bytes([]) == b""
+
+
+def test_binding_for_the_port_and_its_thumbprint() -> None:
+    bindings = [
+        {"protocol": "http", "bindingInformation": "*:80:", "certificateHash": None},
+        {"protocol": "https", "bindingInformation": "*:8443:", "certificateHash": "AA" * 20},
+        {"protocol": "https", "bindingInformation": "*:443:", "certificateHash": bytes.fromhex(THUMB)},
+    ]
+    assert binding_thumbprint(HOST, bindings) == (True, THUMB)
+    assert binding_thumbprint(HOST, bindings[:2]) == (False, None)
+    unbound = [{"protocol": "https", "bindingInformation": "*:443:", "certificateHash": ""}]
+    assert binding_thumbprint(HOST, unbound) == (True, None)
+
+
+def test_certificate_matched_by_subject_or_first_san() -> None:
+    other = {"Subject": "CN=other.jp", "AllSANs": ["other.jp"], "Thumbprint": "B" * 40}
+    mine = {"Subject": "CN=example.jp", "AllSANs": ["example.jp", "www.example.jp"], "Thumbprint": THUMB}
+    assert pick_certificate(HOST, [other, mine]) is mine
+    assert pick_certificate(HOST, [other]) is None
+
+
+def test_bak_files_of_the_order_folder_only() -> None:
+    names = [
+        "acme.example_14000\\12345\\example.jp\\cert.cer.bak",
+        "acme.example_14000\\12345\\example.jp\\fullchain.pfx.bak",
+        "acme.example_14000\\12345\\other.jp\\cert.cer.bak",
+    ]
+    assert bak_for_order(names, None, "example.jp") == ["cert.cer.bak", "fullchain.pfx.bak"]
+
+
+def test_facts_from_answers_end_to_end(transcript_bytes: Bytes) -> None:
+    now = datetime(2025, 1, 10, tzinfo=timezone.utc)
+    state = StateAnswer(
+        outputs={
+            "logs": ["acme_log.txt"],
+            "task": [{"TaskName": "poshbridge renew", "State": "Ready"}],
+            "task-info": [{"LastRunTime": "2025-01-10T03:17:02+09:00", "LastTaskResult": 0}],
+            "binding": [{"protocol": "https", "bindingInformation": "*:443:", "certificateHash": THUMB}],
+            "bak": [],
+            "orders": [
+                {"Name": "example.jp", "MainDomain": "example.jp", "RenewAfter": "2025-02-20T00:00:00Z"}
+            ],
+            "certificates": [
+                {"Subject": "CN=example.jp", "NotAfter": "2025-03-22T00:00:00Z", "Thumbprint": THUMB}
+            ],
+        }
+    )
+    files = {
+        "acme_log.txt": transcript_bytes("ps51_renewed.txt", "ps51"),
+        "renew-20250110-031702.txt": transcript_bytes("ps51_not_due_47.txt", "ps51"),
+    }
+    served = ServedCertificate(thumbprint=THUMB, not_after=datetime(2025, 3, 22, tzinfo=timezone.utc))
+    facts = facts_from_answers(HOST, state, files, served)
+    assert facts.certificate is not None and facts.certificate.thumbprint == THUMB
+    assert facts.task is not None and facts.task.exists and facts.task.state == "Ready"
+    assert facts.binding_thumbprint == THUMB and facts.binding_found
+    assert [r.outcome for r in facts.runs] == [RENEWED, NOT_DUE]
+    verdict = evaluate(facts, now=now)
+    assert verdict.level == OK, verdict.reasons
+    assert verdict.last_outcome == NOT_DUE
+
+
+def test_missing_task_is_a_fact_not_an_error() -> None:
+    facts = facts_from_answers(HOST, StateAnswer(outputs={"task": [], "task-info": []}), {}, None)
+    assert facts.task is not None and not facts.task.exists
+    assert facts.certificate is None  # Posh-ACME state not read

@@ -1,0 +1,248 @@
+"""Setup plan: given facts read from a host, which steps change, stay, fail or wait (pure)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from poshbridge.inventory.model import AcmeConfig, HostConfig, IISConfig
+from poshbridge.plan.setup import (
+    R_BINDINGS,
+    R_HOME,
+    R_MODULES,
+    R_SERVER,
+    Desired,
+    SetupFacts,
+    facts_from_outputs,
+    plan_binding,
+    plan_setup,
+    read_statements,
+    task_documents_equal,
+)
+from poshbridge.poshacme.model import (
+    IISBinding,
+    ModuleInfo,
+    PAAccount,
+    PACertificate,
+    PAOrder,
+    PAServer,
+    ScheduledTaskInfo,
+)
+from poshbridge.powershell.command import MASK, Secret
+
+HMAC = "Sentinel-HMAC-0000"
+DIRECTORY = "https://127.0.0.1:14000/dir"
+HOST = HostConfig(
+    name="host01",
+    address="web01.example.jp",
+    domains=("example.jp", "www.example.jp"),
+    webroot="C:\\inetpub\\wwwroot",
+    iis=IISConfig(site="example.jp", port=443),
+    acme=AcmeConfig(directory=DIRECTORY, contacts=("admin@example.jp",)),
+)
+TASK_XML = (
+    '<Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task"><RegistrationInfo>'
+    "<Description>poshbridge</Description></RegistrationInfo><Actions><Exec><Command>x</Command></Exec>"
+    "</Actions></Task>"
+)
+DESIRED = Desired(
+    web_config="<configuration>\n  <x/>\n</configuration>\n",
+    script="# poshbridge-renewal-script style=hardened version=1\n$OrderName = 'example.jp'\n",
+    task_xml=TASK_XML,
+    eab_kid="kid-1",
+    eab_hmac=Secret(HMAC),
+)
+MODULES = (ModuleInfo("Posh-ACME", "4.32.0"), ModuleInfo("Posh-ACME.Deploy", "2.1.0"))
+THUMB = "AB" * 20
+
+
+def configured(**changes: object) -> SetupFacts:
+    facts = SetupFacts(
+        modules=MODULES,
+        home_exists=True,
+        server=PAServer(location=DIRECTORY, disable_telemetry=True),
+        accounts=(PAAccount(id="acct1", status="valid", contact=("mailto:admin@example.jp",)),),
+        current_account=PAAccount(id="acct1", status="valid", contact=("mailto:admin@example.jp",)),
+        orders=(
+            PAOrder(
+                name="example.jp",
+                main_domain="example.jp",
+                status="valid",
+                sans=("example.jp", "www.example.jp"),
+                key_length="2048",
+            ),
+        ),
+        certificate=PACertificate(thumbprint=THUMB, not_after=datetime(2025, 3, 1, tzinfo=timezone.utc)),
+        web_config="<configuration>\r\n  <x/>\r\n</configuration>\r\n",
+        script=DESIRED.script.replace("\n", "\r\n"),
+        bindings=(IISBinding("https", "*:443:", THUMB),),
+        task=ScheduledTaskInfo(task_name="poshbridge renew", task_path="\\", state="Ready"),
+        task_xml='<?xml version="1.0" encoding="UTF-16"?>\n'
+        + TASK_XML.replace(
+            "<Description>", "<Date>2025-01-01T00:00:00</Date><Author>X\\admin</Author><Description>"
+        ),
+        poshacme_read=True,
+        task_read=True,
+    )
+    return SetupFacts(**{**facts.__dict__, **changes})
+
+
+def statuses(plan: object) -> dict[str, str]:
+    return {s.name: s.status for s in plan.steps}  # type: ignore[attr-defined]
+
+
+def test_configured_host_is_all_unchanged() -> None:
+    plan = plan_setup(HOST, configured(), DESIRED)
+    assert set(statuses(plan).values()) == {"unchanged"}
+    assert plan.to_apply == []
+    assert plan_binding(HOST, configured()).status == "unchanged"
+
+
+def test_fresh_host_creates_home_files_and_task_and_waits_for_poshacme() -> None:
+    fresh = SetupFacts(modules=MODULES, home_exists=False)
+    plan = plan_setup(HOST, fresh, DESIRED)
+    s = statuses(plan)
+    assert (
+        s["poshacme-home"]
+        == s["challenge-web.config"]
+        == s["renewal-script"]
+        == s["scheduled-task"]
+        == "changed"
+    )
+    assert s["acme-server"] == s["acme-account"] == s["certificate"] == "pending"
+    rendered = "\n".join(c for step in plan.steps for c in step.commands)
+    assert "New-Item -ItemType 'Directory' -Path 'C:\\ProgramData\\poshbridge\\Posh-ACME' -Force" in rendered
+    assert "Set-Item -Path 'Env:POSHACME_HOME'" in rendered
+    assert "-ExtAcctHMACKey " + MASK in rendered and HMAC not in rendered
+    assert "Register-ScheduledTask -TaskName 'poshbridge renew' -TaskPath '\\'" in rendered
+
+
+def test_server_elsewhere_is_switched_and_account_waits() -> None:
+    plan = plan_setup(
+        HOST, configured(server=PAServer(location="https://acme-v02.api.letsencrypt.org/directory")), DESIRED
+    )
+    s = statuses(plan)
+    assert s["acme-server"] == "changed" and s["acme-account"] == "pending"
+    (server_step,) = [st for st in plan.steps if st.name == "acme-server"]
+    assert any(
+        "Set-PAServer -DirectoryUrl '" + DIRECTORY + "' -DisableTelemetry" in c for c in server_step.commands
+    )
+
+
+def test_no_account_with_these_contacts_creates_one_and_a_certificate() -> None:
+    facts = configured(
+        accounts=(PAAccount(id="old", status="valid", contact=("mailto:other@example.jp",)),),
+        current_account=None,
+        orders=(),
+        certificate=None,
+    )
+    plan = plan_setup(HOST, facts, DESIRED)
+    s = statuses(plan)
+    assert s["acme-account"] == "changed" and s["certificate"] == "changed"
+    account = next(st for st in plan.steps if st.name == "acme-account")
+    (command,) = [c for c in account.commands if c.startswith("New-PAAccount")]
+    assert command == (
+        f"New-PAAccount -ExtAcctKID 'kid-1' -ExtAcctHMACKey {MASK} -Contact 'admin@example.jp' "
+        "-KeyLength 'ec-256' -AcceptTOS -Force"
+    )
+    cert = next(st for st in plan.steps if st.name == "certificate")
+    assert any(
+        c.startswith(
+            "New-PACertificate -Domain 'example.jp','www.example.jp' -Name 'example.jp' -Plugin 'WebRoot'"
+            " -PluginArgs @{WRPath='C:\\inetpub\\wwwroot'} -CertKeyLength '2048'"
+        )
+        for c in cert.commands
+    )
+
+
+def test_existing_valid_account_is_reused_not_duplicated() -> None:
+    facts = configured(current_account=None)
+    plan = plan_setup(HOST, facts, DESIRED)
+    account = next(st for st in plan.steps if st.name == "acme-account")
+    assert account.status == "changed"
+    assert any(c.startswith("Set-PAAccount -ID 'acct1'") for c in account.commands)
+    assert not any("New-PAAccount" in c for c in account.commands)
+
+
+def test_order_with_other_names_gets_a_new_certificate() -> None:
+    facts = configured(
+        orders=(PAOrder(name="example.jp", main_domain="example.jp", status="valid", sans=("example.jp",)),)
+    )
+    assert statuses(plan_setup(HOST, facts, DESIRED))["certificate"] == "changed"
+    facts = configured(
+        orders=(
+            PAOrder(
+                name="example.jp",
+                main_domain="example.jp",
+                status="pending",
+                sans=("example.jp", "www.example.jp"),
+            ),
+        )
+    )
+    assert statuses(plan_setup(HOST, facts, DESIRED))["certificate"] == "changed"
+
+
+def test_missing_modules_fail_clearly_or_install() -> None:
+    facts = configured(modules=(ModuleInfo("Posh-ACME", "4.32.0"),))
+    plan = plan_setup(HOST, facts, DESIRED)
+    modules = plan.steps[0]
+    assert (
+        modules.status == "failed"
+        and "Posh-ACME.Deploy" in modules.reason
+        and "--install-modules" in modules.reason
+    )
+    assert plan.blocked and all(s.status == "skipped" for s in plan.steps[1:])
+    plan = plan_setup(HOST, facts, DESIRED, install_modules=True)
+    assert plan.steps[0].commands == [
+        "Install-Module -Name 'Posh-ACME.Deploy' -Force -Scope 'AllUsers' -ErrorAction 'Stop'"
+    ]
+
+
+def test_web_config_content_compared_ignoring_line_ends() -> None:
+    assert (
+        statuses(plan_setup(HOST, configured(web_config=None), DESIRED))["challenge-web.config"] == "changed"
+    )
+    changed = plan_setup(HOST, configured(web_config="<configuration/>"), DESIRED)
+    step = next(s for s in changed.steps if s.name == "challenge-web.config")
+    assert step.commands[0] == (
+        "New-Item -ItemType 'Directory' -Path 'C:\\inetpub\\wwwroot\\.well-known\\acme-challenge' -Force"
+        " -ErrorAction 'Stop'"
+    )
+    assert step.commands[1].startswith(
+        "Set-Content -LiteralPath 'C:\\inetpub\\wwwroot\\.well-known\\acme-challenge\\web.config'"
+    )
+
+
+def test_task_xml_equivalence_ignores_registration_date_author_and_whitespace() -> None:
+    assert task_documents_equal(TASK_XML, configured().task_xml)
+    assert not task_documents_equal(
+        TASK_XML, TASK_XML.replace("<Command>x</Command>", "<Command>y</Command>")
+    )
+    assert not task_documents_equal(TASK_XML, None)
+
+
+def test_binding_with_another_thumbprint_is_changed_by_a_pipeline() -> None:
+    step = plan_binding(HOST, configured(bindings=(IISBinding("https", "*:443:", "CD" * 20),)))
+    assert step.status == "changed"
+    assert (
+        "Get-PACertificate -Name 'example.jp' | "
+        "Set-IISCertificate -SiteName 'example.jp' -Port 443 -ErrorAction 'Stop'" in step.commands
+    )
+
+
+def test_facts_from_outputs_of_the_read_batch() -> None:
+    labels = [s.label for s in read_statements(HOST)]
+    assert labels[0] == R_MODULES and labels[-1] == "read:task-xml"
+    outputs = {
+        R_MODULES: [{"Name": "Posh-ACME", "Version": "4.32.0", "_types": []}],
+        R_HOME: [True],
+        R_BINDINGS: [
+            {"protocol": "https", "bindingInformation": "*:443:", "certificateHash": bytes.fromhex(THUMB)}
+        ],
+        R_SERVER: [],
+    }
+    ran = dict.fromkeys(labels, True)
+    facts = facts_from_outputs(outputs, ran)
+    assert facts.home_exists is True and facts.server is None and facts.poshacme_read
+    assert facts.bindings[0].certificate_hash == THUMB
+    assert facts.modules is not None and facts.modules[0].name == "Posh-ACME"
+    assert facts.web_config is None
