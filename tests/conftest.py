@@ -15,7 +15,6 @@ Without pebble the lab tests skip, except in CI (``CI=true``) where they fail.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +23,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from labkit import LabHandle, pebble_missing, run_lab_cli
+from labkit import LabHandle, require_pebble, run_lab_cli
 
 LAB_HOSTS = 12
 LAB_OCSP_LAG = 3
@@ -34,16 +33,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "lab" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.lab)
-
-
-def require_pebble() -> None:
-    """Skip (or, in CI, fail) when the lab's programs are not installed."""
-    reason = pebble_missing()
-    if reason is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"the lab is required in CI: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

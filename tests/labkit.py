@@ -77,6 +77,18 @@ def pebble_missing() -> str | None:
     return None
 
 
+def require_pebble() -> None:
+    """Skip (or, in CI, fail) when the lab's programs are not installed."""
+    import pytest
+
+    reason = pebble_missing()
+    if reason is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"the lab is required in CI: {reason}")
+    pytest.skip(reason)
+
+
 class _NoServices:
     """Tests read twin files directly; the lab's services live in the daemon process."""
 

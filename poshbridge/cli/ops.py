@@ -135,6 +135,35 @@ class Context:
 # ----- helpers ---------------------------------------------------------------------------------------
 
 
+def run_reads(session: HostSession, batch: Batch, *, reads_from: int = 0) -> BatchResult:
+    """Run ``batch``; when a statement at or after ``reads_from`` (the read-only part) stops the batch
+    with a terminating error, run the statements after it again in a new batch (reads are
+    idempotent; e.g. Get-PAAccount throws on a host with no ACME server yet). Changes before
+    ``reads_from`` are never repeated. The results are merged in statement order."""
+    statements = list(batch.statements)
+    merged = BatchResult(statements=[])
+    offset = 0
+    while True:
+        result = session.run(Batch(statements[offset:]))
+        merged.statements.extend(result.statements)
+        merged.errors.extend(result.errors)
+        merged.warnings.extend(result.warnings)
+        merged.verbose.extend(result.verbose)
+        merged.information.extend(result.information)
+        failed = result.failed_statement
+        if failed is None:
+            return merged
+        absolute = offset + failed
+        merged.had_errors = True
+        if merged.failed_statement is None:
+            merged.failed_statement = absolute
+        if absolute < reads_from or absolute + 1 >= len(statements):
+            return merged
+        # drop the statements that did not run; they are sent again
+        del merged.statements[absolute + 1 :]
+        offset = absolute + 1
+
+
 def _outputs(result: BatchResult) -> tuple[dict[str, list[Any]], dict[str, bool]]:
     outputs: dict[str, list[Any]] = {}
     ran: dict[str, bool] = {}
@@ -206,8 +235,9 @@ def _apply_steps(
         start = len(statements)
         statements.extend(step.statements)
         ranges.append((step, start, len(statements)))
+    reads_from = len(statements)
     statements.extend(trailing)
-    result = session.run(Batch(statements))
+    result = run_reads(session, Batch(statements), reads_from=reads_from)
     ok = True
     for step, start, end in ranges:
         own = result.statements[start:end]
@@ -316,7 +346,9 @@ def _ocsp_bind_verify(
             run.set_step(Step(STEP_VERIFY, "skipped", "binding failed"))
             return facts
     else:
-        if bind.status != "changed":
+        if cert is None or not cert.thumbprint:
+            run.set_step(Step(STEP_OCSP, "skipped" if not ctx.dry_run else "pending", "no certificate yet"))
+        elif bind.status != "changed":
             run.set_step(Step(STEP_OCSP, "unchanged", "the bound certificate is not new"))
         else:
             run.set_step(
@@ -357,7 +389,7 @@ def setup_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
         desired = _desired(host, ctx, run)
         with _open(host, ctx) as session:
             report("reading facts")
-            first = session.run(setup_plan.read_batch(host))
+            first = run_reads(session, setup_plan.read_batch(host))
             outputs, ran = _outputs(first)
             facts = facts_from_outputs(outputs, ran)
             final: dict[str, Step] = {}
@@ -425,7 +457,7 @@ def renew_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
     try:
         with _open(host, ctx) as session:
             report("reading facts")
-            first = session.run(setup_plan.read_batch(host))
+            first = run_reads(session, setup_plan.read_batch(host))
             outputs, ran = _outputs(first)
             facts = facts_from_outputs(outputs, ran)
             if facts.order_named(host.order_name) is None:
@@ -498,7 +530,7 @@ def status_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
     try:
         with _open(host, ctx) as session:
             report("reading facts")
-            outputs, ran = _outputs(session.run(renew_plan.status_batch(host)))
+            outputs, ran = _outputs(run_reads(session, renew_plan.status_batch(host)))
             facts = facts_from_outputs(outputs, ran)
             run.objects.update(_objects_for(host, facts))
     except RemoteConnectionError as exc:
@@ -766,7 +798,7 @@ def render(
                 )
                 if dry_run or step.status == "failed":
                     for command in step.commands:
-                        table.add_row("", "", _esc("  > " + scrub(command, secrets)))
+                        table.add_row("", "", _esc("  > " + compact(scrub(command, secrets))))
             console.print(table)
         for error in run.errors:
             console.print(_esc(scrub(error_text(run.host, error, lang), secrets)))
@@ -776,6 +808,16 @@ def render(
         + (": " + ", ".join(failed) if failed else ""),
         markup=False,
     )
+
+
+def compact(command: str, keep: int = 2) -> str:
+    """A command whose value is a whole document (script, XML) shown as its first and last lines;
+    ``--json`` keeps the full text."""
+    lines = command.splitlines()
+    if len(lines) <= 2 * keep + 1:
+        return command
+    hidden = len(lines) - 2 * keep
+    return "\n".join([*lines[:keep], f"    ... ({hidden} more lines) ...", *lines[-keep:]])
 
 
 def error_text(host: str, error: ErrorInfo, lang: str = "en") -> str:

@@ -95,7 +95,7 @@ def _fill(template: str, values: dict[str, str]) -> str:
 def _check_style(style: str) -> Style:
     if style not in STYLES:
         raise ValueError(f"unknown renewal script style {style!r}; expected one of {', '.join(STYLES)}")
-    return style  # type: ignore[return-value]
+    return style
 
 
 def render_renew_script(host: HostConfig, style: str = DEFAULT_STYLE) -> str:
@@ -130,7 +130,9 @@ def render_renew_script(host: HostConfig, style: str = DEFAULT_STYLE) -> str:
             "LOG_DIR": _text(host.renewal.log_dir, "renewal.log_dir"),
             "POSHACME_HOME": _text(host.acme.poshacme_home, "acme.poshacme_home"),
             "WAIT_SECONDS": wait,
-            "RETENTION_DAYS": _integer(host.renewal.log_retention_days, "renewal.log_retention_days", 1, 36500),
+            "RETENTION_DAYS": _integer(
+                host.renewal.log_retention_days, "renewal.log_retention_days", 1, 36500
+            ),
             "IIS_SWITCHES": switches,
         }
     return _fill(read_resource(f"renew-{checked}.ps1.tmpl"), values)

@@ -165,3 +165,13 @@ def load_inventory(path: str | Path) -> Inventory:
     if inventory.errors:
         raise InventoryError(inventory.problems, source=inventory.source)
     return inventory
+
+
+def declared_host_names(path: str | Path) -> list[str]:
+    """Every key under ``hosts`` as written (including hosts whose settings have errors); [] if unreadable."""
+    try:
+        data, _ = parse_yaml(Path(path).read_bytes().decode("utf-8-sig"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []
+    hosts = data.get("hosts") if isinstance(data, dict) else None
+    return [str(name) for name in hosts] if isinstance(hosts, dict) else []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from poshbridge.inventory.model import HostConfig, Inventory
 
@@ -25,47 +25,61 @@ def select_hosts(inv: Inventory, patterns: Sequence[str]) -> list[HostConfig]:
 
     A pattern matches host names and group names (a matching group selects its members).
     """
+    names = match_names(list(inv.hosts), inv.groups, patterns, source=inv.source)
+    return [inv.hosts[name] for name in names]
+
+
+def match_names(
+    host_names: Sequence[str],
+    groups: Mapping[str, Sequence[str]],
+    patterns: Sequence[str],
+    *,
+    source: str = "",
+) -> list[str]:
+    """The host names selected by ``patterns`` (in ``host_names`` order); TargetError if one matches none."""
     if not patterns:
-        return list(inv.hosts.values())
+        return list(host_names)
     chosen: set[str] = set()
     unknown: list[str] = []
     for target in patterns:
-        names = _expand(inv, target)
+        names = _expand(host_names, groups, target)
         if names is None:
             unknown.append(target)
         else:
             chosen.update(names)
     if unknown:
-        raise TargetError(_unknown_message(inv, unknown))
-    return [host for name, host in inv.hosts.items() if name in chosen]
+        raise TargetError(_unknown_message(host_names, groups, unknown, source))
+    return [name for name in host_names if name in chosen]
 
 
-def _expand(inv: Inventory, target: str) -> set[str] | None:
+def _expand(host_names: Sequence[str], groups: Mapping[str, Sequence[str]], target: str) -> set[str] | None:
     if target == ALL:
-        return set(inv.hosts)
-    if target in inv.hosts:
+        return set(host_names)
+    if target in host_names:
         return {target}
-    if target in inv.groups:
-        return {name for name in inv.groups[target] if name in inv.hosts}
+    if target in groups:
+        return {name for name in groups[target] if name in host_names}
     if is_pattern(target):
-        names = {name for name in inv.hosts if fnmatch.fnmatchcase(name, target)}
-        for group, members in inv.groups.items():
+        names = {name for name in host_names if fnmatch.fnmatchcase(name, target)}
+        for group, members in groups.items():
             if fnmatch.fnmatchcase(group, target):
-                names.update(name for name in members if name in inv.hosts)
+                names.update(name for name in members if name in host_names)
         return names or None
     return None
 
 
-def _unknown_message(inv: Inventory, unknown: Sequence[str]) -> str:
+def _unknown_message(
+    host_names: Sequence[str], groups: Mapping[str, Sequence[str]], unknown: Sequence[str], source: str
+) -> str:
     parts: list[str] = []
     for target in unknown:
         what = "pattern" if is_pattern(target) else "target"
         text = f"unknown {what} {target!r}: no host or group matches"
-        close = difflib.get_close_matches(target, [*inv.hosts, *inv.groups], n=1, cutoff=0.6)
+        close = difflib.get_close_matches(target, [*host_names, *groups], n=1, cutoff=0.6)
         if close:
             text += f" (did you mean {close[0]!r}?)"
         parts.append(text)
-    known = ", ".join(inv.hosts) or "none"
-    groups = ", ".join(inv.groups) or "none"
-    source = f" in {inv.source}" if inv.source else ""
-    return "; ".join(parts) + f". Hosts{source}: {known}. Groups: {groups}. Use 'all' for every host."
+    known = ", ".join(host_names) or "none"
+    group_list = ", ".join(groups) or "none"
+    where = f" in {source}" if source else ""
+    return "; ".join(parts) + f". Hosts{where}: {known}. Groups: {group_list}. Use 'all' for every host."

@@ -1,6 +1,6 @@
 """``poshbridge lab``: start, inspect, disturb and stop the loopback Windows/IIS lab.
 
-    poshbridge lab up [--hosts N] [--dir DIR] [--ocsp-lag SECONDS] [--timeout SECONDS]
+    poshbridge lab up [--hosts N] [--dir DIR] [--ocsp-lag SECONDS] [--sleep-cap SECONDS] [--timeout SECONDS]
     poshbridge lab status [--dir DIR] [--json]
     poshbridge lab down [--dir DIR]
     poshbridge lab fault HOST [--latency-ms N] [--drop-next-receive] [--fault-500 N]
@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--hosts", type=int, default=DEFAULT_HOSTS, help=f"twin hosts (default {DEFAULT_HOSTS})")
     up.add_argument("--ocsp-lag", type=float, default=DEFAULT_LAG, metavar="SECONDS",
                     help="OCSP says 'unknown' for a new certificate this long (default 10)")
+    up.add_argument("--sleep-cap", type=float, default=None, metavar="SECONDS",
+                    help="longest Start-Sleep inside the lab (default 2)")
     up.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                     help="give up waiting for readiness after this long (default 90)")
 
@@ -197,9 +199,13 @@ def lab_down(lab_dir: Path) -> dict[str, tuple[int, str]]:
     results: dict[str, tuple[int, str]] = {}
     if "daemon" in pids:
         results["daemon"] = (pids["daemon"], stop_pid("daemon", pids["daemon"], timeout=20))
+    daemon_stopped = results.get("daemon", (0, ""))[1] in ("stopped", "killed")
     for name, pid in pids.items():
         if name != "daemon":
-            results[name] = (pid, stop_pid(name, pid))
+            outcome = stop_pid(name, pid)
+            if outcome == "not running" and daemon_stopped:
+                outcome = "stopped by the daemon"
+            results[name] = (pid, outcome)
     for pid_file in (lab_dir / "run").glob("*.pid") if (lab_dir / "run").is_dir() else []:
         pid_file.unlink(missing_ok=True)
     (lab_dir / "ready").unlink(missing_ok=True)
@@ -274,6 +280,8 @@ def cmd_up(args: argparse.Namespace, out: Console, err: Console) -> int:
         sys.executable, "-m", "poshbridge.lab.services.daemon",
         "--dir", str(lab_dir), "--hosts", str(args.hosts), "--ocsp-lag", str(args.ocsp_lag),
     ]
+    if args.sleep_cap is not None:
+        argv += ["--sleep-cap", str(args.sleep_cap)]
     with open(lab_dir / "logs" / "daemon.out", "ab") as output:
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, env=env,

@@ -22,6 +22,7 @@ from labkit import (
     LabHandle,
     bind_certificate,
     pfx_bytes,
+    require_pebble,
     run_lab_cli,
     self_signed,
 )
@@ -47,14 +48,13 @@ def _all_ports(data: dict) -> list[int]:
         data["dns"]["management_port"],
     ]
     for host in data["hosts"].values():
-        ports += [host[k] for k in ("winrm_http_port", "winrm_https_port", "site_http_port", "site_https_port")]
+        ports += [host[k] for k in ("winrm_http_port", "winrm_https_port", "site_http_port",
+                                    "site_https_port")]
     return ports
 
 
 @pytest.fixture
 def require_lab_programs() -> None:
-    from conftest import require_pebble
-
     require_pebble()
 
 
@@ -108,7 +108,8 @@ def test_daemon_itself_reports_missing_pebble(tmp_path: Path) -> None:
 
     env = {**os.environ, "POSHBRIDGE_LAB_PEBBLE": str(tmp_path / "no-such-pebble")}
     result = subprocess.run(
-        [sys.executable, "-m", "poshbridge.lab.services.daemon", "--dir", str(tmp_path / "lab"), "--hosts", "1"],
+        [sys.executable, "-m", "poshbridge.lab.services.daemon", "--dir", str(tmp_path / "lab"),
+         "--hosts", "1"],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
     )
     assert result.returncode == 1
@@ -129,12 +130,14 @@ def test_status_json_shape(lab: LabHandle) -> None:
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["running"] is True
-    assert doc["pebble_directory"].startswith("https://127.0.0.1:") and doc["pebble_directory"].endswith("/dir")
+    assert doc["pebble_directory"].startswith("https://127.0.0.1:")
+    assert doc["pebble_directory"].endswith("/dir")
     assert Path(doc["ca_file"]).is_file()
     assert [h["name"] for h in doc["hosts"]] == lab.host_names
     first = doc["hosts"][0]
     assert set(first) >= {"name", "domains", "winrm_http_url", "winrm_https_url", "site_http", "site_https"}
-    assert first["winrm_http_url"].startswith("http://127.0.0.1:") and first["winrm_http_url"].endswith("/wsman")
+    assert first["winrm_http_url"].startswith("http://127.0.0.1:")
+    assert first["winrm_http_url"].endswith("/wsman")
     assert first["winrm_https_url"].startswith("https://127.0.0.1:")
     assert first["site_https"] == f"127.0.0.1:{lab.host(first['name'])['site_https_port']}"
     assert first["domains"] == [f"{first['name']}.poshbridge.test", f"www.{first['name']}.poshbridge.test"]

@@ -31,7 +31,8 @@ from poshbridge.lab.services.web import (
 )
 
 DUPLICATE = (
-    "Cannot add duplicate collection entry of type 'mimeMap' with unique key attribute 'fileExtension' set to '.'"
+    "Cannot add duplicate collection entry of type 'mimeMap' with unique key attribute "
+    "'fileExtension' set to '.'"
 )
 ADD_DOT_ONLY = """<configuration><system.webServer><staticContent>
   <mimeMap fileExtension="." mimeType="text/plain" />
@@ -129,7 +130,8 @@ def test_duplicate_dot_mapping_in_a_child_folder_is_http_500(lab: LabHandle, lab
     assert DUPLICATE.encode() in body.replace(b"&#x27;", b"'")
 
     (challenge / "web.config").write_text(CHALLENGE_WEB_CONFIG, "utf-8")  # with <remove/>: fine
-    assert http_get(h["site_http_port"], "/.well-known/acme-challenge/tok", domain)[:3:2] == (200, b"tok.thumb")
+    status, _, body = http_get(h["site_http_port"], "/.well-known/acme-challenge/tok", domain)
+    assert (status, body) == (200, b"tok.thumb")
 
 
 def test_front_routes_http01_by_host_header(lab: LabHandle, lab_host: str) -> None:

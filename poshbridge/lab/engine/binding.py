@@ -45,7 +45,7 @@ def _fail(info: CmdletInfo, message: str, error_id: str, category: str = "Invali
     return BindingError(
         LabErrorRecord(
             message=message,
-            fully_qualified_error_id=f"{error_id},{info.name}",
+            fully_qualified_error_id=f"{error_id},{info.fqid_suffix}",
             category=category,
             exception_type=exception_type,
             command_name=info.name,
@@ -216,7 +216,15 @@ def bind_arguments(info: CmdletInfo, parameters: list[tuple[str | None, Any]]) -
         if raw_name is None or raw_name == "":
             positional.append(value)
             continue
-        param = find_param(info, str(raw_name))
+        try:
+            param = find_param(info, str(raw_name))
+        except BindingError:
+            remaining = next((p for p in info.params if p.type == "remaining"), None)
+            if remaining is None:
+                raise
+            # ValueFromRemainingArguments swallows unknown (splatted) parameters
+            bound.args.setdefault(remaining.name, []).append((str(raw_name), to_python(value)))
+            continue
         if param.name in seen:
             raise _fail(
                 info,
@@ -387,7 +395,7 @@ def input_not_bound(info: CmdletInfo, item: Any) -> LabErrorRecord:
             "does not take pipeline input or the input and its properties do not match any of the parameters "
             "that take pipeline input."
         ),
-        fully_qualified_error_id=f"InputObjectNotBound,{info.name}",
+        fully_qualified_error_id=f"InputObjectNotBound,{info.fqid_suffix}",
         category="InvalidArgument",
         exception_type=_BINDING_EXCEPTION,
         command_name=info.name,

@@ -102,6 +102,11 @@ class CmdletInfo:
     module: str | None = None  # the module that must be installed for the command to exist
     default_set: str | None = None
     should_process: bool = False
+    class_name: str | None = None  # compiled cmdlets: FQIDs end with the class name
+
+    @property
+    def fqid_suffix(self) -> str:
+        return self.class_name or self.name
 
     def all_params(self) -> list[Param]:
         extra = list(COMMON_PARAMETERS)
@@ -128,6 +133,7 @@ def cmdlet(
     default_set: str | None = None,
     should_process: bool = False,
     aliases: tuple[str, ...] = (),
+    class_name: str | None = None,
 ) -> Callable[[Callable[[Invocation], None]], Callable[[Invocation], None]]:
     """Register ``fn`` as the emulation of the cmdlet ``name``."""
 
@@ -140,6 +146,7 @@ def cmdlet(
             module=module,
             default_set=default_set,
             should_process=should_process,
+            class_name=class_name,
         )
         for key in (name, *aliases):
             REGISTRY[key.lower()] = info
@@ -202,6 +209,7 @@ class Invocation:
     flags: Flags
     collect: list[Any] | None = None  # outputs go here when the command is not last in its pipeline
     bound_by_pipeline: set[str] = field(default_factory=set)
+    state: dict[str, Any] = field(default_factory=dict)  # kept across the input objects of one call
     _fqid_suffix: bool = True
 
     @property
@@ -268,7 +276,7 @@ class Invocation:
         if record.command_name is None:
             record.command_name = self.name
         if suffix and self._fqid_suffix and "," not in record.fully_qualified_error_id:
-            record.fully_qualified_error_id = f"{record.fully_qualified_error_id},{self.name}"
+            record.fully_qualified_error_id = f"{record.fully_qualified_error_id},{self.info.fqid_suffix}"
         return record
 
     def error(self, record: LabErrorRecord, *, suffix: bool = True) -> None:
@@ -287,15 +295,16 @@ class Invocation:
 
     def throw_script(self, message: str, *, data: dict[str, Any] | None = None,
                      exception_type: str = "System.Management.Automation.RuntimeException") -> NoReturn:
-        """PowerShell ``throw "text"`` inside a module function: FQID is the message itself."""
+        """PowerShell's ``throw`` inside a module function: the FQID is the message, the category
+        OperationStopped; a thrown string is also the target object, a thrown exception object has none."""
         raise TerminatingError(
             LabErrorRecord(
                 message=message,
-                fully_qualified_error_id=message if data is None else exception_type.rsplit(".", 1)[-1],
-                category="OperationStopped" if data is None else "NotSpecified",
+                fully_qualified_error_id=message,
+                category="OperationStopped",
                 exception_type=exception_type,
                 command_name=self.name,
-                target_object=message if data is None else None,
+                target_object=message if exception_type.endswith("RuntimeException") and data is None else None,
                 exception_data=data,
             )
         )
@@ -304,13 +313,14 @@ class Invocation:
         """ShouldContinue/ShouldProcess needing an answer: a remote host without UI cannot give one."""
         self.throw(
             error_record(
-                "PowerShell is in NonInteractive mode. Read and Prompt functionality is not available. "
-                f"(A confirmation prompt was required: {caption} {query})".rstrip(),
-                "System.Management.Automation.PSInvalidOperationException",
-                "InvalidOperation",
-                exception_type="System.Management.Automation.PSInvalidOperationException",
-            ),
-            suffix=False,
+                "A command that prompts the user failed because the host program or the command type does not "
+                "support user interaction. The host was attempting to request confirmation with the following "
+                f"message: {query}",
+                "HostFunctionNotImplemented",
+                "NotImplemented",
+                exception_type="System.Management.Automation.Host.HostException",
+                target=caption,
+            )
         )
 
     def check_cancel(self) -> None:
@@ -343,3 +353,64 @@ class Invocation:
         if text.startswith("\\"):
             return ntpath.normpath("C:" + text)
         return ntpath.normpath(ntpath.join(self.runspace.location, text))
+
+
+# ----- the process environment of a runspace ($env:) ------------------------------------------------
+_ENV_READY = "__lab_env_ready"
+
+
+def default_env(host: TwinHost, user: str) -> dict[str, str]:
+    """What a wsmprovhost (or a task's powershell.exe) starts with, plus the machine variables."""
+    computer = host.name.upper()
+    if user.upper() == "SYSTEM":
+        profile = "C:\\Windows\\system32\\config\\systemprofile"
+        username = computer + "$"
+    else:
+        profile = f"C:\\Users\\{user}"
+        username = user
+    env = {
+        "ALLUSERSPROFILE": "C:\\ProgramData",
+        "APPDATA": f"{profile}\\AppData\\Roaming",
+        "COMPUTERNAME": computer,
+        "LOCALAPPDATA": f"{profile}\\AppData\\Local",
+        "ProgramData": "C:\\ProgramData",
+        "ProgramFiles": "C:\\Program Files",
+        "PSModulePath": f"{profile}\\Documents\\WindowsPowerShell\\Modules;C:\\Program Files\\WindowsPowerShell"
+        "\\Modules;C:\\Windows\\system32\\WindowsPowerShell\\v1.0\\Modules",
+        "SystemDrive": "C:",
+        "SystemRoot": "C:\\Windows",
+        "TEMP": f"{profile}\\AppData\\Local\\Temp",
+        "TMP": f"{profile}\\AppData\\Local\\Temp",
+        "USERDOMAIN": "WORKGROUP" if user.upper() == "SYSTEM" else computer,
+        "USERNAME": username,
+        "USERPROFILE": profile,
+        "windir": "C:\\Windows",
+    }
+    env.update(host.machine_env())
+    return env
+
+
+def ensure_env(host: TwinHost, runspace: RunspaceState) -> None:
+    if runspace.variables.get(_ENV_READY):
+        return
+    seeded = default_env(host, runspace.user)
+    seeded.update(runspace.env)  # anything set before the first command wins
+    runspace.env.clear()
+    runspace.env.update(seeded)
+    runspace.variables[_ENV_READY] = True
+
+
+def env_get(runspace: RunspaceState, name: str) -> str | None:
+    for key, value in runspace.env.items():
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+def env_set(runspace: RunspaceState, name: str, value: str | None) -> None:
+    existing = next((k for k in runspace.env if k.lower() == name.lower()), None)
+    if value is None or value == "":  # PowerShell removes a variable set to an empty string
+        if existing is not None:
+            del runspace.env[existing]
+        return
+    runspace.env[existing or name] = value

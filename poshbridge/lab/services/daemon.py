@@ -370,22 +370,26 @@ class Lab:
                 root=self.paths.hosts / name,
                 domains=[domain, f"www.{domain}"],
                 site_name=domain,
-                winrm_http_port=self.ports.take(),
-                winrm_https_port=self.ports.take(),
-                site_http_port=self.ports.take(),
-                site_https_port=self.ports.take(),
+                winrm_http_port=0,  # every port 0: bound below, then written back (no allocation race)
+                winrm_https_port=0,
+                site_http_port=0,
+                site_https_port=0,
                 services=self,
                 username=USERNAME,
             )
-            make_fresh(twin)
-            self.twins[name] = twin
             sites = TwinSiteServers(twin)
-            sites.start()
             self.site_servers.append(sites)
-            for port, context in ((twin.winrm_http_port, None), (twin.winrm_https_port, tls)):
-                listener = WinRMListener(twin, port, tls=context, username=USERNAME, password=self.password)
+            for https, context in ((False, None), (True, tls)):
+                listener = WinRMListener(twin, 0, tls=context, username=USERNAME, password=self.password)
                 listener.start()
                 self.listeners.append(listener)
+                if https:
+                    twin.winrm_https_port = listener.port
+                else:
+                    twin.winrm_http_port = listener.port
+            make_fresh(twin)  # the IIS bindings name the site ports
+            self.twins[name] = twin
+            sites.start()
 
     def _start_management(self) -> None:
         self.management = _ManagementServer(self)

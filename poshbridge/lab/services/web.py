@@ -464,10 +464,13 @@ class TwinSiteServers:
     """HTTP and HTTPS site servers of one twin (its ``site_http_port`` / ``site_https_port``)."""
 
     def __init__(self, host: TwinHost) -> None:
+        """Bind both ports now; a port of 0 takes a free one and is written back to ``host``."""
         self.host = host
         self.tls = BoundCertificateTLS(host, host.site_https_port)
         self.http = _Server(host.site_http_port, self._route_http, None, f"{host.name}-http")
         self.https = _Server(host.site_https_port, self._route_https, self.tls.context, f"{host.name}-https")
+        host.site_http_port = self.http.port
+        host.site_https_port = self.tls.port = self.https.port
 
     def _route_http(self, method: str, path: str, host_name: str | None) -> tuple[str, Response]:
         return self.host.name, route_to_twin(self.host, "http", self.host.site_http_port, method, path,

@@ -1,0 +1,95 @@
+"""``poshbridge check [TARGET...]``: validate the inventory and show every problem with its key path.
+
+Exit 0 when there are no errors (warnings alone do not fail), 2 on errors or an unknown target.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from poshbridge.cli.common import EXIT_OK, EXIT_USAGE, exit_usage, inventory_path, print_problems
+from poshbridge.inventory.load import declared_host_names, read_inventory
+from poshbridge.inventory.model import Inventory, Problem
+from poshbridge.inventory.targets import TargetError, match_names
+from poshbridge.output import make_console
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        parents=[common],
+        help="validate the inventory (every problem, with its key path)",
+        description="Validate the inventory and list every problem with its key path "
+        "(e.g. hosts.host01.domains[1]). Exit 0 if there are no errors, 2 otherwise.",
+    )
+    parser.add_argument(
+        "targets",
+        nargs="*",
+        metavar="TARGET",
+        help="host names, group names, 'all' or shell patterns such as 'web*' (default: all)",
+    )
+    parser.set_defaults(func=run)
+
+
+def _about_hosts(problem: Problem, names: list[str]) -> str | None:
+    """The host a problem is about (its path starts with ``hosts.<name>``), else None."""
+    for name in sorted(names, key=len, reverse=True):  # longest first: host names may contain dots
+        prefix = f"hosts.{name}"
+        if problem.path == prefix or problem.path.startswith((prefix + ".", prefix + "[")):
+            return name
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    console = make_console()
+    err = make_console(stderr=True)
+    path = inventory_path(args)
+    inventory = read_inventory(path)
+    problems = list(inventory.problems)
+    targets = list(args.targets)
+    if targets:
+        declared = declared_host_names(path) or list(inventory.hosts)
+        try:
+            selected = match_names(declared, inventory.groups, targets, source=inventory.source)
+        except TargetError as exc:
+            print_problems(console, problems)
+            exit_usage(err, str(exc))
+        problems = [p for p in problems if _about_hosts(p, declared) in (None, *selected)]
+    else:
+        selected = list(inventory.hosts)
+    print_problems(console, problems)
+    errors = sum(1 for p in problems if p.severity == "error")
+    warnings = len(problems) - errors
+    if not errors:
+        _host_table(console, inventory, selected)
+    where = escape(inventory.source)
+    if errors:
+        console.print(f"[red]{errors} error(s)[/], {warnings} warning(s) in {where}", soft_wrap=True)
+        return EXIT_USAGE
+    console.print(f"[green]OK[/]: {len(selected)} host(s), {warnings} warning(s) in {where}", soft_wrap=True)
+    return EXIT_OK
+
+
+def _host_table(console: Console, inventory: Inventory, names: list[str]) -> None:
+    hosts = [inventory.hosts[n] for n in names if n in inventory.hosts]
+    if not hosts:
+        return
+    table = Table(title="Hosts")
+    for column in ("host", "address", "domains", "IIS site", "port", "groups", "task start"):
+        table.add_column(column, overflow="fold")
+    for host in hosts:
+        table.add_row(
+            escape(host.name),
+            escape(f"{host.address}:{host.winrm.effective_port} ({host.winrm.transport})"),
+            escape(", ".join(host.domains)),
+            escape(host.iis.site),
+            str(host.iis.port),
+            escape(", ".join(host.groups)),
+            escape(f"{host.renewal.start} every {host.renewal.repeat_every}"),
+        )
+    console.print(table)
