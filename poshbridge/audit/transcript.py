@@ -176,6 +176,8 @@ class Session:
     output_lines: int = 0
     orders: list[str] = field(default_factory=list)  # order names / main domains mentioned
     imported_thumbprint: str | None = None  # Set-IISCertificate "Importing cert with thumbprint"
+    script_outcome: str | None = None  # "poshbridge: outcome <x>" printed by the hardened script
+    script_error: str | None = None  # "poshbridge: renewal failed: <message>"
     outcome: str = UNKNOWN
     outcome_reason: str = ""
     acme_problem: AcmeProblem | None = None
@@ -681,6 +683,8 @@ class _Builder:
                     command = head.group(1).strip()
                     self.rec_command = None if command.endswith("Exception") else command
                 return
+        if first == "p" and stripped.startswith("poshbridge: "):
+            _note_script_line(session, stripped)
         session.output_lines += 1
         self.pending.append((line_no, stripped))
         if len(self.pending) > 2 * _PENDING_KEEP:
@@ -704,6 +708,21 @@ class _Builder:
         else:
             self.te_line, self.te_command, self.te_parts = line_no, command, [rest]
             self.te_repeated = continuation
+
+
+_SCRIPT_OUTCOME = re.compile(r"poshbridge: outcome (\S+)\s*$")
+_SCRIPT_FAILED = re.compile(r"poshbridge: renewal failed: (.*)$")
+
+
+def _note_script_line(session: Session, text: str) -> None:
+    """The hardened renewal script prints its verdict: ``poshbridge: outcome <outcome>``."""
+    outcome = _SCRIPT_OUTCOME.match(text)
+    if outcome is not None and outcome.group(1) in OUTCOMES:
+        session.script_outcome = outcome.group(1)
+        return
+    failed = _SCRIPT_FAILED.match(text)
+    if failed is not None:
+        session.script_error = failed.group(1).strip()
 
 
 def _message_key(message: str) -> str:
@@ -774,6 +793,9 @@ def is_bad_nonce(problem: AcmeProblem | None) -> bool:
 
 def _decide_outcome(session: Session) -> None:
     """Outcome of one session from its events (see docs/audit.md for the rules)."""
+    if session.script_outcome is not None:
+        _script_outcome(session, session.script_outcome)
+        return
     last_success = -1
     success_kinds: set[str] = set()
     for position, event in enumerate(session.events):
@@ -820,6 +842,22 @@ def _decide_outcome(session: Session) -> None:
             return
     session.outcome = UNKNOWN
     session.outcome_reason = "no Posh-ACME renewal lines in the transcript"
+
+
+def _script_outcome(session: Session, outcome: str) -> None:
+    """The hardened script caught everything and said what happened; errors explain a failure."""
+    session.outcome = outcome
+    if outcome != FAILED:
+        session.outcome_reason = _success_reason(session, outcome) + " (renewal script)"
+        return
+    failures = [e for e in session.errors if not e.repeated and not is_bad_nonce(e.problem)]
+    with_problem = next((e for e in failures if e.problem is not None and e.problem.type), None)
+    if with_problem is None and session.script_error:
+        problem = problem_from_text(session.script_error)
+        session.acme_problem = problem
+    else:
+        session.acme_problem = with_problem.problem if with_problem is not None else None
+    session.outcome_reason = session.script_error or (failures[-1].text if failures else "renewal failed")
 
 
 def _success_kind(event: Event) -> str | None:

@@ -1,0 +1,423 @@
+"""Start-ScheduledTask: run the task's action the way ``powershell.exe`` would - for poshbridge's own
+renewal scripts only.
+
+THIS IS THE ONE PLACE WHERE THE LAB STANDS IN FOR POWERSHELL ITSELF. The lab interprets no PowerShell
+text anywhere else. A task whose Exec is ``powershell.exe`` running a script whose first line is
+``# poshbridge-renewal-script style=<hardened|manual> version=1`` is carried out here, step by step,
+through the emulated cmdlets (exactly the steps the generated script takes), in a background thread,
+as ``WORKGROUP\\SYSTEM`` with SYSTEM's environment. It writes what the real run leaves behind: the
+transcript (5.1 format), and for the hardened style the JSON result file; the exit code becomes the
+task's LastTaskResult. The script text is only READ for its settings (the hardened header block, or the
+manual script's literals); nothing else in it is executed. Any other action: LastTaskResult 2147942402
+(0x80070002, file not found) for a missing program, 1 for a script the lab cannot run.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import ntpath
+import re
+import threading
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from poshbridge.lab.cmdlets.files import _PathRefused, confine, decode_bytes
+from poshbridge.lab.cmdlets.tasks import parse_task_xml, update_task
+from poshbridge.lab.cmdlets.transcript import Transcript, render_error
+from poshbridge.lab.engine import run_statement
+from poshbridge.lab.engine.contract import CommandCall, LabErrorRecord, RunspaceState, TerminatingError
+from poshbridge.lab.engine.registry import ensure_env, env_set
+from poshbridge.lab.engine.values import get_property
+from poshbridge.lab.host import TwinHost
+
+log = logging.getLogger(__name__)
+
+MARKER = "# poshbridge-renewal-script"
+POWERSHELL = "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe"
+FILE_NOT_FOUND = 2147942402  # 0x80070002
+FILE_ARGUMENT_MISSING = 4294770688  # powershell.exe -File <missing>: exit code -196608
+SYSTEM_USER = "WORKGROUP\\SYSTEM"
+SYSTEM_CWD = "C:\\Windows\\system32"
+
+_threads: dict[tuple[str, str], threading.Thread] = {}
+_threads_lock = threading.Lock()
+
+
+def start_task(host: TwinHost, task: dict[str, Any]) -> None:
+    """Mark the task running (LastTaskResult 267009) and run its action in a background thread."""
+    started = datetime.datetime.fromtimestamp(host.clock(), datetime.timezone.utc)
+    update_task(host, task["path"], task["name"], running=True,
+                last_run_time=started.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    thread = threading.Thread(target=_run, args=(host, task, started), daemon=True,
+                              name=f"lab-{host.name}-task-{task['name']}")
+    with _threads_lock:
+        _threads[(host.name, (task["path"] + task["name"]).lower())] = thread
+    thread.start()
+
+
+def wait_for_task(host: TwinHost, path: str, name: str, timeout: float = 60.0) -> bool:
+    """Wait for a run started by Start-ScheduledTask (tests and the lab's own tooling)."""
+    with _threads_lock:
+        thread = _threads.get((host.name, (path + name).lower()))
+    if thread is None:
+        return True
+    thread.join(timeout)
+    return not thread.is_alive()
+
+
+def _run(host: TwinHost, task: dict[str, Any], started: datetime.datetime) -> None:
+    try:
+        code = run_action(host, task, started)
+    except Exception:  # a lab bug must not leave the task "running" forever
+        log.exception("lab bug while running task %s on %s", task["name"], host.name)
+        code = 1
+    update_task(host, task["path"], task["name"], running=False, last_result=code)
+
+
+def split_arguments(text: str) -> list[str]:
+    """CommandLineToArgvW, simplified: spaces separate, double quotes group and are removed."""
+    args: list[str] = []
+    current: list[str] = []
+    quoted = False
+    has_token = False
+    for char in text:
+        if char == '"':
+            quoted = not quoted
+            has_token = True
+        elif char.isspace() and not quoted:
+            if has_token:
+                args.append("".join(current))
+                current, has_token = [], False
+        else:
+            current.append(char)
+            has_token = True
+    if has_token:
+        args.append("".join(current))
+    return args
+
+
+def _script_from_arguments(argv: list[str]) -> tuple[str | None, str | None]:
+    """(mode, script path) from powershell.exe arguments: -File <path> or -Command <text>."""
+    for index, arg in enumerate(argv):
+        lowered = arg.lower()
+        if lowered in ("-file", "-f") and index + 1 < len(argv):
+            return "file", argv[index + 1]
+        if lowered in ("-command", "-c") and index + 1 < len(argv):
+            text = " ".join(argv[index + 1:]).strip()
+            match = re.fullmatch(r"&\s*'((?:[^']|'')*)'", text)
+            if match:
+                return "command", match.group(1).replace("''", "'")
+            return "command", text
+    return None, None
+
+
+def run_action(host: TwinHost, task: dict[str, Any], started: datetime.datetime) -> int:
+    root = parse_task_xml(task["xml"])
+    exec_node = root.find("Actions", "Exec")
+    if exec_node is None:
+        return 1
+    command = (exec_node.value("Command") or "").strip().strip('"')
+    if ntpath.basename(command).lower() not in ("powershell.exe", "powershell"):
+        return FILE_NOT_FOUND
+    if "\\" in command and command.lower() != POWERSHELL.lower():
+        return FILE_NOT_FOUND
+    argv = split_arguments(exec_node.value("Arguments") or "")
+    mode, script = _script_from_arguments(argv)
+    if script is None:
+        return 1
+    script_path = ntpath.normpath(ntpath.join(SYSTEM_CWD, script))
+    try:
+        real = confine(host, script_path)
+    except _PathRefused:
+        return 1
+    if not real.is_file():
+        return FILE_ARGUMENT_MISSING if mode == "file" else 1
+    text = decode_bytes(real.read_bytes(), None)
+    first = text.splitlines()[0] if text else ""
+    if not first.startswith(MARKER):
+        return 1
+    style = re.search(r"style=(\w+)", first)
+    host_application = " ".join([POWERSHELL, *argv])
+    run = ScriptRun(host, script_path, text, started, host_application)
+    if style and style.group(1) == "hardened":
+        return run.hardened()
+    if style and style.group(1) == "manual":
+        return run.manual()
+    return 1
+
+
+# ----- the runner ---------------------------------------------------------------------------------------
+@dataclass
+class _Sink:
+    """Streams of the script's commands: into the transcript (when one is running)."""
+
+    run: ScriptRun
+    outputs: list[Any] = field(default_factory=list)
+
+    def output(self, value: Any) -> None:
+        self.outputs.append(value)
+
+    def error(self, record: LabErrorRecord) -> None:
+        self.run.render(record)
+
+    def warning(self, message: str) -> None:
+        if self.run.transcript:
+            self.run.transcript.warning(message)
+
+    def verbose(self, message: str) -> None:
+        if self.run.transcript:
+            self.run.transcript.verbose(message)
+
+    def debug(self, message: str) -> None:
+        return None
+
+    def information(self, message_data: Any, source: str, tags: list[str] | None = None) -> None:
+        if self.run.transcript:
+            self.run.transcript.line(str(message_data))
+
+
+def _literal(pattern: str, text: str) -> str | None:
+    """The single-quoted literal (or bare word) captured by ``pattern``'s group 1/2."""
+    match = re.search(pattern, text, re.IGNORECASE | re.MULTILINE)
+    if match is None:
+        return None
+    if match.group(1) is not None:
+        return match.group(1).replace("''", "'")
+    return match.group(2)
+
+
+_LIT = r"(?:'((?:[^']|'')*)'|([^\s'`$]+))"
+
+
+class ScriptRun:
+    def __init__(self, host: TwinHost, script_path: str, text: str, started: datetime.datetime,
+                 host_application: str) -> None:
+        self.host = host
+        self.script_path = script_path
+        self.text = text
+        self.lines = text.replace("\r\n", "\n").split("\n")
+        self.started = started
+        self.host_application = host_application
+        self.runspace = RunspaceState(user="SYSTEM", location=SYSTEM_CWD)
+        ensure_env(host, self.runspace)
+        self.transcript: Transcript | None = None
+        self.sink = _Sink(self)
+        self.current = ""
+
+    # ----- plumbing -------------------------------------------------------------------------------
+    def now(self) -> datetime.datetime:
+        return datetime.datetime.fromtimestamp(self.host.clock(), datetime.timezone.utc)
+
+    def call(self, name: str, params: list[tuple[str | None, Any]], items: list[Any] | None = None) -> list[Any]:
+        self.current = name
+        self.sink.outputs = []
+        run_statement(self.host, self.runspace, [CommandCall(name, parameters=params)], items, self.sink)
+        return list(self.sink.outputs)
+
+    def locate(self, command: str) -> tuple[int, str, int]:
+        for number, line in enumerate(self.lines, start=1):
+            if line.lstrip().startswith("#"):
+                continue
+            index = line.lower().find(command.lower())
+            if index >= 0:
+                return number, line, index + 1
+        return 1, self.lines[0] if self.lines else "", 1
+
+    def render(self, record: LabErrorRecord) -> None:
+        if self.transcript is None:
+            return
+        command = self.current or record.command_name or ""
+        number, line, column = self.locate(command)
+        self.transcript.write_lines(render_error(record, script_path=self.script_path, line_no=number,
+                                                 line_text=line, column=column, length=len(command)))
+
+    def start_transcript(self, windows_path: str, *, announce: bool) -> bool:
+        try:
+            real = confine(self.host, windows_path)
+        except _PathRefused:
+            return False
+        self.transcript = Transcript(real, windows_path)
+        pid = 1000 + zlib.crc32(f"{self.host.name}{self.started.isoformat()}".encode()) % 8000
+        self.transcript.start(when=self.now(), user=SYSTEM_USER, machine=self.host.name.upper(),
+                              host_application=self.host_application, pid=pid, announce=announce)
+        return True
+
+    def terminating(self, exc: TerminatingError) -> None:
+        if self.transcript is not None:
+            command = exc.record.command_name or self.current
+            self.transcript.terminating_error(command, exc.record.message)
+
+    # ----- style=manual ---------------------------------------------------------------------------
+    def manual(self) -> int:
+        """The manual's section 4.3 script: Start-Transcript; Set-PAOrder -Verbose; if ($cert =
+        Submit-Renewal) { Start-Sleep; $cert | Set-IISCertificate -Verbose }; Stop-Transcript."""
+        text = self.text
+        log_path = _literal(rf"^\s*Start-Transcript\s+(?:-(?:Literal)?Path\s+)?{_LIT}", text)
+        main_domain = _literal(rf"^\s*Set-PAOrder\s+(?:-MainDomain\s+)?{_LIT}", text)
+        wait = _literal(r"^\s*Start-Sleep\s+(?:-Seconds\s+)?()(\d+)", text)
+        site = _literal(rf"Set-IISCertificate\b.*?-SiteName\s+{_LIT}", text)
+        port = _literal(r"Set-IISCertificate\b.*?-Port\s+()(\d+)", text)
+        order_verbose = bool(re.search(r"^\s*Set-PAOrder\b.*-Verbose", text, re.IGNORECASE | re.MULTILINE))
+        iis_verbose = bool(re.search(r"Set-IISCertificate\b.*-Verbose", text, re.IGNORECASE))
+        if log_path is not None and not self.start_transcript(
+                ntpath.normpath(ntpath.join(SYSTEM_CWD, log_path)), announce=True):
+            return 1
+        try:
+            params: list[tuple[str | None, Any]] = [("MainDomain", main_domain)] if main_domain else []
+            self.call("Set-PAOrder", params + ([("Verbose", True)] if order_verbose else []))
+            certs = self.call("Submit-Renewal", [])
+            if certs:
+                self.call("Start-Sleep", [("Seconds", int(wait or 0))])
+                iis: list[tuple[str | None, Any]] = []
+                if site is not None:
+                    iis.append(("SiteName", site))
+                if port is not None:
+                    iis.append(("Port", int(port)))
+                if iis_verbose:
+                    iis.append(("Verbose", True))
+                self.call("Set-IISCertificate", iis, items=certs)
+        except TerminatingError as exc:
+            # The script stops here: no Stop-Transcript, so no footer (like a 5.1 -Command run).
+            self.terminating(exc)
+            self.render(exc.record)
+            return 1
+        if self.transcript is not None:
+            self.transcript.stop(self.now())
+        return 0
+
+    # ----- style=hardened -------------------------------------------------------------------------
+    def settings(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for line in self.lines[1:]:
+            if line.strip().lower().startswith("# end of settings"):
+                break
+            match = re.fullmatch(r"\s*\$(\w+)\s*=\s*(?:'((?:[^']|'')*)'|(-?\d+))\s*", line)
+            if match:
+                values[match.group(1)] = (match.group(2).replace("''", "'") if match.group(2) is not None
+                                          else int(match.group(3)))
+        return values
+
+    def hardened(self) -> int:
+        settings = self.settings()
+        log_dir = str(settings.get("LogDir", "C:\\poshbridge\\logs"))
+        home = str(settings.get("PoshAcmeHome", ""))
+        env_set(self.runspace, "POSHACME_HOME", home)
+        stamp_text = self.started.strftime("%Y%m%d-%H%M%S")
+        transcript_name = f"renew-{stamp_text}.txt"
+        result_path = f"{log_dir}\\renew-{stamp_text}.json"
+        result: dict[str, Any] = {
+            "schema": "poshbridge.renewal-result/1",
+            "host": settings.get("PoshbridgeHost"),
+            "order": settings.get("OrderName"),
+            "outcome": "failed",
+            "started": self.started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "finished": None,
+            "thumbprint": None,
+            "not_after": None,
+            "renew_after": None,
+            "error": None,
+            "transcript": transcript_name,
+        }
+        try:
+            confine(self.host, log_dir).mkdir(parents=True, exist_ok=True)
+        except _PathRefused:
+            return 1
+        self.start_transcript(f"{log_dir}\\{transcript_name}", announce=False)
+        exit_code = 1
+        try:
+            try:
+                home_exists = confine(self.host, home).is_dir() if home else False
+            except _PathRefused:
+                home_exists = False
+            if not home_exists:
+                raise TerminatingError(LabErrorRecord(
+                    f"POSHACME_HOME folder '{home}' does not exist; run 'poshbridge setup' for this host first.",
+                    "ScriptHalted", "OperationStopped"))
+            self.call("Import-Module", [("Name", ["Posh-ACME"]), ("ErrorAction", "Stop")])
+            self.call("Import-Module", [("Name", ["Posh-ACME.Deploy"]), ("ErrorAction", "Stop")])
+            self.call("Set-PAOrder", [("MainDomain", settings.get("MainDomain")), ("Verbose", True),
+                                      ("ErrorAction", "Stop")])
+            certs = self.call("Submit-Renewal", [("ErrorAction", "Stop")])
+            if certs:
+                cert = certs[0]
+                result["thumbprint"] = get_property(cert, "Thumbprint")[1]
+                result["not_after"] = _utc(get_property(cert, "NotAfter")[1])
+                self.call("Start-Sleep", [("Seconds", int(settings.get("WaitSeconds", 0)))])
+                iis_line = next((line for line in self.lines if "Set-IISCertificate" in line), "")
+                params: list[tuple[str | None, Any]] = [
+                    ("SiteName", settings.get("SiteName")), ("Port", settings.get("Port")),
+                    ("IPAddress", settings.get("IPAddress")), ("HostHeader", settings.get("HostHeader")),
+                ]
+                for switch in ("RequireSNI", "RemoveOldCert"):
+                    if f"-{switch}" in iis_line:
+                        params.append((switch, True))
+                params += [("Verbose", True), ("ErrorAction", "Stop")]
+                self.call("Set-IISCertificate", params, items=[cert])
+                result["outcome"] = "renewed"
+            else:
+                current = self.call("Get-PACertificate", [])
+                if current:
+                    result["thumbprint"] = get_property(current[0], "Thumbprint")[1]
+                    result["not_after"] = _utc(get_property(current[0], "NotAfter")[1])
+                result["outcome"] = "not-due"
+            orders = self.call("Get-PAOrder", [])
+            if orders:
+                result["renew_after"] = _utc(get_property(orders[0], "RenewAfter")[1])
+            exit_code = 0
+        except TerminatingError as exc:
+            if exc.record.fully_qualified_error_id != "ScriptHalted":
+                self.terminating(exc)
+            data = exc.record.exception_data or {}
+            result["outcome"] = "failed"
+            result["error"] = {
+                "message": exc.record.message,
+                "type": data.get("type"),
+                "status": data.get("status"),
+                "detail": data.get("detail") if "detail" in data else (exc.record.message if data.get("type")
+                                                                       else None),
+            }
+            if self.transcript:
+                self.transcript.line(f"poshbridge: renewal failed: {exc.record.message}")
+            exit_code = 1
+        finally:
+            result["finished"] = self.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+            if self.transcript:
+                self.transcript.line(f"poshbridge: outcome {result['outcome']}")
+            try:
+                real = confine(self.host, result_path)
+                real.write_bytes(b"\xef\xbb\xbf" + _convertto_json(result).encode("utf-8"))
+            except _PathRefused:
+                exit_code = 1
+            self._retention(log_dir, int(settings.get("RetentionDays", 90)))
+            if self.transcript:
+                self.transcript.stop(self.now())
+        return exit_code
+
+    def _retention(self, log_dir: str, days: int) -> None:
+        cutoff = (self.started - datetime.timedelta(days=days)).timestamp()
+        try:
+            folder = confine(self.host, log_dir)
+        except _PathRefused:
+            return
+        for entry in folder.glob("renew-*"):
+            if entry.is_file() and entry.stat().st_mtime < cutoff:
+                entry.unlink(missing_ok=True)
+
+
+def _utc(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime.datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+        return aware.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(value)
+
+
+def _convertto_json(value: dict[str, Any]) -> str:
+    """Windows PowerShell 5.1 ConvertTo-Json layout: 4-space indent, two spaces after the colon, CRLF."""
+    text = json.dumps(value, indent=4, ensure_ascii=False)
+    text = re.sub(r'^(\s*"(?:[^"\\]|\\.)*"): ', r"\1:  ", text, flags=re.MULTILINE)
+    return text.replace("\n", "\r\n")
