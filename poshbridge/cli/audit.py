@@ -247,7 +247,7 @@ def _outcome_text(outcome: str | None) -> str:
 
 def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: datetime) -> int:
     from poshbridge.audit.collect import collect_fleet
-    from poshbridge.cli.common import load_inventory_or_exit
+    from poshbridge.cli.common import inventory_base_dir, load_inventory_or_exit
     from poshbridge.inventory.targets import TargetError, select_hosts
 
     inventory = load_inventory_or_exit(args, err)
@@ -256,7 +256,7 @@ def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: d
     except TargetError as exc:
         err.print(f"[red]error:[/] {exc}")
         return EXIT_CODES[CRIT]
-    base_dir = Path(inventory.source).parent if inventory.source else Path.cwd()
+    base_dir = inventory_base_dir(inventory)
     facts = collect_fleet(
         hosts,
         now=now,

@@ -18,12 +18,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import josepy as jose
 import requests
 from acme import challenges, messages
 from acme.client import ClientNetwork, ClientV2
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from josepy import jwa, jwk
 
 ACME_ERROR_PREFIX = "urn:ietf:params:acme:error:"
 USER_AGENT = "Posh-ACME/4.32.0 PowerShell/5.1.17763.6054"
@@ -55,7 +55,9 @@ class _Network(ClientNetwork):
     """ClientNetwork that keeps the HTTP status of problems and retries badNonce once itself."""
 
     @classmethod
-    def _check_response(cls, response: requests.Response, content_type: str | None = None) -> requests.Response:
+    def _check_response(
+        cls, response: requests.Response, content_type: str | None = None
+    ) -> requests.Response:
         if not response.ok:
             try:
                 body = response.json()
@@ -97,39 +99,55 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
-def new_account_key(key_length: str) -> tuple[jose.JWK, str]:
+def new_account_key(key_length: str) -> tuple[jwk.JWK, str]:
     """(private JWK, JWS alg) for Posh-ACME's -KeyLength values (ec-256/384/521, RSA 2048..4096)."""
     text = key_length.lower()
     if text.startswith("ec-"):
-        curve, alg = {"ec-256": (ec.SECP256R1(), "ES256"), "ec-384": (ec.SECP384R1(), "ES384"),
-                      "ec-521": (ec.SECP521R1(), "ES512")}[text]
-        return jose.JWKEC(key=ec.generate_private_key(curve)), alg
-    return jose.JWKRSA(key=rsa.generate_private_key(public_exponent=65537, key_size=int(text))), "RS256"
+        curve, alg = {
+            "ec-256": (ec.SECP256R1(), "ES256"),
+            "ec-384": (ec.SECP384R1(), "ES384"),
+            "ec-521": (ec.SECP521R1(), "ES512"),
+        }[text]
+        return jwk.JWKEC(key=ec.generate_private_key(curve)), alg
+    return jwk.JWKRSA(key=rsa.generate_private_key(public_exponent=65537, key_size=int(text))), "RS256"
 
 
-_ALGS: dict[str, jose.JWASignature] = {
-    "ES256": jose.ES256, "ES384": jose.ES384, "ES512": jose.ES512, "RS256": jose.RS256,
+_ALGS: dict[str, jwa.JWASignature] = {
+    "ES256": jwa.ES256,
+    "ES384": jwa.ES384,
+    "ES512": jwa.ES512,
+    "RS256": jwa.RS256,
 }
 
 
-def jwk_to_json(key: jose.JWK) -> dict[str, Any]:
+def jwk_to_json(key: jwk.JWK) -> dict[str, Any]:
     """The private JWK as Posh-ACME stores it in acct.json (including ``d``)."""
     return dict(json.loads(key.json_dumps()))
 
 
-def jwk_from_json(data: dict[str, Any]) -> jose.JWK:
-    return jose.JWK.from_json(data)
+def jwk_from_json(data: dict[str, Any]) -> jwk.JWK:
+    key = jwk.JWK.from_json(data)
+    assert isinstance(key, jwk.JWK)
+    return key
 
 
 class AcmeSession:
     """One ACME server (directory) with an optional account key / account URL."""
 
-    def __init__(self, directory_url: str, ca_bundle: Path | str | bool, *, key: jose.JWK | None = None,
-                 alg: str = "ES256", account_url: str | None = None) -> None:
+    def __init__(
+        self,
+        directory_url: str,
+        ca_bundle: Path | str | bool,
+        *,
+        key: jwk.JWK | None = None,
+        alg: str = "ES256",
+        account_url: str | None = None,
+    ) -> None:
         verify: Any = str(ca_bundle) if isinstance(ca_bundle, Path) else ca_bundle
         self.directory_url = directory_url
-        self.net = _Network(key, alg=_ALGS.get(alg, jose.ES256), verify_ssl=verify, user_agent=USER_AGENT,
-                            timeout=TIMEOUT)
+        self.net = _Network(
+            key, alg=_ALGS.get(alg, jwa.ES256), verify_ssl=verify, user_agent=USER_AGENT, timeout=TIMEOUT
+        )
         try:
             response = self.net.get(directory_url)
         except requests.RequestException as exc:
@@ -139,9 +157,9 @@ class AcmeSession:
         if account_url:
             self.set_account(account_url)
 
-    def use_key(self, key: jose.JWK, alg: str) -> None:
+    def use_key(self, key: jwk.JWK, alg: str) -> None:
         self.net.key = key
-        self.net.alg = _ALGS.get(alg, jose.ES256)
+        self.net.alg = _ALGS.get(alg, jwa.ES256)
 
     def set_account(self, account_url: str) -> None:
         self.net.account = messages.RegistrationResource(body=messages.Registration(), uri=account_url)
@@ -162,16 +180,26 @@ class AcmeSession:
         return dict(self._post(url, None).json())
 
     # ----- accounts -------------------------------------------------------------------------------
-    def register(self, contacts: list[str], *, tos: bool, eab_kid: str | None = None,
-                 eab_hmac: bytes | None = None, eab_alg: str = "HS256",
-                 only_existing: bool = False) -> tuple[str, dict[str, Any]]:
+    def register(
+        self,
+        contacts: list[str],
+        *,
+        tos: bool,
+        eab_kid: str | None = None,
+        eab_hmac: bytes | None = None,
+        eab_alg: str = "HS256",
+        only_existing: bool = False,
+    ) -> tuple[str, dict[str, Any]]:
         """newAccount; returns (account URL, account JSON)."""
         assert self.net.key is not None
         eab = None
         if eab_kid is not None and eab_hmac is not None:
             eab = messages.ExternalAccountBinding.from_data(
-                account_public_key=self.net.key.public_key(), kid=eab_kid, hmac_key=b64url(eab_hmac),
-                directory=self.client.directory, hmac_alg=eab_alg,
+                account_public_key=self.net.key.public_key(),
+                kid=eab_kid,
+                hmac_key=b64url(eab_hmac),
+                directory=self.client.directory,
+                hmac_alg=eab_alg,
             )
         fields: dict[str, Any] = {"contact": tuple(contacts)}
         if tos:

@@ -109,8 +109,13 @@ def _exported(name: str) -> list[str]:
 
 def _module_object(module: ModuleOnDisk) -> Any:
     return module_info(
-        module.name, module.version, module.base, module.description, module.guid,
-        root_module=module.root_module, exported=_exported(module.name),
+        module.name,
+        module.version,
+        module.base,
+        module.description,
+        module.guid,
+        root_module=module.root_module,
+        exported=_exported(module.name),
     )
 
 
@@ -125,8 +130,10 @@ def mark_imported(ctx: Invocation, name: str) -> bool:
 # ----- Write-* -------------------------------------------------------------------------------------
 @cmdlet(
     "Write-Output",
-    [Param("InputObject", "object[]", position=0, mandatory=True, from_pipeline=True, allow_empty=True),
-     Param("NoEnumerate", "switch")],
+    [
+        Param("InputObject", "object[]", position=0, mandatory=True, from_pipeline=True, allow_empty=True),
+        Param("NoEnumerate", "switch"),
+    ],
     class_name="Microsoft.PowerShell.Commands.WriteOutputCommand",
     aliases=("echo", "write"),
 )
@@ -173,8 +180,10 @@ def write_debug(ctx: Invocation) -> None:
 
 @cmdlet(
     "Write-Information",
-    [Param("MessageData", "object", position=0, mandatory=True, allow_empty=True),
-     Param("Tags", "string[]", position=1)],
+    [
+        Param("MessageData", "object", position=0, mandatory=True, allow_empty=True),
+        Param("Tags", "string[]", position=1),
+    ],
     class_name="Microsoft.PowerShell.Commands.WriteInformationCommand",
 )
 def write_information(ctx: Invocation) -> None:
@@ -183,8 +192,13 @@ def write_information(ctx: Invocation) -> None:
 
 @cmdlet(
     "Write-Host",
-    [Param("Object", "object", position=0, from_pipeline=True), Param("NoNewline", "switch"),
-     Param("Separator", "object"), Param("ForegroundColor"), Param("BackgroundColor")],
+    [
+        Param("Object", "object", position=0, from_pipeline=True),
+        Param("NoNewline", "switch"),
+        Param("Separator", "object"),
+        Param("ForegroundColor"),
+        Param("BackgroundColor"),
+    ],
     class_name="Microsoft.PowerShell.Commands.WriteHostCommand",
 )
 def write_host(ctx: Invocation) -> None:
@@ -192,22 +206,54 @@ def write_host(ctx: Invocation) -> None:
 
 
 _CATEGORIES = (
-    "NotSpecified", "OpenError", "CloseError", "DeviceError", "DeadlockDetected", "InvalidArgument",
-    "InvalidData", "InvalidOperation", "InvalidResult", "InvalidType", "MetadataError", "NotImplemented",
-    "NotInstalled", "ObjectNotFound", "OperationStopped", "OperationTimeout", "SyntaxError", "ParserError",
-    "PermissionDenied", "ResourceBusy", "ResourceExists", "ResourceUnavailable", "ReadError", "WriteError",
-    "FromStdErr", "SecurityError", "ProtocolError", "ConnectionError", "AuthenticationError",
-    "LimitsExceeded", "QuotaExceeded", "NotEnabled",
+    "NotSpecified",
+    "OpenError",
+    "CloseError",
+    "DeviceError",
+    "DeadlockDetected",
+    "InvalidArgument",
+    "InvalidData",
+    "InvalidOperation",
+    "InvalidResult",
+    "InvalidType",
+    "MetadataError",
+    "NotImplemented",
+    "NotInstalled",
+    "ObjectNotFound",
+    "OperationStopped",
+    "OperationTimeout",
+    "SyntaxError",
+    "ParserError",
+    "PermissionDenied",
+    "ResourceBusy",
+    "ResourceExists",
+    "ResourceUnavailable",
+    "ReadError",
+    "WriteError",
+    "FromStdErr",
+    "SecurityError",
+    "ProtocolError",
+    "ConnectionError",
+    "AuthenticationError",
+    "LimitsExceeded",
+    "QuotaExceeded",
+    "NotEnabled",
 )
 
 
 @cmdlet(
     "Write-Error",
-    [Param("Message", position=0, mandatory=True, from_pipeline=True, allow_empty=True),
-     Param("Category", "enum:System.Management.Automation.ErrorCategory", choices=_CATEGORIES),
-     Param("ErrorId"), Param("TargetObject", "object"), Param("RecommendedAction"),
-     Param("CategoryActivity"), Param("CategoryReason"), Param("CategoryTargetName"),
-     Param("CategoryTargetType")],
+    [
+        Param("Message", position=0, mandatory=True, from_pipeline=True, allow_empty=True),
+        Param("Category", "enum:System.Management.Automation.ErrorCategory", choices=_CATEGORIES),
+        Param("ErrorId"),
+        Param("TargetObject", "object"),
+        Param("RecommendedAction"),
+        Param("CategoryActivity"),
+        Param("CategoryReason"),
+        Param("CategoryTargetName"),
+        Param("CategoryTargetType"),
+    ],
     class_name="Microsoft.PowerShell.Commands.WriteErrorCommand",
 )
 def write_error(ctx: Invocation) -> None:
@@ -225,8 +271,10 @@ def write_error(ctx: Invocation) -> None:
 
 @cmdlet(
     "Start-Sleep",
-    [Param("Seconds", "int", position=0, sets=("Seconds",), mandatory=True),
-     Param("Milliseconds", "int", sets=("Milliseconds",), mandatory=True)],
+    [
+        Param("Seconds", "int", position=0, sets=("Seconds",), mandatory=True),
+        Param("Milliseconds", "int", sets=("Milliseconds",), mandatory=True),
+    ],
     default_set="Seconds",
     class_name="Microsoft.PowerShell.Commands.StartSleepCommand",
 )
@@ -285,8 +333,13 @@ def env_set_item(ctx: Invocation, name: str, value: Any) -> None:
 # ----- modules -------------------------------------------------------------------------------------
 @cmdlet(
     "Get-Module",
-    [Param("Name", "string[]", position=0, from_pipeline=True), Param("ListAvailable", "switch"),
-     Param("All", "switch"), Param("Refresh", "switch"), Param("FullyQualifiedName", "object[]")],
+    [
+        Param("Name", "string[]", position=0, from_pipeline=True),
+        Param("ListAvailable", "switch"),
+        Param("All", "switch"),
+        Param("Refresh", "switch"),
+        Param("FullyQualifiedName", "object[]"),
+    ],
     class_name="Microsoft.PowerShell.Commands.GetModuleCommand",
 )
 def get_module(ctx: Invocation) -> None:
@@ -302,9 +355,16 @@ def get_module(ctx: Invocation) -> None:
 
 @cmdlet(
     "Import-Module",
-    [Param("Name", "string[]", position=0, mandatory=True, from_pipeline=True), Param("Force", "switch"),
-     Param("PassThru", "switch"), Param("Global", "switch"), Param("RequiredVersion"),
-     Param("MinimumVersion"), Param("DisableNameChecking", "switch"), Param("Prefix")],
+    [
+        Param("Name", "string[]", position=0, mandatory=True, from_pipeline=True),
+        Param("Force", "switch"),
+        Param("PassThru", "switch"),
+        Param("Global", "switch"),
+        Param("RequiredVersion"),
+        Param("MinimumVersion"),
+        Param("DisableNameChecking", "switch"),
+        Param("Prefix"),
+    ],
     class_name="Microsoft.PowerShell.Commands.ImportModuleCommand",
 )
 def import_module(ctx: Invocation) -> None:
@@ -357,11 +417,20 @@ def install_module_files(host: TwinHost, name: str) -> ModuleOnDisk:
 
 @cmdlet(
     "Install-Module",
-    [Param("Name", "string[]", position=0, mandatory=True, from_pipeline=True), Param("Force", "switch"),
-     Param("Scope", choices=("CurrentUser", "AllUsers")), Param("RequiredVersion"), Param("MinimumVersion"),
-     Param("MaximumVersion"), Param("Repository", "string[]"), Param("AllowClobber", "switch"),
-     Param("SkipPublisherCheck", "switch"), Param("AcceptLicense", "switch"), Param("PassThru", "switch"),
-     Param("AllowPrerelease", "switch")],
+    [
+        Param("Name", "string[]", position=0, mandatory=True, from_pipeline=True),
+        Param("Force", "switch"),
+        Param("Scope", choices=("CurrentUser", "AllUsers")),
+        Param("RequiredVersion"),
+        Param("MinimumVersion"),
+        Param("MaximumVersion"),
+        Param("Repository", "string[]"),
+        Param("AllowClobber", "switch"),
+        Param("SkipPublisherCheck", "switch"),
+        Param("AcceptLicense", "switch"),
+        Param("PassThru", "switch"),
+        Param("AllowPrerelease", "switch"),
+    ],
     class_name="Install-Module",
     should_process=True,
 )
@@ -384,7 +453,8 @@ def install_module(ctx: Invocation) -> None:
         if existing and not ctx.switch("Force"):
             ctx.warning(
                 f"Version '{existing[0].version}' of module '{existing[0].name}' is already installed at "
-                f"'{existing[0].base}'. To install version '{existing[0].version}', run Install-Module and add "
+                f"'{existing[0].base}'. To install version '{existing[0].version}', run Install-Module "
+                "and add "
                 "the -Force parameter, this command will install version "
                 f"'{existing[0].version}' side-by-side with version '{existing[0].version}'."
             )

@@ -40,13 +40,23 @@ def _fail(ctx: Invocation, message: str) -> Any:
 
 @cmdlet(
     "Set-IISCertificate",
-    [Param("CertThumbprint", position=0, aliases=("Thumbprint",), by_property_name=True),
-     Param("PfxFile", position=1, by_property_name=True),
-     Param("PfxPass", "securestring", position=2, by_property_name=True),
-     Param("SiteName"), Param("Port", "uint"), Param("IPAddress"), Param("HostHeader", "string[]"),
-     Param("RequireSNI", "switch"), Param("DisableHTTP2", "switch"), Param("DisableOCSPStapling", "switch"),
-     Param("DisableQUIC", "switch"), Param("DisableTLS13", "switch"), Param("DisableLegacyTLS", "switch"),
-     Param("RemoveOldCert", "switch"), Param("Force", "switch")],
+    [
+        Param("CertThumbprint", position=0, aliases=("Thumbprint",), by_property_name=True),
+        Param("PfxFile", position=1, by_property_name=True),
+        Param("PfxPass", "securestring", position=2, by_property_name=True),
+        Param("SiteName"),
+        Param("Port", "uint"),
+        Param("IPAddress"),
+        Param("HostHeader", "string[]"),
+        Param("RequireSNI", "switch"),
+        Param("DisableHTTP2", "switch"),
+        Param("DisableOCSPStapling", "switch"),
+        Param("DisableQUIC", "switch"),
+        Param("DisableTLS13", "switch"),
+        Param("DisableLegacyTLS", "switch"),
+        Param("RemoveOldCert", "switch"),
+        Param("Force", "switch"),
+    ],
     module=MODULE,
     aliases=("Set-IISCertificateNew",),
 )
@@ -67,8 +77,11 @@ def _set(ctx: Invocation) -> None:
     if not thumbprint or store.path(thumbprint) is None:
         pfx_file = ctx.get("PfxFile")
         if not pfx_file:
-            _fail(ctx, f"Certificate thumbprint '{thumbprint}' not found in LocalMachine\\My and no PfxFile "
-                       "was specified.")
+            _fail(
+                ctx,
+                f"Certificate thumbprint '{thumbprint}' not found in LocalMachine\\My and no PfxFile "
+                "was specified.",
+            )
         try:
             real = confine(ctx.host, ctx.full_path(str(pfx_file)))
         except _PathRefused:
@@ -80,8 +93,11 @@ def _set(ctx: Invocation) -> None:
         try:
             _key, cert, _chain = pkcs12.load_key_and_certificates(data, password.encode())
         except ValueError:
-            _fail(ctx, 'Exception calling "Import" with "3" argument(s): "The specified network password is not '
-                       'correct."')
+            _fail(
+                ctx,
+                'Exception calling "Import" with "3" argument(s): "The specified network password is not '
+                'correct."',
+            )
         assert cert is not None
         pfx_thumb = cert.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - the Windows thumbprint
         thumbprint = thumbprint or pfx_thumb
@@ -99,11 +115,20 @@ def _set(ctx: Invocation) -> None:
         old_thumbs: set[str] = set()
         for header in headers:
             bind = f"{ip}:{port}:{header}"
-            existing = next((b for b in site.get("bindings", []) if b.get("protocol") == "https"
-                             and str(b.get("binding_information", "")).lower() == bind.lower()), None)
+            existing = next(
+                (
+                    b
+                    for b in site.get("bindings", [])
+                    if b.get("protocol") == "https"
+                    and str(b.get("binding_information", "")).lower() == bind.lower()
+                ),
+                None,
+            )
             if existing is not None:
-                same = (str(existing.get("certificate_hash") or "").upper() == thumbprint
-                        and int(existing.get("ssl_flags") or 0) == flags)
+                same = (
+                    str(existing.get("certificate_hash") or "").upper() == thumbprint
+                    and int(existing.get("ssl_flags") or 0) == flags
+                )
                 if same:
                     ctx.verbose(f"IIS site binding already exists for {bind}")
                     continue
@@ -112,17 +137,22 @@ def _set(ctx: Invocation) -> None:
                     old_thumbs.add(str(existing["certificate_hash"]).upper())
                 site["bindings"].remove(existing)
             ctx.verbose(f"Adding IIS site binding for {bind}")
-            site.setdefault("bindings", []).append({
-                "protocol": "https",
-                "binding_information": bind,
-                "certificate_hash": thumbprint,
-                "certificate_store": "My",
-                "ssl_flags": flags,
-            })
+            site.setdefault("bindings", []).append(
+                {
+                    "protocol": "https",
+                    "binding_information": bind,
+                    "certificate_hash": thumbprint,
+                    "certificate_store": "My",
+                    "ssl_flags": flags,
+                }
+            )
         iis.save(state)
     if ctx.switch("RemoveOldCert"):
-        in_use = {str(b.get("certificate_hash") or "").upper()
-                  for s in iis.load()["sites"].values() for b in s.get("bindings", [])}
+        in_use = {
+            str(b.get("certificate_hash") or "").upper()
+            for s in iis.load()["sites"].values()
+            for b in s.get("bindings", [])
+        }
         for old in sorted(old_thumbs - {thumbprint} - in_use):
             ctx.verbose(f"Deleting old cert with thumbprint {old}")
             store.remove(old)

@@ -22,8 +22,20 @@ from poshbridge.lab.engine.registry import Invocation, Param, cmdlet, env_get, e
 from poshbridge.lab.engine.values import ps_string, to_python
 from poshbridge.lab.host import SandboxError, TwinHost
 
-ENCODINGS = ("Unknown", "String", "Unicode", "Byte", "BigEndianUnicode", "UTF8", "UTF7", "UTF32", "Ascii",
-             "Default", "Oem", "BigEndianUTF32")
+ENCODINGS = (
+    "Unknown",
+    "String",
+    "Unicode",
+    "Byte",
+    "BigEndianUnicode",
+    "UTF8",
+    "UTF7",
+    "UTF32",
+    "Ascii",
+    "Default",
+    "Oem",
+    "BigEndianUTF32",
+)
 ANSI = "cp1252"  # the ANSI code page of an en-US Windows Server
 _WILDCARD = re.compile(r"[*?\[]")
 
@@ -183,11 +195,17 @@ _BOMS = (
 def decode_bytes(data: bytes, encoding: str | None) -> str:
     for bom, codec in _BOMS:
         if data.startswith(bom):
-            return data[len(bom):].decode(codec, errors="replace")
+            return data[len(bom) :].decode(codec, errors="replace")
     enc = (encoding or "default").lower()
     codec = {
-        "utf8": "utf-8", "unicode": "utf-16-le", "bigendianunicode": "utf-16-be", "utf32": "utf-32-le",
-        "bigendianutf32": "utf-32-be", "ascii": "ascii", "utf7": "utf-7", "oem": "cp437",
+        "utf8": "utf-8",
+        "unicode": "utf-16-le",
+        "bigendianunicode": "utf-16-be",
+        "utf32": "utf-32-le",
+        "bigendianutf32": "utf-32-be",
+        "ascii": "ascii",
+        "utf7": "utf-7",
+        "oem": "cp437",
     }.get(enc, ANSI)
     return data.decode(codec, errors="replace")
 
@@ -203,20 +221,42 @@ def split_lines(text: str) -> list[str]:
 
 _MANDATORY_PATH = [
     Param("Path", "string[]", position=0, sets=("Path",), mandatory=True, by_property_name=True),
-    Param("LiteralPath", "string[]", sets=("LiteralPath",), aliases=("PSPath", "LP"), mandatory=True,
-          by_property_name=True),
+    Param(
+        "LiteralPath",
+        "string[]",
+        sets=("LiteralPath",),
+        aliases=("PSPath", "LP"),
+        mandatory=True,
+        by_property_name=True,
+    ),
 ]
 
 
 # ----- Test-Path -----------------------------------------------------------------------------------
 @cmdlet(
     "Test-Path",
-    [Param("Path", "string[]", position=0, sets=("Path",), mandatory=True, from_pipeline=True,
-           by_property_name=True), _MANDATORY_PATH[1],
-     Param("PathType", "enum:Microsoft.PowerShell.Commands.TestPathType",
-                             choices=("Any", "Container", "Leaf")),
-     Param("IsValid", "switch"), Param("Filter"), Param("Include", "string[]"), Param("Exclude", "string[]"),
-     Param("Credential", "object")],
+    [
+        Param(
+            "Path",
+            "string[]",
+            position=0,
+            sets=("Path",),
+            mandatory=True,
+            from_pipeline=True,
+            by_property_name=True,
+        ),
+        _MANDATORY_PATH[1],
+        Param(
+            "PathType",
+            "enum:Microsoft.PowerShell.Commands.TestPathType",
+            choices=("Any", "Container", "Leaf"),
+        ),
+        Param("IsValid", "switch"),
+        Param("Filter"),
+        Param("Include", "string[]"),
+        Param("Exclude", "string[]"),
+        Param("Credential", "object"),
+    ],
     default_set="Path",
     class_name="Microsoft.PowerShell.Commands.TestPathCommand",
 )
@@ -255,11 +295,14 @@ def test_path(ctx: Invocation) -> None:
 # ----- New-Item ------------------------------------------------------------------------------------
 @cmdlet(
     "New-Item",
-    [Param("Path", "string[]", position=0, mandatory=True, by_property_name=True),
-     Param("Name", by_property_name=True),
-     Param("ItemType", aliases=("Type",), by_property_name=True),
-     Param("Value", "object", from_pipeline=True, by_property_name=True),
-     Param("Force", "switch"), Param("Credential", "object")],
+    [
+        Param("Path", "string[]", position=0, mandatory=True, by_property_name=True),
+        Param("Name", by_property_name=True),
+        Param("ItemType", aliases=("Type",), by_property_name=True),
+        Param("Value", "object", from_pipeline=True, by_property_name=True),
+        Param("Force", "switch"),
+        Param("Credential", "object"),
+    ],
     class_name="Microsoft.PowerShell.Commands.NewItemCommand",
     should_process=True,
 )
@@ -316,26 +359,45 @@ def new_item(ctx: Invocation) -> None:
                 ctx.error(_io_error(f"The file '{full}' already exists.", full))
                 continue
             if real.is_dir():
-                ctx.error(_io_error(f"Access to the path '{full}' is denied.", full, "PermissionDenied",
-                                    "System.UnauthorizedAccessException"))
+                ctx.error(
+                    _io_error(
+                        f"Access to the path '{full}' is denied.",
+                        full,
+                        "PermissionDenied",
+                        "System.UnauthorizedAccessException",
+                    )
+                )
                 continue
             if not real.parent.exists():
                 if not force:
-                    ctx.error(_io_error(f"Could not find a part of the path '{full}'.", full, "WriteError",
-                                        "System.IO.DirectoryNotFoundException"))
+                    ctx.error(
+                        _io_error(
+                            f"Could not find a part of the path '{full}'.",
+                            full,
+                            "WriteError",
+                            "System.IO.DirectoryNotFoundException",
+                        )
+                    )
                     continue
                 real.parent.mkdir(parents=True, exist_ok=True)
             value = ctx.get("Value")
-            data = b"" if value is None else (
-                bytes(value) if isinstance(value, (bytes, bytearray)) else ps_string(to_python(value)).encode(
-                    "utf-8"))
+            data = (
+                b""
+                if value is None
+                else (
+                    bytes(value)
+                    if isinstance(value, (bytes, bytearray))
+                    else ps_string(to_python(value)).encode("utf-8")
+                )
+            )
             real.write_bytes(data)
         shown = _display_path(ctx.host, full, real)
         ctx.output(_item(ctx, shown, real))
 
 
-def _io_error(message: str, target: str, category: str = "WriteError",
-              exception_type: str = "System.IO.IOException") -> Any:
+def _io_error(
+    message: str, target: str, category: str = "WriteError", exception_type: str = "System.IO.IOException"
+) -> Any:
     return error_record(message, "NewItemIOError", category, exception_type=exception_type, target=target)
 
 
@@ -343,13 +405,28 @@ def _io_error(message: str, target: str, category: str = "WriteError",
 def _content_params() -> list[Param]:
     return [
         *_MANDATORY_PATH,
-        Param("Value", "object[]", position=1, mandatory=True, from_pipeline=True, by_property_name=True,
-              allow_empty=True),
-        Param("Encoding", "enum:Microsoft.PowerShell.Commands.FileSystemCmdletProviderEncoding",
-              choices=ENCODINGS),
-        Param("NoNewline", "switch"), Param("Force", "switch"), Param("PassThru", "switch"),
-        Param("Filter"), Param("Include", "string[]"), Param("Exclude", "string[]"),
-        Param("Credential", "object"), Param("Stream"),
+        Param(
+            "Value",
+            "object[]",
+            position=1,
+            mandatory=True,
+            from_pipeline=True,
+            by_property_name=True,
+            allow_empty=True,
+        ),
+        Param(
+            "Encoding",
+            "enum:Microsoft.PowerShell.Commands.FileSystemCmdletProviderEncoding",
+            choices=ENCODINGS,
+        ),
+        Param("NoNewline", "switch"),
+        Param("Force", "switch"),
+        Param("PassThru", "switch"),
+        Param("Filter"),
+        Param("Include", "string[]"),
+        Param("Exclude", "string[]"),
+        Param("Credential", "object"),
+        Param("Stream"),
     ]
 
 
@@ -383,14 +460,26 @@ def _write_content(ctx: Invocation, append: bool) -> None:
         if ctx.flags.whatif:
             continue
         if real.is_dir():
-            ctx.error(error_record(f"Access to the path '{windows_path}' is denied.",
-                                   "GetContentWriterUnauthorizedAccessError", "PermissionDenied",
-                                   exception_type="System.UnauthorizedAccessException", target=windows_path))
+            ctx.error(
+                error_record(
+                    f"Access to the path '{windows_path}' is denied.",
+                    "GetContentWriterUnauthorizedAccessError",
+                    "PermissionDenied",
+                    exception_type="System.UnauthorizedAccessException",
+                    target=windows_path,
+                )
+            )
             continue
         if not real.parent.exists():
-            ctx.error(error_record(f"Could not find a part of the path '{windows_path}'.",
-                                   "GetContentWriterDirectoryNotFoundError", "ObjectNotFound",
-                                   exception_type="System.IO.DirectoryNotFoundException", target=windows_path))
+            ctx.error(
+                error_record(
+                    f"Could not find a part of the path '{windows_path}'.",
+                    "GetContentWriterDirectoryNotFoundError",
+                    "ObjectNotFound",
+                    exception_type="System.IO.DirectoryNotFoundException",
+                    target=windows_path,
+                )
+            )
             continue
         data = _render_values(values, encoding, ctx.switch("NoNewline"))
         existing = real.read_bytes() if real.exists() and (append or not first) else b""
@@ -398,21 +487,31 @@ def _write_content(ctx: Invocation, append: bool) -> None:
             # appending never writes a second BOM
             for bom, _codec in _BOMS:
                 if data.startswith(bom):
-                    data = data[len(bom):]
+                    data = data[len(bom) :]
                     break
         real.write_bytes(existing + data)
         if ctx.switch("PassThru"):
             ctx.output_many(list(values))
 
 
-@cmdlet("Set-Content", _content_params(), default_set="Path", should_process=True,
-        class_name="Microsoft.PowerShell.Commands.SetContentCommand")
+@cmdlet(
+    "Set-Content",
+    _content_params(),
+    default_set="Path",
+    should_process=True,
+    class_name="Microsoft.PowerShell.Commands.SetContentCommand",
+)
 def set_content(ctx: Invocation) -> None:
     _write_content(ctx, append=False)
 
 
-@cmdlet("Add-Content", _content_params(), default_set="Path", should_process=True,
-        class_name="Microsoft.PowerShell.Commands.AddContentCommand")
+@cmdlet(
+    "Add-Content",
+    _content_params(),
+    default_set="Path",
+    should_process=True,
+    class_name="Microsoft.PowerShell.Commands.AddContentCommand",
+)
 def add_content(ctx: Invocation) -> None:
     _write_content(ctx, append=True)
 
@@ -420,12 +519,26 @@ def add_content(ctx: Invocation) -> None:
 # ----- Get-Content ---------------------------------------------------------------------------------
 @cmdlet(
     "Get-Content",
-    [*_MANDATORY_PATH, Param("Raw", "switch"),
-     Param("Encoding", "enum:Microsoft.PowerShell.Commands.FileSystemCmdletProviderEncoding", choices=ENCODINGS),
-     Param("ReadCount", "int"), Param("TotalCount", "int", aliases=("First", "Head")),
-     Param("Tail", "int", aliases=("Last",)), Param("Delimiter"), Param("Wait", "switch"),
-     Param("Filter"), Param("Include", "string[]"), Param("Exclude", "string[]"), Param("Force", "switch"),
-     Param("Credential", "object"), Param("Stream")],
+    [
+        *_MANDATORY_PATH,
+        Param("Raw", "switch"),
+        Param(
+            "Encoding",
+            "enum:Microsoft.PowerShell.Commands.FileSystemCmdletProviderEncoding",
+            choices=ENCODINGS,
+        ),
+        Param("ReadCount", "int"),
+        Param("TotalCount", "int", aliases=("First", "Head")),
+        Param("Tail", "int", aliases=("Last",)),
+        Param("Delimiter"),
+        Param("Wait", "switch"),
+        Param("Filter"),
+        Param("Include", "string[]"),
+        Param("Exclude", "string[]"),
+        Param("Force", "switch"),
+        Param("Credential", "object"),
+        Param("Stream"),
+    ],
     default_set="Path",
     class_name="Microsoft.PowerShell.Commands.GetContentCommand",
 )
@@ -434,18 +547,24 @@ def get_content(ctx: Invocation) -> None:
     read_count = ctx.get("ReadCount", 1)
     for windows_path, real in resolve_paths(ctx):
         if real.is_dir():
-            ctx.error(error_record(f"Access to the path '{windows_path}' is denied.",
-                                   "GetContentReaderUnauthorizedAccessError", "PermissionDenied",
-                                   exception_type="System.UnauthorizedAccessException", target=windows_path))
+            ctx.error(
+                error_record(
+                    f"Access to the path '{windows_path}' is denied.",
+                    "GetContentReaderUnauthorizedAccessError",
+                    "PermissionDenied",
+                    exception_type="System.UnauthorizedAccessException",
+                    target=windows_path,
+                )
+            )
             continue
         data = real.read_bytes()
         if str(encoding or "").lower() == "byte":
-            if ctx.switch("Raw") or read_count is not None and read_count <= 0:
+            if ctx.switch("Raw") or (read_count is not None and read_count <= 0):
                 ctx.output(data)
             elif read_count == 1:
                 ctx.output_many(list(data))
             else:
-                ctx.output_many([list(data[i:i + read_count]) for i in range(0, len(data), read_count)])
+                ctx.output_many([list(data[i : i + read_count]) for i in range(0, len(data), read_count)])
             continue
         text = decode_bytes(data, encoding)
         if ctx.switch("Raw"):
@@ -455,21 +574,28 @@ def get_content(ctx: Invocation) -> None:
         if ctx.has("TotalCount") and ctx.get("TotalCount") >= 0:
             lines = lines[: ctx.get("TotalCount")]
         if ctx.has("Tail"):
-            lines = lines[-ctx.get("Tail"):] if ctx.get("Tail") > 0 else []
+            lines = lines[-ctx.get("Tail") :] if ctx.get("Tail") > 0 else []
         if read_count is not None and read_count <= 0:
             ctx.output(lines)
         elif read_count == 1:
             ctx.output_many(lines)
         else:
-            ctx.output_many([lines[i:i + read_count] for i in range(0, len(lines), read_count)])
+            ctx.output_many([lines[i : i + read_count] for i in range(0, len(lines), read_count)])
 
 
 # ----- Remove-Item ---------------------------------------------------------------------------------
 @cmdlet(
     "Remove-Item",
-    [*_MANDATORY_PATH, Param("Recurse", "switch"), Param("Force", "switch"), Param("Filter"),
-     Param("Include", "string[]"), Param("Exclude", "string[]"), Param("Credential", "object"),
-     Param("Stream", "string[]")],
+    [
+        *_MANDATORY_PATH,
+        Param("Recurse", "switch"),
+        Param("Force", "switch"),
+        Param("Filter"),
+        Param("Include", "string[]"),
+        Param("Exclude", "string[]"),
+        Param("Credential", "object"),
+        Param("Stream", "string[]"),
+    ],
     default_set="Path",
     should_process=True,
     class_name="Microsoft.PowerShell.Commands.RemoveItemCommand",
@@ -487,23 +613,32 @@ def remove_item(ctx: Invocation) -> None:
             env_set(ctx.runspace, name, None)
     if env_paths:
         ctx.args["LiteralPath" if literal is not None else "Path"] = [
-            p for p in raw_paths or [] if env_name(str(p)) is None]
+            p for p in raw_paths or [] if env_name(str(p)) is None
+        ]
         if not ctx.get("LiteralPath" if literal is not None else "Path"):
             return
     for windows_path, real in resolve_paths(ctx):
         if ctx.flags.whatif:
             continue
         if real == ctx.host.drive:
-            ctx.error(error_record(f"Access to the path '{windows_path}' is denied.", "RemoveItemUnauthorizedAccessError",
-                                   "PermissionDenied", exception_type="System.UnauthorizedAccessException",
-                                   target=windows_path))
+            ctx.error(
+                error_record(
+                    f"Access to the path '{windows_path}' is denied.",
+                    "RemoveItemUnauthorizedAccessError",
+                    "PermissionDenied",
+                    exception_type="System.UnauthorizedAccessException",
+                    target=windows_path,
+                )
+            )
             continue
         if real.is_dir() and not real.is_symlink():
             if any(real.iterdir()) and not ctx.switch("Recurse"):
                 ctx.prompt_required(
                     "Confirm",
-                    f"The item at {windows_path} has children and the Recurse parameter was not specified. If you "
-                    "continue, all children will be removed with the item. Are you sure you want to continue?",
+                    f"The item at {windows_path} has children and the Recurse parameter was not "
+                    "specified. If you "
+                    "continue, all children will be removed with the item. Are you sure you want to "
+                    "continue?",
                 )
             shutil.rmtree(real)
         else:
@@ -520,13 +655,25 @@ def _children(real: Path) -> list[Path]:
 
 @cmdlet(
     "Get-ChildItem",
-    [Param("Path", "string[]", position=0, sets=("Items",), from_pipeline=True, by_property_name=True),
-     Param("LiteralPath", "string[]", sets=("LiteralItems",), aliases=("PSPath", "LP"), by_property_name=True),
-     Param("Filter", position=1), Param("Include", "string[]"), Param("Exclude", "string[]"),
-     Param("Recurse", "switch", aliases=("s",)), Param("Depth", "uint"), Param("Force", "switch"),
-     Param("Name", "switch"), Param("File", "switch"), Param("Directory", "switch", aliases=("ad", "d")),
-     Param("Hidden", "switch"), Param("ReadOnly", "switch"), Param("System", "switch"),
-     Param("Attributes", "object")],
+    [
+        Param("Path", "string[]", position=0, sets=("Items",), from_pipeline=True, by_property_name=True),
+        Param(
+            "LiteralPath", "string[]", sets=("LiteralItems",), aliases=("PSPath", "LP"), by_property_name=True
+        ),
+        Param("Filter", position=1),
+        Param("Include", "string[]"),
+        Param("Exclude", "string[]"),
+        Param("Recurse", "switch", aliases=("s",)),
+        Param("Depth", "uint"),
+        Param("Force", "switch"),
+        Param("Name", "switch"),
+        Param("File", "switch"),
+        Param("Directory", "switch", aliases=("ad", "d")),
+        Param("Hidden", "switch"),
+        Param("ReadOnly", "switch"),
+        Param("System", "switch"),
+        Param("Attributes", "object"),
+    ],
     default_set="Items",
     class_name="Microsoft.PowerShell.Commands.GetChildItemCommand",
     aliases=("dir", "gci", "ls"),
@@ -565,13 +712,15 @@ def get_child_item(ctx: Invocation) -> None:
             ctx.output(file_system_info(windows_path, entry, to_string=entry.name))
 
     def walk(windows_dir: str, real_dir: Path, prefix: str, level: int) -> None:
-        for entry in _children(real_dir):
-            child_path = ntpath.join(windows_dir, entry.name)
-            relative = prefix + entry.name
+        children = _children(real_dir)
+        for entry in children:  # a folder's own items first, then its subfolders (like 5.1)
             if wanted(entry):
-                emit(child_path, entry, relative)
-            if recurse and entry.is_dir() and not entry.is_symlink() and (depth is None or level < depth):
-                walk(child_path, entry, relative + "\\", level + 1)
+                emit(ntpath.join(windows_dir, entry.name), entry, prefix + entry.name)
+        if not recurse or (depth is not None and level >= depth):
+            return
+        for entry in children:
+            if entry.is_dir() and not entry.is_symlink():
+                walk(ntpath.join(windows_dir, entry.name), entry, prefix + entry.name + "\\", level + 1)
 
     for raw in raw_paths:
         full = ctx.full_path(str(raw))
@@ -602,8 +751,15 @@ def get_child_item(ctx: Invocation) -> None:
 
 @cmdlet(
     "Get-Item",
-    [*_MANDATORY_PATH, Param("Force", "switch"), Param("Filter"), Param("Include", "string[]"),
-     Param("Exclude", "string[]"), Param("Credential", "object"), Param("Stream", "string[]")],
+    [
+        *_MANDATORY_PATH,
+        Param("Force", "switch"),
+        Param("Filter"),
+        Param("Include", "string[]"),
+        Param("Exclude", "string[]"),
+        Param("Credential", "object"),
+        Param("Stream", "string[]"),
+    ],
     default_set="Path",
     class_name="Microsoft.PowerShell.Commands.GetItemCommand",
     aliases=("gi",),
@@ -627,9 +783,16 @@ def get_item(ctx: Invocation) -> None:
 
 @cmdlet(
     "Set-Item",
-    [*_MANDATORY_PATH, Param("Value", "object", position=1, from_pipeline=True, by_property_name=True),
-     Param("Force", "switch"), Param("PassThru", "switch"), Param("Filter"), Param("Include", "string[]"),
-     Param("Exclude", "string[]"), Param("Credential", "object")],
+    [
+        *_MANDATORY_PATH,
+        Param("Value", "object", position=1, from_pipeline=True, by_property_name=True),
+        Param("Force", "switch"),
+        Param("PassThru", "switch"),
+        Param("Filter"),
+        Param("Include", "string[]"),
+        Param("Exclude", "string[]"),
+        Param("Credential", "object"),
+    ],
     default_set="Path",
     should_process=True,
     class_name="Microsoft.PowerShell.Commands.SetItemCommand",

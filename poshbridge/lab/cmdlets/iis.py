@@ -44,8 +44,11 @@ def get_iis_site(ctx: Invocation) -> None:
 
 @cmdlet(
     "Get-IISSiteBinding",
-    [Param("Name", position=0, mandatory=True, from_pipeline=True, by_property_name=True),
-     Param("BindingInformation", position=1), Param("Protocol", position=2)],
+    [
+        Param("Name", position=0, mandatory=True, from_pipeline=True, by_property_name=True),
+        Param("BindingInformation", position=1),
+        Param("Protocol", position=2),
+    ],
     output_type="Microsoft.Web.Administration.Binding",
     module=MODULE,
     class_name="Microsoft.IIS.Powershell.Commands.GetIISSiteBindingCommand",

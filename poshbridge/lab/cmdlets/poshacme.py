@@ -17,6 +17,7 @@ The lab's time zone is UTC: dates shown as local time are UTC. ACME goes to Pebb
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import time
@@ -66,14 +67,40 @@ WELL_KNOWN = {
     "SSLCOM_ECC": "https://acme.ssl.com/sslcom-dv-ecc",
     "ACTALIS_PROD": "https://acme-api.actalis.com/acme/directory",
 }
-REASONS = ("unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded",
-           "cessationOfOperation", "certificateHold", "removeFromCRL", "privilegeWithdrawn", "aACompromise")
+REASONS = (
+    "unspecified",
+    "keyCompromise",
+    "cACompromise",
+    "affiliationChanged",
+    "superseded",
+    "cessationOfOperation",
+    "certificateHold",
+    "removeFromCRL",
+    "privilegeWithdrawn",
+    "aACompromise",
+)
 REASON_CODES = {name: code for code, name in enumerate(REASONS[:7])} | {
-    "removeFromCRL": 8, "privilegeWithdrawn": 9, "aACompromise": 10}
+    "removeFromCRL": 8,
+    "privilegeWithdrawn": 9,
+    "aACompromise": 10,
+}
 KEY_LENGTHS = ("ec-256", "ec-384", "ec-521")
-ORDER_FIELDS_SET = ("Plugin", "PluginArgs", "LifetimeDays", "DnsAlias", "Subject", "FriendlyName", "PfxPass",
-                    "Install", "DnsSleep", "ValidationTimeout", "PreferredChain", "AlwaysNewKey",
-                    "OCSPMustStaple", "UseSerialValidation")
+ORDER_FIELDS_SET = (
+    "Plugin",
+    "PluginArgs",
+    "LifetimeDays",
+    "DnsAlias",
+    "Subject",
+    "FriendlyName",
+    "PfxPass",
+    "Install",
+    "DnsSleep",
+    "ValidationTimeout",
+    "PreferredChain",
+    "AlwaysNewKey",
+    "OCSPMustStaple",
+    "UseSerialValidation",
+)
 POLL_SECONDS = 0.5  # the lab polls faster than Posh-ACME's 5 s; Pebble answers within a second
 
 
@@ -101,8 +128,9 @@ def import_config(ctx: Invocation, force: bool = False) -> str:
     """Import-PAConfig: pick the config root from $env:POSHACME_HOME (warning if it does not exist)."""
     if not force and ROOT_VAR in ctx.runspace.variables:
         return str(ctx.runspace.variables[ROOT_VAR])
-    default = (env_get(ctx.runspace, "LOCALAPPDATA") or f"C:\\Users\\{ctx.runspace.user}\\AppData\\Local") \
-        + "\\Posh-ACME"
+    default = (
+        env_get(ctx.runspace, "LOCALAPPDATA") or f"C:\\Users\\{ctx.runspace.user}\\AppData\\Local"
+    ) + "\\Posh-ACME"
     root = default
     home = env_get(ctx.runspace, "POSHACME_HOME")
     if home:
@@ -118,6 +146,9 @@ def import_config(ctx: Invocation, force: bool = False) -> str:
                 f"The POSHACME_HOME environment variable exists but the path it points to, {expanded}, does "
                 "not. Using default config location."
             )
+    if root == default:  # Import-PAConfig creates the default folder on first import
+        with contextlib.suppress(_PathRefused):
+            confine(ctx.host, ctx.full_path(root)).mkdir(parents=True, exist_ok=True)
     ctx.runspace.variables[ROOT_VAR] = root
     return root
 
@@ -153,7 +184,7 @@ class Store:
         data = path.read_bytes()
         for bom, codec in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le")):
             if data.startswith(bom):
-                return data[len(bom):].decode(codec).strip()
+                return data[len(bom) :].decode(codec).strip()
         return data.decode("utf-8", errors="replace").strip()
 
     def write_text(self, windows_path: str, text: str) -> None:
@@ -208,8 +239,11 @@ class Store:
         found: list[dict[str, Any]] = []
         if folder.is_dir():
             for entry in sorted(folder.iterdir(), key=lambda p: p.name.lower()):
-                data = self.read_json(f"{self.server_folder(server)}\\{entry.name}\\acct.json") \
-                    if entry.is_dir() else None
+                data = (
+                    self.read_json(f"{self.server_folder(server)}\\{entry.name}\\acct.json")
+                    if entry.is_dir()
+                    else None
+                )
                 if data is not None:
                     found.append({"id": entry.name, **data})
         return found
@@ -316,9 +350,7 @@ def certificate_object(store: Store, server: str, account_id: str, order: dict[s
     csr = None
     if csr_path.is_file():
         csr = b64url(x509.load_pem_x509_csr(csr_path.read_bytes()).public_bytes(serialization.Encoding.DER))
-    subject = ", ".join(
-        f"{'CN' if a.oid == NameOID.COMMON_NAME else a.oid._name}={a.value}" for a in cert.subject
-    )
+    subject = ", ".join(attribute.rfc4514_string() for attribute in cert.subject)
     return pa_certificate(
         subject=subject,
         not_before=cert.not_valid_before_utc,
@@ -340,8 +372,9 @@ def _throw_problem(ctx: Invocation, problem: AcmeProblem) -> Any:
 
 
 def _throw_connection(ctx: Invocation, exc: AcmeConnectionError) -> Any:
-    ctx.throw_script(f"Unable to connect to the remote server: {exc}",
-                     exception_type="System.Net.WebException")
+    ctx.throw_script(
+        f"Unable to connect to the remote server: {exc}", exception_type="System.Net.WebException"
+    )
 
 
 def _session(ctx: Invocation, server: dict[str, Any], acct: dict[str, Any] | None = None) -> AcmeSession:
@@ -349,8 +382,13 @@ def _session(ctx: Invocation, server: dict[str, Any], acct: dict[str, Any] | Non
     try:
         if acct is None:
             return AcmeSession(str(server["location"]), verify)
-        return AcmeSession(str(server["location"]), verify, key=jwk_from_json(acct["key"]),
-                           alg=str(acct.get("alg") or "ES256"), account_url=str(acct.get("location")))
+        return AcmeSession(
+            str(server["location"]),
+            verify,
+            key=jwk_from_json(acct["key"]),
+            alg=str(acct.get("alg") or "ES256"),
+            account_url=str(acct.get("location")),
+        )
     except AcmeProblem as problem:
         _throw_problem(ctx, problem)
         raise
@@ -381,14 +419,23 @@ def _server_name(url: str) -> str:
     return f"{parsed.hostname}_{port}".replace("_443", "")
 
 
-def set_server(ctx: Invocation, store: Store, url_or_name: str | None, *, name: str | None = None,
-               no_switch: bool = False, no_refresh: bool = False, flags: dict[str, bool] | None = None) -> None:
+def set_server(
+    ctx: Invocation,
+    store: Store,
+    url_or_name: str | None,
+    *,
+    name: str | None = None,
+    no_switch: bool = False,
+    no_refresh: bool = False,
+    flags: dict[str, bool] | None = None,
+) -> None:
     existing: tuple[str, dict[str, Any]] | None = None
     if url_or_name:
         url = WELL_KNOWN.get(url_or_name.upper(), url_or_name)
         if not url.lower().startswith("https://"):
-            ctx.throw_script(f"{url_or_name} is not a valid HTTPS URL or one of the well-known ACME server "
-                             "names.")
+            ctx.throw_script(
+                f"{url_or_name} is not a valid HTTPS URL or one of the well-known ACME server names."
+            )
         existing = store.server_by_url(url)
     elif name:
         existing = next((s for s in store.servers() if s[0].lower() == name.lower()), None)
@@ -403,15 +450,24 @@ def set_server(ctx: Invocation, store: Store, url_or_name: str | None, *, name: 
         url = str(current[1]["location"])
     if url_or_name and url_or_name.upper() in WELL_KNOWN:
         ctx.throw_script(
-            f"Failed to query ACME directory: the poshbridge lab reaches no public CA; '{url_or_name}' ({url}) "
+            f"Failed to query ACME directory: the poshbridge lab reaches no public CA; '{url_or_name}' "
+            f"({url}) "
             "is not the lab's ACME server. Run Set-PAServer with the lab's Pebble directory URL first "
             "(New-PACertificate without a configured server defaults to LE_PROD)."
         )
     folder_name = existing[0] if existing else (name or _server_name(url))
-    data: dict[str, Any] = dict(existing[1]) if existing else {
-        "location": url, "SkipCertificateCheck": False, "DisableTelemetry": False,
-        "UseAltAccountRefresh": False, "DisableARI": False, "IgnoreContact": False,
-    }
+    data: dict[str, Any] = (
+        dict(existing[1])
+        if existing
+        else {
+            "location": url,
+            "SkipCertificateCheck": False,
+            "DisableTelemetry": False,
+            "UseAltAccountRefresh": False,
+            "DisableARI": False,
+            "IgnoreContact": False,
+        }
+    )
     for key, value in (flags or {}).items():
         data[key] = value
     if existing is None or not no_refresh:
@@ -429,29 +485,50 @@ def set_server(ctx: Invocation, store: Store, url_or_name: str | None, *, name: 
         store.write_text(f"{store.root}\\current-server.txt", url)
 
 
-_SERVER_FLAGS = ("SkipCertificateCheck", "DisableTelemetry", "UseAltAccountRefresh", "DisableARI",
-                 "IgnoreContact")
+_SERVER_FLAGS = (
+    "SkipCertificateCheck",
+    "DisableTelemetry",
+    "UseAltAccountRefresh",
+    "DisableARI",
+    "IgnoreContact",
+)
 
 
 @cmdlet(
     "Set-PAServer",
-    [Param("DirectoryUrl", position=0, aliases=("location",), from_pipeline=True, by_property_name=True),
-     Param("Name", by_property_name=True), Param("NewName"),
-     *[Param(f, "switch") for f in _SERVER_FLAGS], Param("NoRefresh", "switch"), Param("NoSwitch", "switch")],
+    [
+        Param("DirectoryUrl", position=0, aliases=("location",), from_pipeline=True, by_property_name=True),
+        Param("Name", by_property_name=True),
+        Param("NewName"),
+        *[Param(f, "switch") for f in _SERVER_FLAGS],
+        Param("NoRefresh", "switch"),
+        Param("NoSwitch", "switch"),
+    ],
     module=MODULE,
 )
 def set_pa_server(ctx: Invocation) -> None:
     store = Store(ctx)
     flags = {f: ctx.switch(f) for f in _SERVER_FLAGS if ctx.has(f)}
-    set_server(ctx, store, ctx.get("DirectoryUrl"), name=ctx.get("Name"), no_switch=ctx.switch("NoSwitch"),
-               no_refresh=ctx.switch("NoRefresh"), flags=flags)
+    set_server(
+        ctx,
+        store,
+        ctx.get("DirectoryUrl"),
+        name=ctx.get("Name"),
+        no_switch=ctx.switch("NoSwitch"),
+        no_refresh=ctx.switch("NoRefresh"),
+        flags=flags,
+    )
 
 
 @cmdlet(
     "Get-PAServer",
-    [Param("DirectoryUrl", position=0, aliases=("location",), from_pipeline=True, by_property_name=True),
-     Param("Name", by_property_name=True), Param("List", "switch"), Param("Refresh", "switch"),
-     Param("Quiet", "switch")],
+    [
+        Param("DirectoryUrl", position=0, aliases=("location",), from_pipeline=True, by_property_name=True),
+        Param("Name", by_property_name=True),
+        Param("List", "switch"),
+        Param("Refresh", "switch"),
+        Param("Quiet", "switch"),
+    ],
     output_type=PA_SERVER,
     module=MODULE,
 )
@@ -482,17 +559,31 @@ def _mailto(contacts: list[str]) -> list[str]:
     return [c if c.lower().startswith("mailto:") else f"mailto:{c}" for c in contacts]
 
 
-def new_account(ctx: Invocation, store: Store, *, contacts: list[str] | None, key_length: str,
-                eab_kid: str | None, eab_hmac: str | None, eab_alg: str, accept_tos: bool, force: bool,
-                account_id: str | None = None, only_existing: bool = False) -> dict[str, Any]:
+def new_account(
+    ctx: Invocation,
+    store: Store,
+    *,
+    contacts: list[str] | None,
+    key_length: str,
+    eab_kid: str | None,
+    eab_hmac: str | None,
+    eab_alg: str,
+    accept_tos: bool,
+    force: bool,
+    account_id: str | None = None,
+    only_existing: bool = False,
+) -> dict[str, Any]:
     server_name, server = _require_server(ctx, store)
     wanted = _mailto(contacts or [])
-    if (server.get("IgnoreContact")):
+    if server.get("IgnoreContact"):
         wanted = []
     if not force and not only_existing:
         for acct in store.accounts(server_name):
-            if (acct.get("status") == "valid" and sorted(acct.get("contact") or []) == sorted(wanted)
-                    and str(acct.get("KeyLength")) == key_length):
+            if (
+                acct.get("status") == "valid"
+                and sorted(acct.get("contact") or []) == sorted(wanted)
+                and str(acct.get("KeyLength")) == key_length
+            ):
                 ctx.prompt_required(
                     "Do you wish to duplicate?",
                     f"An existing account with the same contacts and key length was found: {acct['id']}. "
@@ -509,14 +600,22 @@ def new_account(ctx: Invocation, store: Store, *, contacts: list[str] | None, ke
             hmac_bytes = decode_base64url(eab_hmac)
         except ValueError:
             ctx.throw_script("Invalid Base64Url string")
-    if key_length.lower() not in KEY_LENGTHS and not (key_length.isdigit() and 2048 <= int(key_length) <= 4096):
+    if key_length.lower() not in KEY_LENGTHS and not (
+        key_length.isdigit() and 2048 <= int(key_length) <= 4096
+    ):
         ctx.throw_script(f"Invalid KeyLength '{key_length}'.")
     key, alg = new_account_key(key_length)
     session = _session(ctx, server)
     session.use_key(key, alg)
     try:
-        location, body = session.register(wanted, tos=accept_tos, eab_kid=eab_kid, eab_hmac=hmac_bytes,
-                                          eab_alg=eab_alg, only_existing=only_existing)
+        location, body = session.register(
+            wanted,
+            tos=accept_tos,
+            eab_kid=eab_kid,
+            eab_hmac=hmac_bytes,
+            eab_alg=eab_alg,
+            only_existing=only_existing,
+        )
     except AcmeProblem as problem:
         _throw_problem(ctx, problem)
         raise
@@ -542,12 +641,21 @@ def new_account(ctx: Invocation, store: Store, *, contacts: list[str] | None, ke
 
 @cmdlet(
     "New-PAAccount",
-    [Param("Contact", "string[]", position=0), Param("KeyLength", aliases=("AccountKeyLength",)),
-     Param("KeyFile", sets=("ImportKey",), mandatory=True), Param("ID", aliases=("Name",)),
-     Param("AcceptTOS", "switch"), Param("OnlyReturnExisting", "switch"), Param("Force", "switch"),
-     Param("ExtAcctKID"), Param("ExtAcctHMACKey"),
-     Param("ExtAcctAlgorithm", choices=("HS256", "HS384", "HS512")), Param("UseAltPluginEncryption", "switch"),
-     Param("ExtraParams", "remaining"), Param("Generate", "switch", sets=("Generate",))],
+    [
+        Param("Contact", "string[]", position=0),
+        Param("KeyLength", aliases=("AccountKeyLength",)),
+        Param("KeyFile", sets=("ImportKey",), mandatory=True),
+        Param("ID", aliases=("Name",)),
+        Param("AcceptTOS", "switch"),
+        Param("OnlyReturnExisting", "switch"),
+        Param("Force", "switch"),
+        Param("ExtAcctKID"),
+        Param("ExtAcctHMACKey"),
+        Param("ExtAcctAlgorithm", choices=("HS256", "HS384", "HS512")),
+        Param("UseAltPluginEncryption", "switch"),
+        Param("ExtraParams", "remaining"),
+        Param("Generate", "switch", sets=("Generate",)),
+    ],
     output_type=PA_ACCOUNT,
     module=MODULE,
     default_set="Generate",
@@ -558,17 +666,25 @@ def new_pa_account(ctx: Invocation) -> None:
         ctx.throw_script("The poshbridge lab does not emulate importing an account key (-KeyFile).")
     store = Store(ctx)
     acct = new_account(
-        ctx, store, contacts=ctx.get("Contact"), key_length=str(ctx.get("KeyLength") or "ec-256"),
-        eab_kid=ctx.get("ExtAcctKID"), eab_hmac=ctx.get("ExtAcctHMACKey"),
-        eab_alg=str(ctx.get("ExtAcctAlgorithm") or "HS256"), accept_tos=ctx.switch("AcceptTOS"),
-        force=ctx.switch("Force"), account_id=ctx.get("ID"), only_existing=ctx.switch("OnlyReturnExisting"),
+        ctx,
+        store,
+        contacts=ctx.get("Contact"),
+        key_length=str(ctx.get("KeyLength") or "ec-256"),
+        eab_kid=ctx.get("ExtAcctKID"),
+        eab_hmac=ctx.get("ExtAcctHMACKey"),
+        eab_alg=str(ctx.get("ExtAcctAlgorithm") or "HS256"),
+        accept_tos=ctx.switch("AcceptTOS"),
+        force=ctx.switch("Force"),
+        account_id=ctx.get("ID"),
+        only_existing=ctx.switch("OnlyReturnExisting"),
     )
     server_name, _ = _require_server(ctx, store)
     ctx.output(_account_object(store, server_name, acct))
 
 
-def _refresh_account(ctx: Invocation, store: Store, server_name: str, server: dict[str, Any],
-                     acct: dict[str, Any]) -> dict[str, Any]:
+def _refresh_account(
+    ctx: Invocation, store: Store, server_name: str, server: dict[str, Any], acct: dict[str, Any]
+) -> dict[str, Any]:
     session = _session(ctx, server, acct)
     try:
         body = session.account(str(acct["location"]))
@@ -584,10 +700,15 @@ def _refresh_account(ctx: Invocation, store: Store, server_name: str, server: di
 
 @cmdlet(
     "Get-PAAccount",
-    [Param("ID", position=0, aliases=("Name",), from_pipeline=True, by_property_name=True),
-     Param("List", "switch"), Param("Status", "string[]", choices=("valid", "deactivated", "revoked")),
-     Param("Contact", "string[]"), Param("KeyLength", "string[]", aliases=("AccountKeyLength",)),
-     Param("Refresh", "switch"), Param("ExtraParams", "remaining")],
+    [
+        Param("ID", position=0, aliases=("Name",), from_pipeline=True, by_property_name=True),
+        Param("List", "switch"),
+        Param("Status", "string[]", choices=("valid", "deactivated", "revoked")),
+        Param("Contact", "string[]"),
+        Param("KeyLength", "string[]", aliases=("AccountKeyLength",)),
+        Param("Refresh", "switch"),
+        Param("ExtraParams", "remaining"),
+    ],
     output_type=PA_ACCOUNT,
     module=MODULE,
 )
@@ -620,10 +741,19 @@ def get_pa_account(ctx: Invocation) -> None:
 
 @cmdlet(
     "Set-PAAccount",
-    [Param("ID", position=0, aliases=("Name",), from_pipeline=True, by_property_name=True),
-     Param("Contact", "string[]"), Param("NewName"), Param("UseAltPluginEncryption", "switch"),
-     Param("ResetAltPluginEncryption", "switch"), Param("Deactivate", "switch"), Param("Force", "switch"),
-     Param("NoSwitch", "switch"), Param("KeyRollover", "switch"), Param("KeyLength"), Param("KeyFile")],
+    [
+        Param("ID", position=0, aliases=("Name",), from_pipeline=True, by_property_name=True),
+        Param("Contact", "string[]"),
+        Param("NewName"),
+        Param("UseAltPluginEncryption", "switch"),
+        Param("ResetAltPluginEncryption", "switch"),
+        Param("Deactivate", "switch"),
+        Param("Force", "switch"),
+        Param("NoSwitch", "switch"),
+        Param("KeyRollover", "switch"),
+        Param("KeyLength"),
+        Param("KeyFile"),
+    ],
     module=MODULE,
     should_process=True,
 )
@@ -649,14 +779,17 @@ def set_pa_account(ctx: Invocation) -> None:
         store.save_account(server_name, acct)
     if ctx.switch("Deactivate"):
         if not ctx.switch("Force") and ctx.flags.confirm is not False:
-            ctx.prompt_required("Deactivate account", f"Are you sure you wish to deactivate account {acct['id']}?")
+            ctx.prompt_required(
+                "Deactivate account", f"Are you sure you wish to deactivate account {acct['id']}?"
+            )
         acct["status"] = "deactivated"
         store.save_account(server_name, acct)
 
 
 # ----- orders ---------------------------------------------------------------------------------------
-def _find_orders(store: Store, server: str, account_id: str, main_domain: str | None,
-                 name: str | None) -> list[dict[str, Any]]:
+def _find_orders(
+    store: Store, server: str, account_id: str, main_domain: str | None, name: str | None
+) -> list[dict[str, Any]]:
     orders = store.orders(server, account_id)
     if name:
         orders = [o for o in orders if o["Name"].lower() == name.lower()]
@@ -682,8 +815,14 @@ def _context(ctx: Invocation) -> tuple[Store, str, dict[str, Any], dict[str, Any
     return store, current[0], current[1], acct
 
 
-def _refresh_order(ctx: Invocation, store: Store, server_name: str, server: dict[str, Any],
-                   acct: dict[str, Any], order: dict[str, Any]) -> dict[str, Any]:
+def _refresh_order(
+    ctx: Invocation,
+    store: Store,
+    server_name: str,
+    server: dict[str, Any],
+    acct: dict[str, Any],
+    order: dict[str, Any],
+) -> dict[str, Any]:
     if not order.get("location"):
         return order
     session = _session(ctx, server, acct)
@@ -702,8 +841,12 @@ def _refresh_order(ctx: Invocation, store: Store, server_name: str, server: dict
 
 @cmdlet(
     "Get-PAOrder",
-    [Param("MainDomain", position=0, from_pipeline=True, by_property_name=True),
-     Param("Name", by_property_name=True), Param("List", "switch"), Param("Refresh", "switch")],
+    [
+        Param("MainDomain", position=0, from_pipeline=True, by_property_name=True),
+        Param("Name", by_property_name=True),
+        Param("List", "switch"),
+        Param("Refresh", "switch"),
+    ],
     output_type=PA_ORDER,
     module=MODULE,
 )
@@ -713,7 +856,9 @@ def get_pa_order(ctx: Invocation) -> None:
         return
     store, server_name, server, acct = context
     if ctx.switch("List"):
-        orders = sorted(store.orders(server_name, acct["id"]), key=lambda o: str(o.get("MainDomain", "")).lower())
+        orders = sorted(
+            store.orders(server_name, acct["id"]), key=lambda o: str(o.get("MainDomain", "")).lower()
+        )
     elif ctx.get("MainDomain") or ctx.get("Name"):
         orders = _find_orders(store, server_name, acct["id"], ctx.get("MainDomain"), ctx.get("Name"))
         if ctx.get("MainDomain") and not ctx.get("Name") and len(orders) > 1:
@@ -729,17 +874,29 @@ def get_pa_order(ctx: Invocation) -> None:
 
 @cmdlet(
     "Set-PAOrder",
-    [Param("MainDomain", position=0, from_pipeline=True, by_property_name=True),
-     Param("Name", by_property_name=True), Param("RevokeCert", "switch", sets=("Revoke",)),
-     Param("Force", "switch", sets=("Revoke",)), Param("NoSwitch", "switch"), Param("NewName", sets=("Edit",)),
-     Param("Plugin", "string[]", sets=("Edit",), aliases=("DnsPlugin",)),
-     Param("PluginArgs", "hashtable", sets=("Edit",)), Param("LifetimeDays", "int", sets=("Edit",)),
-     Param("DnsAlias", "string[]", sets=("Edit",)), Param("Subject", sets=("Edit",)),
-     Param("FriendlyName", sets=("Edit",)), Param("PfxPass", sets=("Edit",)),
-     Param("PfxPassSecure", "securestring", sets=("Edit",)), Param("Install", "switch", sets=("Edit",)),
-     Param("OCSPMustStaple", "switch", sets=("Edit",)), Param("DnsSleep", "int", sets=("Edit",)),
-     Param("ValidationTimeout", "int", sets=("Edit",)), Param("PreferredChain", sets=("Edit",)),
-     Param("AlwaysNewKey", "switch", sets=("Edit",)), Param("UseSerialValidation", "switch", sets=("Edit",))],
+    [
+        Param("MainDomain", position=0, from_pipeline=True, by_property_name=True),
+        Param("Name", by_property_name=True),
+        Param("RevokeCert", "switch", sets=("Revoke",)),
+        Param("Force", "switch", sets=("Revoke",)),
+        Param("NoSwitch", "switch"),
+        Param("NewName", sets=("Edit",)),
+        Param("Plugin", "string[]", sets=("Edit",), aliases=("DnsPlugin",)),
+        Param("PluginArgs", "hashtable", sets=("Edit",)),
+        Param("LifetimeDays", "int", sets=("Edit",)),
+        Param("DnsAlias", "string[]", sets=("Edit",)),
+        Param("Subject", sets=("Edit",)),
+        Param("FriendlyName", sets=("Edit",)),
+        Param("PfxPass", sets=("Edit",)),
+        Param("PfxPassSecure", "securestring", sets=("Edit",)),
+        Param("Install", "switch", sets=("Edit",)),
+        Param("OCSPMustStaple", "switch", sets=("Edit",)),
+        Param("DnsSleep", "int", sets=("Edit",)),
+        Param("ValidationTimeout", "int", sets=("Edit",)),
+        Param("PreferredChain", sets=("Edit",)),
+        Param("AlwaysNewKey", "switch", sets=("Edit",)),
+        Param("UseSerialValidation", "switch", sets=("Edit",)),
+    ],
     module=MODULE,
     default_set="Edit",
     should_process=True,
@@ -751,13 +908,20 @@ def set_pa_order(ctx: Invocation) -> None:
     if ctx.get("MainDomain") or ctx.get("Name"):
         orders = _find_orders(store, server_name, acct["id"], ctx.get("MainDomain"), ctx.get("Name"))
         if len(orders) > 1:
-            ctx.error(_plain_error(f"Multiple orders found for MainDomain '{ctx.get('MainDomain')}'. Please "
-                                   "specify Name as well."))
+            ctx.error(
+                _plain_error(
+                    f"Multiple orders found for MainDomain '{ctx.get('MainDomain')}'. Please "
+                    "specify Name as well."
+                )
+            )
             return
         if not orders:
-            ctx.error(_plain_error(
-                f"No order found matching MainDomain '{ctx.get('MainDomain') or ''}' and Name "
-                f"'{ctx.get('Name') or ''}'."))
+            ctx.error(
+                _plain_error(
+                    f"No order found matching MainDomain '{ctx.get('MainDomain') or ''}' and Name "
+                    f"'{ctx.get('Name') or ''}'."
+                )
+            )
             return
         order = orders[0]
     else:
@@ -769,8 +933,10 @@ def set_pa_order(ctx: Invocation) -> None:
         store.write_text(f"{store.account_folder(server_name, acct['id'])}\\current-order.txt", order["Name"])
     if ctx.switch("RevokeCert"):
         if not ctx.switch("Force") and ctx.flags.confirm is not False:
-            ctx.prompt_required("Revoke certificate", f"Are you sure you wish to revoke the certificate for "
-                                f"order '{order['Name']}'?")
+            ctx.prompt_required(
+                "Revoke certificate",
+                f"Are you sure you wish to revoke the certificate for order '{order['Name']}'?",
+            )
         _revoke(ctx, store, server_name, server, acct, order, 0)
         return
     changed = False
@@ -779,8 +945,10 @@ def set_pa_order(ctx: Invocation) -> None:
             continue
         value = ctx.get(key)
         if key == "PluginArgs":
-            store.write_json(f"{store.order_folder(server_name, acct['id'], order['Name'])}\\pluginargs.json",
-                             to_python(value))
+            store.write_json(
+                f"{store.order_folder(server_name, acct['id'], order['Name'])}\\pluginargs.json",
+                to_python(value),
+            )
             continue
         if key == "PfxPass":
             order["PfxPassB64U"] = b64url(str(value).encode())
@@ -797,27 +965,53 @@ def set_pa_order(ctx: Invocation) -> None:
 def _plain_error(message: str) -> Any:
     from poshbridge.lab.engine.registry import error_record
 
-    return error_record(message, "Microsoft.PowerShell.Commands.WriteErrorException", "NotSpecified",
-                        exception_type="Microsoft.PowerShell.Commands.WriteErrorException")
+    return error_record(
+        message,
+        "Microsoft.PowerShell.Commands.WriteErrorException",
+        "NotSpecified",
+        exception_type="Microsoft.PowerShell.Commands.WriteErrorException",
+    )
 
 
 # ----- New-PACertificate ------------------------------------------------------------------------------
 _NEW_CERT_PARAMS = [
     Param("Domain", "string[]", position=0, mandatory=True, sets=("FromScratch",)),
     Param("CSRPath", position=0, mandatory=True, sets=("FromCSR",), aliases=("CSRString",)),
-    Param("Name"), Param("Contact", "string[]"), Param("CertKeyLength"), Param("AlwaysNewKey", "switch"),
-    Param("AcceptTOS", "switch"), Param("AccountKeyLength"), Param("DirectoryUrl", aliases=("location",)),
-    Param("Plugin", "string[]", aliases=("DnsPlugin",)), Param("PluginArgs", "hashtable"),
-    Param("LifetimeDays", "int"), Param("DnsAlias", "string[]"), Param("OCSPMustStaple", "switch"),
-    Param("Subject"), Param("FriendlyName"), Param("PfxPass"), Param("PfxPassSecure", "securestring"),
-    Param("UseModernPfxEncryption", "switch"), Param("Install", "switch"), Param("UseSerialValidation", "switch"),
-    Param("Force", "switch"), Param("DnsSleep", "int"), Param("DnsVariant", choices=("dns-01", "dns-account-01")),
-    Param("ValidationTimeout", "int"), Param("PreferredChain"), Param("Profile"),
+    Param("Name"),
+    Param("Contact", "string[]"),
+    Param("CertKeyLength"),
+    Param("AlwaysNewKey", "switch"),
+    Param("AcceptTOS", "switch"),
+    Param("AccountKeyLength"),
+    Param("DirectoryUrl", aliases=("location",)),
+    Param("Plugin", "string[]", aliases=("DnsPlugin",)),
+    Param("PluginArgs", "hashtable"),
+    Param("LifetimeDays", "int"),
+    Param("DnsAlias", "string[]"),
+    Param("OCSPMustStaple", "switch"),
+    Param("Subject"),
+    Param("FriendlyName"),
+    Param("PfxPass"),
+    Param("PfxPassSecure", "securestring"),
+    Param("UseModernPfxEncryption", "switch"),
+    Param("Install", "switch"),
+    Param("UseSerialValidation", "switch"),
+    Param("Force", "switch"),
+    Param("DnsSleep", "int"),
+    Param("DnsVariant", choices=("dns-01", "dns-account-01")),
+    Param("ValidationTimeout", "int"),
+    Param("PreferredChain"),
+    Param("Profile"),
 ]
 
 
-@cmdlet("New-PACertificate", _NEW_CERT_PARAMS, output_type=PA_CERTIFICATE,
-        module=MODULE, default_set="FromScratch")
+@cmdlet(
+    "New-PACertificate",
+    _NEW_CERT_PARAMS,
+    output_type=PA_CERTIFICATE,
+    module=MODULE,
+    default_set="FromScratch",
+)
 def new_pa_certificate(ctx: Invocation) -> None:
     if ctx.has("CSRPath"):
         ctx.throw_script("The poshbridge lab does not emulate New-PACertificate -CSRPath.")
@@ -841,14 +1035,26 @@ def issue(ctx: Invocation, args: dict[str, Any], *, force: bool) -> Any | None:
     acct = store.current_account(server_name)
     if arg("Contact") is not None or arg("AccountKeyLength") is not None:
         wanted = sorted(_mailto(arg("Contact") or []))
-        candidates = [a for a in store.accounts(server_name) if a.get("status") == "valid"
-                      and (arg("Contact") is None or sorted(a.get("contact") or []) == wanted)
-                      and (arg("AccountKeyLength") is None or str(a.get("KeyLength")) == arg("AccountKeyLength"))]
+        candidates = [
+            a
+            for a in store.accounts(server_name)
+            if a.get("status") == "valid"
+            and (arg("Contact") is None or sorted(a.get("contact") or []) == wanted)
+            and (arg("AccountKeyLength") is None or str(a.get("KeyLength")) == arg("AccountKeyLength"))
+        ]
         acct = candidates[0] if candidates else None
     if acct is None or acct.get("status") != "valid":
-        acct = new_account(ctx, store, contacts=arg("Contact"), key_length=str(arg("AccountKeyLength") or "ec-256"),
-                           eab_kid=None, eab_hmac=None, eab_alg="HS256", accept_tos=bool(arg("AcceptTOS")),
-                           force=True)
+        acct = new_account(
+            ctx,
+            store,
+            contacts=arg("Contact"),
+            key_length=str(arg("AccountKeyLength") or "ec-256"),
+            eab_kid=None,
+            eab_hmac=None,
+            eab_alg="HS256",
+            accept_tos=bool(arg("AcceptTOS")),
+            force=True,
+        )
     else:
         store.write_text(f"{store.server_folder(server_name)}\\current-account.txt", acct["id"])
     ctx.verbose(f"Using account {acct['id']}")
@@ -862,19 +1068,23 @@ def issue(ctx: Invocation, args: dict[str, Any], *, force: bool) -> Any | None:
         renew_after = _parse_time(order.get("RenewAfter"))
         expires = _parse_time(order.get("expires"))
         sans = [str(s).lower() for s in [order.get("MainDomain"), *(order.get("SANs") or [])] if s]
-        if (status in ("invalid", "deactivated")
-                or (status == "valid" and renew_after is not None and now >= renew_after)
-                or (status == "pending" and expires is not None and now >= expires)
-                or str(order.get("KeyLength")) != key_length
-                or sans != [d.lower() for d in domains]
-                or (arg("LifetimeDays") is not None and order.get("LifetimeDays") != arg("LifetimeDays"))):
+        if (
+            status in ("invalid", "deactivated")
+            or (status == "valid" and renew_after is not None and now >= renew_after)
+            or (status == "pending" and expires is not None and now >= expires)
+            or str(order.get("KeyLength")) != key_length
+            or sans != [d.lower() for d in domains]
+            or (arg("LifetimeDays") is not None and order.get("LifetimeDays") != arg("LifetimeDays"))
+        ):
             need_new = True
     if not need_new and order is not None:
         ctx.verbose(f"Using existing order '{name}' with status {order.get('status')}")
         store.write_text(f"{store.account_folder(server_name, acct['id'])}\\current-order.txt", name)
         if order.get("status") == "valid":
-            ctx.warning("This certificate order has already been completed. Use -Force to overwrite the current "
-                        "certificate.")
+            ctx.warning(
+                "This certificate order has already been completed. Use -Force to overwrite the current "
+                "certificate."
+            )
             return None
     session = _session(ctx, server, acct)
     folder = store.order_folder(server_name, acct["id"], name)
@@ -889,9 +1099,18 @@ def issue(ctx: Invocation, args: dict[str, Any], *, force: bool) -> Any | None:
     return certificate_object(store, server_name, acct["id"], order)
 
 
-def _new_order(ctx: Invocation, store: Store, session: AcmeSession, server_name: str, acct: dict[str, Any],
-               name: str, domains: list[str], key_length: str, args: dict[str, Any],
-               previous: dict[str, Any] | None) -> dict[str, Any]:
+def _new_order(
+    ctx: Invocation,
+    store: Store,
+    session: AcmeSession,
+    server_name: str,
+    acct: dict[str, Any],
+    name: str,
+    domains: list[str],
+    key_length: str,
+    args: dict[str, Any],
+    previous: dict[str, Any] | None,
+) -> dict[str, Any]:
     def arg(key: str, default: Any = None) -> Any:
         return hashtable_get(args, key, default)
 
@@ -910,9 +1129,14 @@ def _new_order(ctx: Invocation, store: Store, session: AcmeSession, server_name:
     fault = ctx.host.faults.acme_error_next_order
     if fault:
         ctx.host.faults.acme_error_next_order = None
-        _throw_problem(ctx, AcmeProblem(str(fault.get("type", "serverInternal")),
-                                        str(fault.get("detail", "The server experienced an internal error")),
-                                        int(fault.get("status", 400))))
+        _throw_problem(
+            ctx,
+            AcmeProblem(
+                str(fault.get("type", "serverInternal")),
+                str(fault.get("detail", "The server experienced an internal error")),
+                int(fault.get("status", 400)),
+            ),
+        )
     try:
         location, body = session.new_order(domains)
     except AcmeProblem as problem:
@@ -932,8 +1156,11 @@ def _new_order(ctx: Invocation, store: Store, session: AcmeSession, server_name:
     pfx_pass = arg("PfxPass")
     if arg("PfxPassSecure") is not None:
         pfx_pass = secure_text(arg("PfxPassSecure"))
-    pfx_b64 = b64url(str(pfx_pass).encode()) if pfx_pass is not None else old.get(
-        "PfxPassB64U", b64url(b"poshacme"))
+    pfx_b64 = (
+        b64url(str(pfx_pass).encode())
+        if pfx_pass is not None
+        else old.get("PfxPassB64U", b64url(b"poshacme"))
+    )
     order: dict[str, Any] = {
         "Name": name,
         "status": body.get("status"),
@@ -970,13 +1197,22 @@ def _new_order(ctx: Invocation, store: Store, session: AcmeSession, server_name:
     return order
 
 
-def _validate(ctx: Invocation, store: Store, session: AcmeSession, server_name: str, acct: dict[str, Any],
-              order: dict[str, Any], plugin_args: dict[str, Any]) -> None:
+def _validate(
+    ctx: Invocation,
+    store: Store,
+    session: AcmeSession,
+    server_name: str,
+    acct: dict[str, Any],
+    order: dict[str, Any],
+    plugin_args: dict[str, Any],
+) -> None:
     """Submit-ChallengeValidation + Wait-AuthValidation with the WebRoot plugin."""
     if order.get("status") in ("ready", "processing", "valid"):
         if order.get("status") == "ready":
-            ctx.warning(f"Order '{order['Name']}' has already completed challenge validation and is awaiting "
-                        "finalization.")
+            ctx.warning(
+                f"Order '{order['Name']}' has already completed challenge validation and is awaiting "
+                "finalization."
+            )
         return
     written: list[Path] = []
     pending: list[tuple[str, str]] = []  # (authz url, fqdn)
@@ -991,7 +1227,9 @@ def _validate(ctx: Invocation, store: Store, session: AcmeSession, server_name: 
             if status == "valid":
                 continue  # Pebble reuses valid authorizations
             if status != "pending":
-                ctx.throw_script(f"{fqdn} authorization status is '{status}'. Create a new order and try again.")
+                ctx.throw_script(
+                    f"{fqdn} authorization status is '{status}'. Create a new order and try again."
+                )
             plugins = [str(p) for p in order.get("Plugin") or ["Manual"]]
             plugin = plugins[0] if plugins else "Manual"
             if plugin.lower() != "webroot":
@@ -1047,8 +1285,10 @@ def _validate(ctx: Invocation, store: Store, session: AcmeSession, server_name: 
             pending = still
             if pending:
                 if time.monotonic() > deadline:
-                    ctx.throw_script(f"Timed out waiting {int(order.get('ValidationTimeout') or 60)} seconds for "
-                                     "authorizations to become valid.")
+                    ctx.throw_script(
+                        f"Timed out waiting {int(order.get('ValidationTimeout') or 60)} seconds for "
+                        "authorizations to become valid."
+                    )
                 time.sleep(POLL_SECONDS)
     except AcmeProblem as problem:
         _throw_problem(ctx, problem)
@@ -1057,8 +1297,14 @@ def _validate(ctx: Invocation, store: Store, session: AcmeSession, server_name: 
             path.unlink(missing_ok=True)
 
 
-def _mark_order(ctx: Invocation, store: Store, session: AcmeSession, server_name: str, acct: dict[str, Any],
-                order: dict[str, Any]) -> None:
+def _mark_order(
+    ctx: Invocation,
+    store: Store,
+    session: AcmeSession,
+    server_name: str,
+    acct: dict[str, Any],
+    order: dict[str, Any],
+) -> None:
     try:
         body = session.get(str(order["location"]))
     except (AcmeProblem, AcmeConnectionError):
@@ -1076,19 +1322,30 @@ def _private_key(key_length: str) -> Any:
     return rsa.generate_private_key(public_exponent=65537, key_size=int(text))
 
 
-def _finalize(ctx: Invocation, store: Store, session: AcmeSession, server_name: str, acct: dict[str, Any],
-              order: dict[str, Any]) -> None:
+def _finalize(
+    ctx: Invocation,
+    store: Store,
+    session: AcmeSession,
+    server_name: str,
+    acct: dict[str, Any],
+    order: dict[str, Any],
+) -> None:
     folder = store.order_folder(server_name, acct["id"], order["Name"])
     real = store.real(folder)
     real.mkdir(parents=True, exist_ok=True)
     key_file = real / "cert.key"
+    key: Any
     if key_file.exists():
         key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
     else:
         key = _private_key(str(order.get("KeyLength") or "2048"))
-        key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                               serialization.PrivateFormat.TraditionalOpenSSL,
-                                               serialization.NoEncryption()))
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.TraditionalOpenSSL,
+                serialization.NoEncryption(),
+            )
+        )
     domains = [str(order["MainDomain"]), *[str(s) for s in order.get("SANs") or []]]
     subject = str(order.get("Subject") or f"CN={domains[0]}")
     cn = subject[3:] if subject.upper().startswith("CN=") else domains[0]
@@ -1096,7 +1353,7 @@ def _finalize(ctx: Invocation, store: Store, session: AcmeSession, server_name: 
         x509.CertificateSigningRequestBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(d) for d in domains]), critical=False)
-        .sign(key, hashes.SHA256())  # type: ignore[arg-type]
+        .sign(key, hashes.SHA256())
     )
     csr_pem = csr.public_bytes(serialization.Encoding.PEM)
     (real / "request.csr").write_bytes(csr_pem)
@@ -1134,10 +1391,24 @@ def _finalize(ctx: Invocation, store: Store, session: AcmeSession, server_name: 
     password = _pfx_pass(order).encode()
     friendly = str(order.get("FriendlyName") or domains[0]).encode()
     encryption = serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
-    (real / "cert.pfx").write_bytes(pkcs12.serialize_key_and_certificates(friendly, key, cert, None,  # type: ignore[arg-type]
-                                                                          encryption))
-    (real / "fullchain.pfx").write_bytes(pkcs12.serialize_key_and_certificates(friendly, key, cert,  # type: ignore[arg-type]
-                                                                               chain_certs, encryption))
+    (real / "cert.pfx").write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            friendly,
+            key,
+            cert,
+            None,
+            encryption,
+        )
+    )
+    (real / "fullchain.pfx").write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            friendly,
+            key,
+            cert,
+            chain_certs,
+            encryption,
+        )
+    )
     not_after = cert.not_valid_after_utc
     lifetime = not_after - cert.not_valid_before_utc
     order["CertExpires"] = _utc_text(not_after)
@@ -1152,7 +1423,9 @@ def _split_pem(text: str) -> list[bytes]:
     return [(p.strip() + "\n" + marker + "\n").encode() for p in parts]
 
 
-def _install(ctx: Invocation, store: Store, server_name: str, acct: dict[str, Any], order: dict[str, Any]) -> None:
+def _install(
+    ctx: Invocation, store: Store, server_name: str, acct: dict[str, Any], order: dict[str, Any]
+) -> None:
     folder = store.real(store.order_folder(server_name, acct["id"], order["Name"]))
     pfx = folder / "fullchain.pfx"
     if pfx.is_file():
@@ -1162,17 +1435,21 @@ def _install(ctx: Invocation, store: Store, server_name: str, acct: dict[str, An
 # ----- Submit-Renewal ---------------------------------------------------------------------------------
 @cmdlet(
     "Submit-Renewal",
-    [Param("MainDomain", position=0, sets=("Specific",), from_pipeline=True, by_property_name=True),
-     Param("Name", position=1, sets=("Specific",), by_property_name=True),
-     Param("AllOrders", "switch", sets=("AllOrders",), mandatory=True),
-     Param("AllAccounts", "switch", sets=("AllAccounts",), mandatory=True),
-     Param("Force", "switch"), Param("NoSkipManualDns", "switch"), Param("PluginArgs", "hashtable")],
+    [
+        Param("MainDomain", position=0, sets=("Specific",), from_pipeline=True, by_property_name=True),
+        Param("Name", position=1, sets=("Specific",), by_property_name=True),
+        Param("AllOrders", "switch", sets=("AllOrders",), mandatory=True),
+        Param("AllAccounts", "switch", sets=("AllAccounts",), mandatory=True),
+        Param("Force", "switch"),
+        Param("NoSkipManualDns", "switch"),
+        Param("PluginArgs", "hashtable"),
+    ],
     module=MODULE,
     default_set="Specific",
 )
 def submit_renewal(ctx: Invocation) -> None:
     store = Store(ctx)
-    server_name, server = _require_server(ctx, store)
+    server_name, _server = _require_server(ctx, store)
     if ctx.switch("AllAccounts"):
         accounts = [a for a in store.accounts(server_name) if a.get("status") == "valid"]
     else:
@@ -1180,13 +1457,16 @@ def submit_renewal(ctx: Invocation) -> None:
     for acct in accounts:
         store.write_text(f"{store.server_folder(server_name)}\\current-account.txt", acct["id"])
         if ctx.switch("AllOrders") or ctx.switch("AllAccounts"):
-            orders = sorted(store.orders(server_name, acct["id"]),
-                            key=lambda o: str(o.get("MainDomain", "")).lower())
+            orders = sorted(
+                store.orders(server_name, acct["id"]), key=lambda o: str(o.get("MainDomain", "")).lower()
+            )
             if not orders:
                 ctx.verbose(f"No orders found for account {acct['id']}.")
         else:
             if ctx.get("MainDomain") or ctx.get("Name"):
-                orders = _find_orders(store, server_name, acct["id"], ctx.get("MainDomain"), ctx.get("Name"))[:1]
+                orders = _find_orders(store, server_name, acct["id"], ctx.get("MainDomain"), ctx.get("Name"))[
+                    :1
+                ]
             else:
                 found = current_order(store, server_name, acct["id"])
                 orders = [found] if found else []
@@ -1196,8 +1476,9 @@ def submit_renewal(ctx: Invocation) -> None:
             _renew_one(ctx, store, server_name, acct, order)
 
 
-def _renew_one(ctx: Invocation, store: Store, server_name: str, acct: dict[str, Any],
-               order: dict[str, Any]) -> None:
+def _renew_one(
+    ctx: Invocation, store: Store, server_name: str, acct: dict[str, Any], order: dict[str, Any]
+) -> None:
     renew_after = _parse_time(order.get("RenewAfter"))
     if not ctx.switch("Force") and renew_after is not None and _now(ctx) < renew_after:
         ctx.warning(f"Order '{order['Name']}' is not recommended for renewal yet. Use -Force to override.")
@@ -1207,8 +1488,10 @@ def _renew_one(ctx: Invocation, store: Store, server_name: str, acct: dict[str, 
         ctx.warning(f"Skipping renewal for order '{order['Name']}' due to null plugin.")
         return
     if [str(p) for p in plugins] == ["Manual"] and not ctx.switch("NoSkipManualDns"):
-        ctx.warning(f"Skipping renewal for order '{order['Name']}' due to Manual DNS plugin. Use -NoSkipManualDns "
-                    "to avoid this.")
+        ctx.warning(
+            f"Skipping renewal for order '{order['Name']}' due to Manual DNS plugin. Use -NoSkipManualDns "
+            "to avoid this."
+        )
         return
     ctx.verbose(f"Renewing certificate for order '{order['Name']}'")
     store.write_text(f"{store.account_folder(server_name, acct['id'])}\\current-order.txt", order["Name"])
@@ -1228,8 +1511,11 @@ def _renew_one(ctx: Invocation, store: Store, server_name: str, acct: dict[str, 
 # ----- Get-PACertificate ------------------------------------------------------------------------------
 @cmdlet(
     "Get-PACertificate",
-    [Param("MainDomain", position=0, from_pipeline=True, by_property_name=True),
-     Param("Name", by_property_name=True), Param("List", "switch")],
+    [
+        Param("MainDomain", position=0, from_pipeline=True, by_property_name=True),
+        Param("Name", by_property_name=True),
+        Param("List", "switch"),
+    ],
     output_type=PA_CERTIFICATE,
     module=MODULE,
 )
@@ -1239,7 +1525,9 @@ def get_pa_certificate(ctx: Invocation) -> None:
         return
     store, server_name, _server, acct = context
     if ctx.switch("List"):
-        orders = sorted(store.orders(server_name, acct["id"]), key=lambda o: str(o.get("MainDomain", "")).lower())
+        orders = sorted(
+            store.orders(server_name, acct["id"]), key=lambda o: str(o.get("MainDomain", "")).lower()
+        )
     elif ctx.get("MainDomain") or ctx.get("Name"):
         orders = _find_orders(store, server_name, acct["id"], ctx.get("MainDomain"), ctx.get("Name"))[:1]
     else:
@@ -1252,8 +1540,15 @@ def get_pa_certificate(ctx: Invocation) -> None:
 
 
 # ----- Revoke-PACertificate ---------------------------------------------------------------------------
-def _revoke(ctx: Invocation, store: Store, server_name: str, server: dict[str, Any], acct: dict[str, Any],
-            order: dict[str, Any], reason: int) -> None:
+def _revoke(
+    ctx: Invocation,
+    store: Store,
+    server_name: str,
+    server: dict[str, Any],
+    acct: dict[str, Any],
+    order: dict[str, Any],
+    reason: int,
+) -> None:
     cert_path = store.real(store.order_folder(server_name, acct["id"], order["Name"]) + "\\cert.cer")
     if not cert_path.is_file():
         ctx.throw_script(f"Unable to find certificate file for order '{order['Name']}'.")
@@ -1270,10 +1565,14 @@ def _revoke(ctx: Invocation, store: Store, server_name: str, server: dict[str, A
 
 @cmdlet(
     "Revoke-PACertificate",
-    [Param("MainDomain", position=0, sets=("MainDomain",), from_pipeline=True, by_property_name=True),
-     Param("Name", sets=("MainDomain",), by_property_name=True),
-     Param("CertFile", sets=("CertFile",), mandatory=True), Param("KeyFile", sets=("CertFile",)),
-     Param("Reason", "enum:Posh-ACME.RevocationReasons", choices=REASONS), Param("Force", "switch")],
+    [
+        Param("MainDomain", position=0, sets=("MainDomain",), from_pipeline=True, by_property_name=True),
+        Param("Name", sets=("MainDomain",), by_property_name=True),
+        Param("CertFile", sets=("CertFile",), mandatory=True),
+        Param("KeyFile", sets=("CertFile",)),
+        Param("Reason", "enum:Posh-ACME.RevocationReasons", choices=REASONS),
+        Param("Force", "switch"),
+    ],
     module=MODULE,
     default_set="MainDomain",
     should_process=True,
@@ -1295,21 +1594,38 @@ def revoke_pa_certificate(ctx: Invocation) -> None:
     if not ctx.switch("Force") and ctx.flags.confirm is not False:
         ctx.prompt_required(
             "Confirm",
-            f'Are you sure you want to perform this action?\r\nPerforming the operation "Revoke certificate" on '
+            'Are you sure you want to perform this action?\r\nPerforming the operation "Revoke '
+            'certificate" on '
             f'target "{order["MainDomain"]}".',
         )
     if ctx.flags.whatif:
         return
-    _revoke(ctx, store, server_name, server, acct, order, REASON_CODES.get(str(ctx.get("Reason") or
-                                                                               "unspecified"), 0))
+    _revoke(
+        ctx,
+        store,
+        server_name,
+        server,
+        acct,
+        order,
+        REASON_CODES.get(str(ctx.get("Reason") or "unspecified"), 0),
+    )
 
 
 # ----- Get-PAAuthorization ----------------------------------------------------------------------------
 @cmdlet(
     "Get-PAAuthorization",
-    [Param("AuthURLs", "string[]", position=0, mandatory=True, from_pipeline=True, by_property_name=True,
-           aliases=("authorizations",)),
-     Param("Account", "object")],
+    [
+        Param(
+            "AuthURLs",
+            "string[]",
+            position=0,
+            mandatory=True,
+            from_pipeline=True,
+            by_property_name=True,
+            aliases=("authorizations",),
+        ),
+        Param("Account", "object"),
+    ],
     output_type=PA_AUTHORIZATION,
     module=MODULE,
 )
@@ -1333,4 +1649,3 @@ def get_pa_authorization(ctx: Invocation) -> None:
             data[f"{prefix}Url"] = challenge.get("url") if challenge else None
             data[f"{prefix}Token"] = challenge.get("token") if challenge else None
         ctx.output(pa_object(PA_AUTHORIZATION, data))
-

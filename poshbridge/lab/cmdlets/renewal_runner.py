@@ -49,10 +49,12 @@ _threads_lock = threading.Lock()
 def start_task(host: TwinHost, task: dict[str, Any]) -> None:
     """Mark the task running (LastTaskResult 267009) and run its action in a background thread."""
     started = datetime.datetime.fromtimestamp(host.clock(), datetime.timezone.utc)
-    update_task(host, task["path"], task["name"], running=True,
-                last_run_time=started.strftime("%Y-%m-%dT%H:%M:%SZ"))
-    thread = threading.Thread(target=_run, args=(host, task, started), daemon=True,
-                              name=f"lab-{host.name}-task-{task['name']}")
+    update_task(
+        host, task["path"], task["name"], running=True, last_run_time=started.strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
+    thread = threading.Thread(
+        target=_run, args=(host, task, started), daemon=True, name=f"lab-{host.name}-task-{task['name']}"
+    )
     with _threads_lock:
         _threads[(host.name, (task["path"] + task["name"]).lower())] = thread
     thread.start()
@@ -106,7 +108,7 @@ def _script_from_arguments(argv: list[str]) -> tuple[str | None, str | None]:
         if lowered in ("-file", "-f") and index + 1 < len(argv):
             return "file", argv[index + 1]
         if lowered in ("-command", "-c") and index + 1 < len(argv):
-            text = " ".join(argv[index + 1:]).strip()
+            text = " ".join(argv[index + 1 :]).strip()
             match = re.fullmatch(r"&\s*'((?:[^']|'')*)'", text)
             if match:
                 return "command", match.group(1).replace("''", "'")
@@ -193,8 +195,9 @@ _LIT = r"(?:'((?:[^']|'')*)'|([^\s'`$]+))"
 
 
 class ScriptRun:
-    def __init__(self, host: TwinHost, script_path: str, text: str, started: datetime.datetime,
-                 host_application: str) -> None:
+    def __init__(
+        self, host: TwinHost, script_path: str, text: str, started: datetime.datetime, host_application: str
+    ) -> None:
         self.host = host
         self.script_path = script_path
         self.text = text
@@ -211,7 +214,9 @@ class ScriptRun:
     def now(self) -> datetime.datetime:
         return datetime.datetime.fromtimestamp(self.host.clock(), datetime.timezone.utc)
 
-    def call(self, name: str, params: list[tuple[str | None, Any]], items: list[Any] | None = None) -> list[Any]:
+    def call(
+        self, name: str, params: list[tuple[str | None, Any]], items: list[Any] | None = None
+    ) -> list[Any]:
         self.current = name
         self.sink.outputs = []
         run_statement(self.host, self.runspace, [CommandCall(name, parameters=params)], items, self.sink)
@@ -231,8 +236,16 @@ class ScriptRun:
             return
         command = self.current or record.command_name or ""
         number, line, column = self.locate(command)
-        self.transcript.write_lines(render_error(record, script_path=self.script_path, line_no=number,
-                                                 line_text=line, column=column, length=len(command)))
+        self.transcript.write_lines(
+            render_error(
+                record,
+                script_path=self.script_path,
+                line_no=number,
+                line_text=line,
+                column=column,
+                length=len(command),
+            )
+        )
 
     def start_transcript(self, windows_path: str, *, announce: bool) -> bool:
         try:
@@ -241,8 +254,14 @@ class ScriptRun:
             return False
         self.transcript = Transcript(real, windows_path)
         pid = 1000 + zlib.crc32(f"{self.host.name}{self.started.isoformat()}".encode()) % 8000
-        self.transcript.start(when=self.now(), user=SYSTEM_USER, machine=self.host.name.upper(),
-                              host_application=self.host_application, pid=pid, announce=announce)
+        self.transcript.start(
+            when=self.now(),
+            user=SYSTEM_USER,
+            machine=self.host.name.upper(),
+            host_application=self.host_application,
+            pid=pid,
+            announce=announce,
+        )
         return True
 
     def terminating(self, exc: TerminatingError) -> None:
@@ -263,7 +282,8 @@ class ScriptRun:
         order_verbose = bool(re.search(r"^\s*Set-PAOrder\b.*-Verbose", text, re.IGNORECASE | re.MULTILINE))
         iis_verbose = bool(re.search(r"Set-IISCertificate\b.*-Verbose", text, re.IGNORECASE))
         if log_path is not None and not self.start_transcript(
-                ntpath.normpath(ntpath.join(SYSTEM_CWD, log_path)), announce=True):
+            ntpath.normpath(ntpath.join(SYSTEM_CWD, log_path)), announce=True
+        ):
             return 1
         try:
             params: list[tuple[str | None, Any]] = [("MainDomain", main_domain)] if main_domain else []
@@ -296,8 +316,9 @@ class ScriptRun:
                 break
             match = re.fullmatch(r"\s*\$(\w+)\s*=\s*(?:'((?:[^']|'')*)'|(-?\d+))\s*", line)
             if match:
-                values[match.group(1)] = (match.group(2).replace("''", "'") if match.group(2) is not None
-                                          else int(match.group(3)))
+                values[match.group(1)] = (
+                    match.group(2).replace("''", "'") if match.group(2) is not None else int(match.group(3))
+                )
         return values
 
     def hardened(self) -> int:
@@ -333,13 +354,20 @@ class ScriptRun:
             except _PathRefused:
                 home_exists = False
             if not home_exists:
-                raise TerminatingError(LabErrorRecord(
-                    f"POSHACME_HOME folder '{home}' does not exist; run 'poshbridge setup' for this host first.",
-                    "ScriptHalted", "OperationStopped"))
+                raise TerminatingError(
+                    LabErrorRecord(
+                        f"POSHACME_HOME folder '{home}' does not exist; run 'poshbridge setup' for this "
+                        "host first.",
+                        "ScriptHalted",
+                        "OperationStopped",
+                    )
+                )
             self.call("Import-Module", [("Name", ["Posh-ACME"]), ("ErrorAction", "Stop")])
             self.call("Import-Module", [("Name", ["Posh-ACME.Deploy"]), ("ErrorAction", "Stop")])
-            self.call("Set-PAOrder", [("MainDomain", settings.get("MainDomain")), ("Verbose", True),
-                                      ("ErrorAction", "Stop")])
+            self.call(
+                "Set-PAOrder",
+                [("MainDomain", settings.get("MainDomain")), ("Verbose", True), ("ErrorAction", "Stop")],
+            )
             certs = self.call("Submit-Renewal", [("ErrorAction", "Stop")])
             if certs:
                 cert = certs[0]
@@ -348,8 +376,10 @@ class ScriptRun:
                 self.call("Start-Sleep", [("Seconds", int(settings.get("WaitSeconds", 0)))])
                 iis_line = next((line for line in self.lines if "Set-IISCertificate" in line), "")
                 params: list[tuple[str | None, Any]] = [
-                    ("SiteName", settings.get("SiteName")), ("Port", settings.get("Port")),
-                    ("IPAddress", settings.get("IPAddress")), ("HostHeader", settings.get("HostHeader")),
+                    ("SiteName", settings.get("SiteName")),
+                    ("Port", settings.get("Port")),
+                    ("IPAddress", settings.get("IPAddress")),
+                    ("HostHeader", settings.get("HostHeader")),
                 ]
                 for switch in ("RequireSNI", "RemoveOldCert"):
                     if f"-{switch}" in iis_line:
@@ -376,8 +406,9 @@ class ScriptRun:
                 "message": exc.record.message,
                 "type": data.get("type"),
                 "status": data.get("status"),
-                "detail": data.get("detail") if "detail" in data else (exc.record.message if data.get("type")
-                                                                       else None),
+                "detail": data.get("detail")
+                if "detail" in data
+                else (exc.record.message if data.get("type") else None),
             }
             if self.transcript:
                 self.transcript.line(f"poshbridge: renewal failed: {exc.record.message}")

@@ -39,26 +39,72 @@ HRESULTS = {
     "missing": (0x80041319, "The task XML is missing a required element or attribute."),
     "malformed": (0x8004131A, "The task XML is malformed."),
 }
-_DURATION = re.compile(r"^P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?"
-                       r"(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
+_DURATION = re.compile(
+    r"^P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?"
+    r"(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$"
+)
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$")
-_DURATION_ELEMENTS = {"Interval", "Duration", "ExecutionTimeLimit", "RandomDelay", "Delay", "DeleteExpiredTaskAfter",
-                      "IdleDuration", "WaitTimeout", "RestartInterval", "PeriodicityDuration", "Deadline"}
+_DURATION_ELEMENTS = {
+    "Interval",
+    "Duration",
+    "ExecutionTimeLimit",
+    "RandomDelay",
+    "Delay",
+    "DeleteExpiredTaskAfter",
+    "IdleDuration",
+    "WaitTimeout",
+    "RestartInterval",
+    "PeriodicityDuration",
+    "Deadline",
+}
 _CHILDREN: dict[str, set[str]] = {
     "Task": {"RegistrationInfo", "Triggers", "Principals", "Settings", "Actions", "Data"},
-    "Triggers": {"BootTrigger", "RegistrationTrigger", "IdleTrigger", "TimeTrigger", "EventTrigger",
-                 "LogonTrigger", "SessionStateChangeTrigger", "CalendarTrigger", "WnfStateChangeTrigger"},
+    "Triggers": {
+        "BootTrigger",
+        "RegistrationTrigger",
+        "IdleTrigger",
+        "TimeTrigger",
+        "EventTrigger",
+        "LogonTrigger",
+        "SessionStateChangeTrigger",
+        "CalendarTrigger",
+        "WnfStateChangeTrigger",
+    },
     "Actions": {"Exec", "ComHandler", "SendEmail", "ShowMessage"},
     "Principals": {"Principal"},
-    "Principal": {"UserId", "GroupId", "LogonType", "RunLevel", "DisplayName", "ProcessTokenSidType",
-                  "RequiredPrivileges"},
+    "Principal": {
+        "UserId",
+        "GroupId",
+        "LogonType",
+        "RunLevel",
+        "DisplayName",
+        "ProcessTokenSidType",
+        "RequiredPrivileges",
+    },
     "Exec": {"Command", "Arguments", "WorkingDirectory"},
     "Repetition": {"Interval", "Duration", "StopAtDurationEnd"},
-    "CalendarTrigger": {"Repetition", "StartBoundary", "EndBoundary", "ExecutionTimeLimit", "Enabled",
-                        "RandomDelay", "ScheduleByDay", "ScheduleByWeek", "ScheduleByMonth",
-                        "ScheduleByMonthDayOfWeek", "Id"},
-    "TimeTrigger": {"Repetition", "StartBoundary", "EndBoundary", "ExecutionTimeLimit", "Enabled",
-                    "RandomDelay", "Id"},
+    "CalendarTrigger": {
+        "Repetition",
+        "StartBoundary",
+        "EndBoundary",
+        "ExecutionTimeLimit",
+        "Enabled",
+        "RandomDelay",
+        "ScheduleByDay",
+        "ScheduleByWeek",
+        "ScheduleByMonth",
+        "ScheduleByMonthDayOfWeek",
+        "Id",
+    },
+    "TimeTrigger": {
+        "Repetition",
+        "StartBoundary",
+        "EndBoundary",
+        "ExecutionTimeLimit",
+        "Enabled",
+        "RandomDelay",
+        "Id",
+    },
 }
 
 
@@ -97,7 +143,7 @@ class Node:
 
 class TaskXmlError(Exception):
     def __init__(self, kind: str, detail: str = "") -> None:
-        code, text = HRESULTS[kind] if kind in HRESULTS else (0, kind)
+        code, text = HRESULTS.get(kind, (0, kind))
         self.hresult = code
         self.message = text + (f"\r\n{detail}" if detail else "") if code else kind
         super().__init__(self.message)
@@ -109,10 +155,14 @@ def parse_task_xml(text: str) -> Node:
         encoding = re.search(r"encoding\s*=\s*[\"']([^\"']+)[\"']", declaration.group(0))
         if encoding and encoding.group(1).lower().replace("-", "") not in ("utf16", "unicode", "ucs2"):
             col = declaration.end() + 1
-            raise TaskXmlError(f"(1,{col})::ERROR: switch from current encoding to specified encoding not "
-                               "supported")
-        body = text[: declaration.start()] + " " * (declaration.end() - declaration.start()) + \
-            text[declaration.end():]
+            raise TaskXmlError(
+                f"(1,{col})::ERROR: switch from current encoding to specified encoding not supported"
+            )
+        body = (
+            text[: declaration.start()]
+            + " " * (declaration.end() - declaration.start())
+            + text[declaration.end() :]
+        )
     else:
         body = text
     parser = xml.parsers.expat.ParserCreate(namespace_separator="}")
@@ -174,10 +224,16 @@ def validate_task(root: Node) -> None:
                 raise TaskXmlError("invalid", where(child, child.text.strip()))
             if child.tag == "Priority" and not (child.text.strip().isdigit() and 0 <= int(child.text) <= 10):
                 raise TaskXmlError("invalid", where(child, child.text.strip()))
-            if child.tag == "DaysInterval" and not (child.text.strip().isdigit() and 1 <= int(child.text) <= 365):
+            if child.tag == "DaysInterval" and not (
+                child.text.strip().isdigit() and 1 <= int(child.text) <= 365
+            ):
                 raise TaskXmlError("invalid", where(child, child.text.strip()))
-            if child.tag in ("Enabled", "StopAtDurationEnd", "Hidden", "AllowStartOnDemand") \
-                    and child.text.strip() not in ("true", "false", "1", "0"):
+            if child.tag in (
+                "Enabled",
+                "StopAtDurationEnd",
+                "Hidden",
+                "AllowStartOnDemand",
+            ) and child.text.strip() not in ("true", "false", "1", "0"):
                 raise TaskXmlError("invalid", where(child, child.text.strip()))
             walk(child)
         if node.tag == "CalendarTrigger":
@@ -263,7 +319,9 @@ def _boundary(text: str | None) -> datetime.datetime | None:
     if not text:
         return None
     value = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)  # the lab's local time is UTC
+    return (
+        value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+    )  # the lab's local time is UTC
 
 
 def next_run_time(root: Node, now: datetime.datetime) -> datetime.datetime | None:
@@ -282,7 +340,8 @@ def next_run_time(root: Node, now: datetime.datetime) -> datetime.datetime | Non
             period = (int(days) if days else 1) * 86400.0 if trigger.find("ScheduleByDay") else 7 * 86400.0
         interval = duration_seconds(trigger.value("Repetition", "Interval") or "") or 0.0
         repeat_for = duration_seconds(trigger.value("Repetition", "Duration") or "") or (
-            period if interval else 0.0)
+            period if interval else 0.0
+        )
         candidate = _next_after(start, now, period, interval, repeat_for)
         if candidate is None or (end is not None and candidate > end):
             continue
@@ -291,8 +350,9 @@ def next_run_time(root: Node, now: datetime.datetime) -> datetime.datetime | Non
     return best
 
 
-def _next_after(start: datetime.datetime, now: datetime.datetime, period: float, interval: float,
-                repeat_for: float) -> datetime.datetime | None:
+def _next_after(
+    start: datetime.datetime, now: datetime.datetime, period: float, interval: float, repeat_for: float
+) -> datetime.datetime | None:
     """First trigger time >= now: day starts every ``period`` s, repeated every ``interval`` s within
     ``repeat_for`` s of each start."""
     if now <= start:
@@ -316,54 +376,102 @@ def _next_after(start: datetime.datetime, now: datetime.datetime, period: float,
 def task_object(task: dict[str, Any]) -> Any:
     root = parse_task_xml(task["xml"])
     exec_node = root.find("Actions", "Exec")
-    actions = [cim_instance("MSFT_TaskExecAction", [
-        ("Id", None), ("Arguments", exec_node.value("Arguments")), ("Execute", exec_node.value("Command")),
-        ("WorkingDirectory", exec_node.value("WorkingDirectory")), ("PSComputerName", None),
-    ])] if exec_node is not None else []
+    actions = (
+        [
+            cim_instance(
+                "MSFT_TaskExecAction",
+                [
+                    ("Id", None),
+                    ("Arguments", exec_node.value("Arguments")),
+                    ("Execute", exec_node.value("Command")),
+                    ("WorkingDirectory", exec_node.value("WorkingDirectory")),
+                    ("PSComputerName", None),
+                ],
+            )
+        ]
+        if exec_node is not None
+        else []
+    )
     principal = root.find("Principals", "Principal")
-    principal_obj = cim_instance("MSFT_TaskPrincipal2", [
-        ("DisplayName", principal.value("DisplayName") if principal else None),
-        ("GroupId", principal.value("GroupId") if principal else None),
-        ("Id", principal.attrs.get("id") if principal else None),
-        ("LogonType", principal.value("LogonType") or "ServiceAccount" if principal else None),
-        ("RunLevel", {"HighestAvailable": "Highest", "LeastPrivilege": "Limited"}.get(
-            principal.value("RunLevel") or "LeastPrivilege", "Limited") if principal else None),
-        ("UserId", {"S-1-5-18": "SYSTEM"}.get(principal.value("UserId") or "", principal.value("UserId"))
-         if principal else None),
-        ("ProcessTokenSidType", "Default"), ("RequiredPrivilege", None),
-    ])
+    principal_obj = cim_instance(
+        "MSFT_TaskPrincipal2",
+        [
+            ("DisplayName", principal.value("DisplayName") if principal else None),
+            ("GroupId", principal.value("GroupId") if principal else None),
+            ("Id", principal.attrs.get("id") if principal else None),
+            ("LogonType", principal.value("LogonType") or "ServiceAccount" if principal else None),
+            (
+                "RunLevel",
+                {"HighestAvailable": "Highest", "LeastPrivilege": "Limited"}.get(
+                    principal.value("RunLevel") or "LeastPrivilege", "Limited"
+                )
+                if principal
+                else None,
+            ),
+            (
+                "UserId",
+                {"S-1-5-18": "SYSTEM"}.get(principal.value("UserId") or "", principal.value("UserId"))
+                if principal
+                else None,
+            ),
+            ("ProcessTokenSidType", "Default"),
+            ("RequiredPrivilege", None),
+        ],
+    )
     triggers_node = root.find("Triggers")
-    triggers = [cim_instance(f"MSFT_Task{'Daily' if t.tag == 'CalendarTrigger' else 'Time'}Trigger", [
-        ("Enabled", t.value("Enabled") != "false"), ("EndBoundary", t.value("EndBoundary")),
-        ("ExecutionTimeLimit", t.value("ExecutionTimeLimit")), ("Id", t.value("Id")),
-        ("Repetition", {"Interval": t.value("Repetition", "Interval"), "Duration": t.value("Repetition", "Duration"),
-                        "StopAtDurationEnd": t.value("Repetition", "StopAtDurationEnd") == "true"}),
-        ("StartBoundary", t.value("StartBoundary")), ("RandomDelay", t.value("RandomDelay")),
-        ("DaysInterval", int(t.value("ScheduleByDay", "DaysInterval") or 1)),
-    ]) for t in (triggers_node.children if triggers_node else [])]
+    triggers = [
+        cim_instance(
+            f"MSFT_Task{'Daily' if t.tag == 'CalendarTrigger' else 'Time'}Trigger",
+            [
+                ("Enabled", t.value("Enabled") != "false"),
+                ("EndBoundary", t.value("EndBoundary")),
+                ("ExecutionTimeLimit", t.value("ExecutionTimeLimit")),
+                ("Id", t.value("Id")),
+                (
+                    "Repetition",
+                    {
+                        "Interval": t.value("Repetition", "Interval"),
+                        "Duration": t.value("Repetition", "Duration"),
+                        "StopAtDurationEnd": t.value("Repetition", "StopAtDurationEnd") == "true",
+                    },
+                ),
+                ("StartBoundary", t.value("StartBoundary")),
+                ("RandomDelay", t.value("RandomDelay")),
+                ("DaysInterval", int(t.value("ScheduleByDay", "DaysInterval") or 1)),
+            ],
+        )
+        for t in (triggers_node.children if triggers_node else [])
+    ]
     settings = root.find("Settings")
-    settings_obj = cim_instance("MSFT_TaskSettings3", [
-        (c.tag, c.text.strip()) for c in (settings.children if settings else []) if not c.children
-    ])
-    state = TaskState.Disabled if task.get("state") == "Disabled" else (
-        TaskState.Running if task.get("running") else TaskState.Ready)
-    return cim_instance("MSFT_ScheduledTask", [
-        ("Actions", actions),
-        ("Author", root.value("RegistrationInfo", "Author")),
-        ("Date", root.value("RegistrationInfo", "Date")),
-        ("Description", root.value("RegistrationInfo", "Description")),
-        ("Documentation", root.value("RegistrationInfo", "Documentation")),
-        ("Principal", principal_obj),
-        ("SecurityDescriptor", root.value("RegistrationInfo", "SecurityDescriptor")),
-        ("Settings", settings_obj),
-        ("Source", root.value("RegistrationInfo", "Source")),
-        ("State", state),
-        ("TaskName", task["name"]),
-        ("TaskPath", task["path"]),
-        ("Triggers", triggers),
-        ("URI", task["path"] + task["name"]),
-        ("Version", root.value("RegistrationInfo", "Version")),
-    ])
+    settings_obj = cim_instance(
+        "MSFT_TaskSettings3",
+        [(c.tag, c.text.strip()) for c in (settings.children if settings else []) if not c.children],
+    )
+    state = (
+        TaskState.Disabled
+        if task.get("state") == "Disabled"
+        else (TaskState.Running if task.get("running") else TaskState.Ready)
+    )
+    return cim_instance(
+        "MSFT_ScheduledTask",
+        [
+            ("Actions", actions),
+            ("Author", root.value("RegistrationInfo", "Author")),
+            ("Date", root.value("RegistrationInfo", "Date")),
+            ("Description", root.value("RegistrationInfo", "Description")),
+            ("Documentation", root.value("RegistrationInfo", "Documentation")),
+            ("Principal", principal_obj),
+            ("SecurityDescriptor", root.value("RegistrationInfo", "SecurityDescriptor")),
+            ("Settings", settings_obj),
+            ("Source", root.value("RegistrationInfo", "Source")),
+            ("State", state),
+            ("TaskName", task["name"]),
+            ("TaskPath", task["path"]),
+            ("Triggers", triggers),
+            ("URI", task["path"] + task["name"]),
+            ("Version", root.value("RegistrationInfo", "Version")),
+        ],
+    )
 
 
 def info_object(ctx: Invocation, task: dict[str, Any]) -> Any:
@@ -373,14 +481,17 @@ def info_object(ctx: Invocation, task: dict[str, Any]) -> Any:
     next_run = next_run_time(root, now) if task.get("state") != "Disabled" and settings_enabled else None
     last_run = _boundary(task.get("last_run_time")) or NEVER_TIME
     result = RUNNING if task.get("running") else int(task.get("last_result", NEVER_RAN))
-    return cim_instance("MSFT_TaskDynamicInfo", [
-        ("LastRunTime", _local(last_run)),
-        ("LastTaskResult", result),
-        ("NextRunTime", _local(next_run) if next_run else None),
-        ("NumberOfMissedRuns", 0),
-        ("TaskName", task["name"]),
-        ("TaskPath", task["path"]),
-    ])
+    return cim_instance(
+        "MSFT_TaskDynamicInfo",
+        [
+            ("LastRunTime", _local(last_run)),
+            ("LastTaskResult", result),
+            ("NextRunTime", _local(next_run) if next_run else None),
+            ("NumberOfMissedRuns", 0),
+            ("TaskName", task["name"]),
+            ("TaskPath", task["path"]),
+        ],
+    )
 
 
 def _local(value: datetime.datetime) -> datetime.datetime:
@@ -388,32 +499,47 @@ def _local(value: datetime.datetime) -> datetime.datetime:
 
 
 # ----- cmdlets -------------------------------------------------------------------------------------
-def _cim_error(ctx: Invocation, message: str, hresult: int, category: str = "NotSpecified",
-               target: Any = None) -> None:
-    ctx.error(error_record(message, f"HRESULT 0x{hresult:08x}", category, exception_type=_CIM_EXCEPTION,
-                           target=target))
+def _cim_error(
+    ctx: Invocation, message: str, hresult: int, category: str = "NotSpecified", target: Any = None
+) -> None:
+    ctx.error(
+        error_record(
+            message, f"HRESULT 0x{hresult:08x}", category, exception_type=_CIM_EXCEPTION, target=target
+        )
+    )
 
 
-def find_tasks(ctx: Invocation, names: list[str] | None, paths: list[str] | None,
-               report_missing: bool = True) -> list[dict[str, Any]]:
+def find_tasks(
+    ctx: Invocation, names: list[str] | None, paths: list[str] | None, report_missing: bool = True
+) -> list[dict[str, Any]]:
     tasks = load_tasks(ctx.host)
     if paths:
-        tasks = [t for t in tasks if any(fnmatch.fnmatchcase(t["path"].lower(), normalize_path(p).lower())
-                                         or fnmatch.fnmatchcase(t["path"].lower(), p.lower()) for p in paths)]
+        tasks = [
+            t
+            for t in tasks
+            if any(
+                fnmatch.fnmatchcase(t["path"].lower(), normalize_path(p).lower())
+                or fnmatch.fnmatchcase(t["path"].lower(), p.lower())
+                for p in paths
+            )
+        ]
     if not names:
         return tasks
     found: list[dict[str, Any]] = []
     for name in names:
         matches = [t for t in tasks if fnmatch.fnmatchcase(t["name"].lower(), name.lower())]
         if not matches and report_missing:
-            ctx.error(error_record(
-                f"No MSFT_ScheduledTask objects found with property 'TaskName' equal to '{name}'.  Verify the "
-                "value of the property and retry.",
-                "CmdletizationQuery_NotFound_TaskName",
-                "ObjectNotFound",
-                exception_type="Microsoft.PowerShell.Cmdletization.Cim.CimJobException",
-                target=name,
-            ))
+            ctx.error(
+                error_record(
+                    f"No MSFT_ScheduledTask objects found with property 'TaskName' equal to '{name}'.  "
+                    "Verify the "
+                    "value of the property and retry.",
+                    "CmdletizationQuery_NotFound_TaskName",
+                    "ObjectNotFound",
+                    exception_type="Microsoft.PowerShell.Cmdletization.Cim.CimJobException",
+                    target=name,
+                )
+            )
         found.extend(m for m in matches if m not in found)
     return found
 
@@ -421,17 +547,28 @@ def find_tasks(ctx: Invocation, names: list[str] | None, paths: list[str] | None
 _NAME_PARAMS = [
     Param("TaskName", "string[]", position=0, by_property_name=True),
     Param("TaskPath", "string[]", position=1, by_property_name=True),
-    Param("CimSession", "object"), Param("ThrottleLimit", "int"), Param("AsJob", "switch"),
+    Param("CimSession", "object"),
+    Param("ThrottleLimit", "int"),
+    Param("AsJob", "switch"),
 ]
 
 
 @cmdlet(
     "Register-ScheduledTask",
-    [Param("TaskName", position=0, mandatory=True), Param("TaskPath", position=1),
-     Param("Xml", mandatory=True, sets=("Xml",)), Param("Action", "object[]", sets=("Simple",), mandatory=True),
-     Param("Trigger", "object[]", sets=("Simple",)), Param("Settings", "object", sets=("Simple",)),
-     Param("User"), Param("Password"), Param("Force", "switch"), Param("CimSession", "object"),
-     Param("Description", sets=("Simple",)), Param("RunLevel", sets=("Simple",))],
+    [
+        Param("TaskName", position=0, mandatory=True),
+        Param("TaskPath", position=1),
+        Param("Xml", mandatory=True, sets=("Xml",)),
+        Param("Action", "object[]", sets=("Simple",), mandatory=True),
+        Param("Trigger", "object[]", sets=("Simple",)),
+        Param("Settings", "object", sets=("Simple",)),
+        Param("User"),
+        Param("Password"),
+        Param("Force", "switch"),
+        Param("CimSession", "object"),
+        Param("Description", sets=("Simple",)),
+        Param("RunLevel", sets=("Simple",)),
+    ],
     module=MODULE,
     default_set="Xml",
 )
@@ -447,10 +584,18 @@ def register_scheduled_task(ctx: Invocation) -> None:
     except TaskXmlError as exc:
         _cim_error(ctx, exc.message, exc.hresult or 0x80041318, "NotSpecified", name)
         return
-    existing = next((t for t in load_tasks(ctx.host)
-                     if t["name"].lower() == name.lower() and t["path"].lower() == path.lower()), None)
+    existing = next(
+        (
+            t
+            for t in load_tasks(ctx.host)
+            if t["name"].lower() == name.lower() and t["path"].lower() == path.lower()
+        ),
+        None,
+    )
     if existing is not None and not ctx.switch("Force"):
-        _cim_error(ctx, "Cannot create a file when that file already exists.", 0x800700B7, "ResourceExists", name)
+        _cim_error(
+            ctx, "Cannot create a file when that file already exists.", 0x800700B7, "ResourceExists", name
+        )
         return
     now = datetime.datetime.fromtimestamp(ctx.host.clock(), datetime.timezone.utc)
     task = {
@@ -468,15 +613,23 @@ def register_scheduled_task(ctx: Invocation) -> None:
     ctx.output(task_object(task))
 
 
-@cmdlet("Get-ScheduledTask", _NAME_PARAMS, module=MODULE,
-        output_type="Microsoft.Management.Infrastructure.CimInstance#MSFT_ScheduledTask")
+@cmdlet(
+    "Get-ScheduledTask",
+    _NAME_PARAMS,
+    module=MODULE,
+    output_type="Microsoft.Management.Infrastructure.CimInstance#MSFT_ScheduledTask",
+)
 def get_scheduled_task(ctx: Invocation) -> None:
     for task in find_tasks(ctx, ctx.get("TaskName"), ctx.get("TaskPath")):
         ctx.output(task_object(task))
 
 
-@cmdlet("Get-ScheduledTaskInfo", [*_NAME_PARAMS, Param("InputObject", "psobject", from_pipeline=True)],
-        module=MODULE, output_type="Microsoft.Management.Infrastructure.CimInstance#MSFT_TaskDynamicInfo")
+@cmdlet(
+    "Get-ScheduledTaskInfo",
+    [*_NAME_PARAMS, Param("InputObject", "psobject", from_pipeline=True)],
+    module=MODULE,
+    output_type="Microsoft.Management.Infrastructure.CimInstance#MSFT_TaskDynamicInfo",
+)
 def get_scheduled_task_info(ctx: Invocation) -> None:
     names, paths = ctx.get("TaskName"), ctx.get("TaskPath")
     if ctx.get("InputObject") is not None:
@@ -500,10 +653,13 @@ def export_xml(task: dict[str, Any]) -> str:
     uri = task["path"] + task["name"]
     if "<URI>" not in text:
         if "</RegistrationInfo>" in text:
-            text = text.replace("</RegistrationInfo>", f"  <URI>{_escape(uri)}</URI>\n  </RegistrationInfo>", 1)
+            text = text.replace(
+                "</RegistrationInfo>", f"  <URI>{_escape(uri)}</URI>\n  </RegistrationInfo>", 1
+            )
         elif "<RegistrationInfo />" in text:
-            text = text.replace("<RegistrationInfo />", f"<RegistrationInfo><URI>{_escape(uri)}</URI>"
-                                                        "</RegistrationInfo>", 1)
+            text = text.replace(
+                "<RegistrationInfo />", f"<RegistrationInfo><URI>{_escape(uri)}</URI></RegistrationInfo>", 1
+            )
     return '<?xml version="1.0" encoding="UTF-16"?>\r\n' + text.replace("\r\n", "\n").replace("\n", "\r\n")
 
 
@@ -511,8 +667,11 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-@cmdlet("Start-ScheduledTask", [*_NAME_PARAMS, Param("InputObject", "psobject", from_pipeline=True)],
-        module=MODULE)
+@cmdlet(
+    "Start-ScheduledTask",
+    [*_NAME_PARAMS, Param("InputObject", "psobject", from_pipeline=True)],
+    module=MODULE,
+)
 def start_scheduled_task(ctx: Invocation) -> None:
     for task in find_tasks(ctx, ctx.get("TaskName"), ctx.get("TaskPath")):
         if task.get("state") == "Disabled":
@@ -532,24 +691,37 @@ def _set_state(ctx: Invocation, state: str) -> None:
             ctx.output(task_object(updated))
 
 
-@cmdlet("Enable-ScheduledTask", [*_NAME_PARAMS, Param("InputObject", "psobject", from_pipeline=True)],
-        module=MODULE)
+@cmdlet(
+    "Enable-ScheduledTask",
+    [*_NAME_PARAMS, Param("InputObject", "psobject", from_pipeline=True)],
+    module=MODULE,
+)
 def enable_scheduled_task(ctx: Invocation) -> None:
     _set_state(ctx, "Ready")
 
 
-@cmdlet("Disable-ScheduledTask", [*_NAME_PARAMS, Param("InputObject", "psobject", from_pipeline=True)],
-        module=MODULE)
+@cmdlet(
+    "Disable-ScheduledTask",
+    [*_NAME_PARAMS, Param("InputObject", "psobject", from_pipeline=True)],
+    module=MODULE,
+)
 def disable_scheduled_task(ctx: Invocation) -> None:
     _set_state(ctx, "Disabled")
 
 
-@cmdlet("Unregister-ScheduledTask", [*_NAME_PARAMS, Param("InputObject", "psobject", from_pipeline=True)],
-        module=MODULE, should_process=True)
+@cmdlet(
+    "Unregister-ScheduledTask",
+    [*_NAME_PARAMS, Param("InputObject", "psobject", from_pipeline=True)],
+    module=MODULE,
+    should_process=True,
+)
 def unregister_scheduled_task(ctx: Invocation) -> None:
     for task in find_tasks(ctx, ctx.get("TaskName"), ctx.get("TaskPath")):
         if ctx.flags.confirm is not False:
-            ctx.prompt_required("Confirm", f"Are you sure you want to perform this action?\r\nPerforming the "
-                                f'operation "Delete" on target "{task["name"]}".')
+            ctx.prompt_required(
+                "Confirm",
+                f"Are you sure you want to perform this action?\r\nPerforming the "
+                f'operation "Delete" on target "{task["name"]}".',
+            )
         if not ctx.flags.whatif:
             delete_task(ctx.host, task)

@@ -34,14 +34,18 @@ def ellipsize(text: str) -> str:
     return text if len(text) <= 40 else text[:15] + "..." + text[-15:]
 
 
-def render_error(record: LabErrorRecord, *, script_path: str, line_no: int, line_text: str, column: int,
-                 length: int) -> list[str]:
+def render_error(
+    record: LabErrorRecord, *, script_path: str, line_no: int, line_text: str, column: int, length: int
+) -> list[str]:
     """``$error[0] | Out-String`` in 5.1 for an error raised by the command at ``line_no``/``column``."""
     command = record.command_name or ""
     exception = (record.exception_type or "System.Management.Automation.RuntimeException").rsplit(".", 1)[-1]
     target = "" if record.target_object is None else str(record.target_object)
-    target_type = "String" if isinstance(record.target_object, str) else (
-        "" if record.target_object is None else type(record.target_object).__name__)
+    target_type = (
+        "String"
+        if isinstance(record.target_object, str)
+        else ("" if record.target_object is None else type(record.target_object).__name__)
+    )
     first = f"{command} : {record.message}" if command else record.message
     message_lines = first.replace("\r\n", "\n").split("\n")
     return [
@@ -71,8 +75,16 @@ class Transcript:
         with self.real_path.open("ab") as handle:
             handle.write("".join(line + "\r\n" for line in lines).encode("utf-8"))
 
-    def start(self, *, when: datetime.datetime, user: str, machine: str, host_application: str, pid: int,
-              announce: bool) -> None:
+    def start(
+        self,
+        *,
+        when: datetime.datetime,
+        user: str,
+        machine: str,
+        host_application: str,
+        pid: int,
+        announce: bool,
+    ) -> None:
         lines = [
             STARS,
             "Windows PowerShell transcript start",

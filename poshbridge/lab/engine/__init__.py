@@ -81,7 +81,9 @@ def invoke(
     _load_cmdlets()
     ensure_env(host, runspace)
     for index, statement in enumerate(statements):
-        run_statement(host, runspace, statement, input_objects if index == 0 and input_objects else None, sink)
+        run_statement(
+            host, runspace, statement, input_objects if index == 0 and input_objects else None, sink
+        )
 
 
 def run_statement(

@@ -29,9 +29,21 @@ from poshbridge.lab.engine.values import (
 )
 
 _BINDING_EXCEPTION = "System.Management.Automation.ParameterBindingException"
-_COMMON = {"verbose", "debug", "erroraction", "warningaction", "informationaction", "errorvariable",
-           "warningvariable", "informationvariable", "outvariable", "outbuffer", "pipelinevariable",
-           "whatif", "confirm"}
+_COMMON = {
+    "verbose",
+    "debug",
+    "erroraction",
+    "warningaction",
+    "informationaction",
+    "errorvariable",
+    "warningvariable",
+    "informationvariable",
+    "outvariable",
+    "outbuffer",
+    "pipelinevariable",
+    "whatif",
+    "confirm",
+}
 
 
 class BindingError(Exception):
@@ -40,8 +52,14 @@ class BindingError(Exception):
         self.record = record
 
 
-def _fail(info: CmdletInfo, message: str, error_id: str, category: str = "InvalidArgument",
-          target: Any = None, exception_type: str = _BINDING_EXCEPTION) -> BindingError:
+def _fail(
+    info: CmdletInfo,
+    message: str,
+    error_id: str,
+    category: str = "InvalidArgument",
+    target: Any = None,
+    exception_type: str = _BINDING_EXCEPTION,
+) -> BindingError:
     return BindingError(
         LabErrorRecord(
             message=message,
@@ -151,7 +169,7 @@ def convert(info: CmdletInfo, param: Param, value: Any) -> Any:
                 raise _fail(
                     info,
                     f"Cannot validate argument on parameter '{param.name}'. The argument \"{item}\" does not "
-                    f"belong to the set \"{','.join(param.choices)}\" specified by the ValidateSet attribute. "
+                    f'belong to the set "{",".join(param.choices)}" specified by the ValidateSet attribute. '
                     "Supply an argument that is in the set and then try the command again.",
                     "ParameterArgumentValidationError",
                     "InvalidData",
@@ -228,7 +246,8 @@ def bind_arguments(info: CmdletInfo, parameters: list[tuple[str | None, Any]]) -
         if param.name in seen:
             raise _fail(
                 info,
-                f"Cannot bind parameter because parameter '{param.name}' is specified more than once. To provide "
+                f"Cannot bind parameter because parameter '{param.name}' is specified more than once. To "
+                "provide "
                 "multiple values to parameters that can accept multiple values, use the array syntax. For "
                 'example, "-parameter value1,value2,value3".',
                 "ParameterAlreadyBound",
@@ -245,15 +264,21 @@ def bind_arguments(info: CmdletInfo, parameters: list[tuple[str | None, Any]]) -
                 candidates &= set(p.sets)
     if positional:
         slots = sorted(
-            (p for p in info.params if p.position is not None and p.name not in bound.args
-             and (candidates is None or _sets_of(p, info) & candidates)),
+            (
+                p
+                for p in info.params
+                if p.position is not None
+                and p.name not in bound.args
+                and (candidates is None or _sets_of(p, info) & candidates)
+            ),
             key=lambda p: p.position if p.position is not None else 0,
         )
         for value in positional:
             if not slots:
                 raise _fail(
                     info,
-                    f"A positional parameter cannot be found that accepts argument '{ps_string(to_python(value))}'.",
+                    "A positional parameter cannot be found that accepts argument "
+                    f"'{ps_string(to_python(value))}'.",
                     "PositionalParameterNotFound",
                     target=ps_string(to_python(value)),
                 )
@@ -261,10 +286,12 @@ def bind_arguments(info: CmdletInfo, parameters: list[tuple[str | None, Any]]) -
             _store(info, bound, param, convert(info, param, value))
             if candidates is not None and param.sets:
                 candidates &= set(param.sets)
-    if candidates is not None:
-        if not candidates:
-            raise _fail(info, "Parameter set cannot be resolved using the specified named parameters.",
-                        "AmbiguousParameterSet")
+    if candidates is not None and not candidates:
+        raise _fail(
+            info,
+            "Parameter set cannot be resolved using the specified named parameters.",
+            "AmbiguousParameterSet",
+        )
     bound.candidate_sets = candidates
     return bound
 
@@ -312,22 +339,32 @@ def choose_set(info: CmdletInfo, candidates: set[str] | None, args: dict[str, An
     if info.default_set in usable:
         return info.default_set
     if not usable:
-        raise _fail(info, "Parameter set cannot be resolved using the specified named parameters.",
-                    "AmbiguousParameterSet")
+        raise _fail(
+            info,
+            "Parameter set cannot be resolved using the specified named parameters.",
+            "AmbiguousParameterSet",
+        )
     # several sets remain: the one whose mandatory parameters are all bound, else the first by name
-    complete = [s for s in sorted(usable) if all(
-        p.name in args for p in info.params if p.mandatory and s in _sets_of(p, info))]
+    complete = [
+        s
+        for s in sorted(usable)
+        if all(p.name in args for p in info.params if p.mandatory and s in _sets_of(p, info))
+    ]
     if len(complete) >= 1:
         return complete[0]
-    raise _fail(info, "Parameter set cannot be resolved using the specified named parameters.",
-                "AmbiguousParameterSet")
+    raise _fail(
+        info,
+        "Parameter set cannot be resolved using the specified named parameters.",
+        "AmbiguousParameterSet",
+    )
 
 
 def check_mandatory(info: CmdletInfo, bound: Bound, args: dict[str, Any]) -> str | None:
     """Raise MissingMandatoryParameter if a mandatory parameter of the chosen set is unbound."""
     chosen = choose_set(info, bound.candidate_sets, args)
     missing = [
-        p.name for p in info.params
+        p.name
+        for p in info.params
         if p.mandatory and p.name not in args and (chosen is None or chosen in _sets_of(p, info))
     ]
     if missing:
@@ -345,8 +382,11 @@ def bind_pipeline(info: CmdletInfo, bound: Bound, item: Any) -> tuple[dict[str, 
     args = dict(bound.args)
     used: set[str] = set()
     candidates = bound.candidate_sets
-    eligible = [p for p in info.params if p.name not in bound.args
-                and (candidates is None or _sets_of(p, info) & candidates)]
+    eligible = [
+        p
+        for p in info.params
+        if p.name not in bound.args and (candidates is None or _sets_of(p, info) & candidates)
+    ]
     # 1. ValueFromPipeline: the whole object
     for p in eligible:
         if not p.from_pipeline:

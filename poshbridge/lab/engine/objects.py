@@ -28,29 +28,35 @@ CIM = "Microsoft.Management.Infrastructure.CimInstance"
 TASK_NS = "Root/Microsoft/Windows/TaskScheduler"
 
 
-def custom_object(type_name: str | None, props: Mapping[str, Any] | Iterable[tuple[str, Any]],
-                  to_string: str | None = None) -> PSObject:
+def custom_object(
+    type_name: str | None, props: Mapping[str, Any] | Iterable[tuple[str, Any]], to_string: str | None = None
+) -> PSObject:
     """A ``[PSCustomObject]`` with ``PSTypeName = type_name`` (NoteProperties in the given order)."""
     obj = PSObject()
     obj.PSObject.type_names = ([type_name] if type_name else []) + list(PS_CUSTOM_OBJECT)
     items = props.items() if isinstance(props, Mapping) else props
     for name, value in items:
         obj.PSObject.extended_properties.append(PSNoteProperty(name, value))
-    obj.PSObject.to_string = to_string
+    if to_string is not None:
+        obj.PSObject.to_string = to_string
     return obj
 
 
-def dotnet_object(type_names: list[str], adapted: Mapping[str, Any] | Iterable[tuple[str, Any]],
-                  extended: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
-                  to_string: str | None = None) -> PSObject:
+def dotnet_object(
+    type_names: list[str],
+    adapted: Mapping[str, Any] | Iterable[tuple[str, Any]],
+    extended: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
+    to_string: str | None = None,
+) -> PSObject:
     """A .NET object: ``adapted`` are its own properties, ``extended`` PowerShell's additions."""
     obj = PSObject()
     obj.PSObject.type_names = list(type_names)
-    for name, value in (adapted.items() if isinstance(adapted, Mapping) else adapted):
+    for name, value in adapted.items() if isinstance(adapted, Mapping) else adapted:
         obj.PSObject.adapted_properties.append(PSNoteProperty(name, value))
-    for name, value in (extended.items() if isinstance(extended, Mapping) else extended):
+    for name, value in extended.items() if isinstance(extended, Mapping) else extended:
         obj.PSObject.extended_properties.append(PSNoteProperty(name, value))
-    obj.PSObject.to_string = to_string
+    if to_string is not None:
+        obj.PSObject.to_string = to_string
     return obj
 
 
@@ -124,8 +130,9 @@ class ModuleType(PSEnumBase):
     Workflow = 4
 
 
-def module_info(name: str, version: str, base: str, description: str, guid: str, *,
-                root_module: str, exported: list[str]) -> PSObject:
+def module_info(
+    name: str, version: str, base: str, description: str, guid: str, *, root_module: str, exported: list[str]
+) -> PSObject:
     path = f"{base}\\{name}.psd1"
     return dotnet_object(
         ["System.Management.Automation.PSModuleInfo", "System.Object"],
@@ -153,8 +160,12 @@ def module_info(name: str, version: str, base: str, description: str, guid: str,
             ("ClrVersion", None),
             ("CompatiblePSEditions", ["Desktop", "Core"] if name == "Posh-ACME" else ["Desktop"]),
             ("CompanyName", "Unknown" if name.startswith("Posh-ACME") else "Microsoft Corporation"),
-            ("Copyright", "(c) Ryan Bolger. All rights reserved." if name.startswith("Posh-ACME")
-             else "(c) Microsoft Corporation. All rights reserved."),
+            (
+                "Copyright",
+                "(c) Ryan Bolger. All rights reserved."
+                if name.startswith("Posh-ACME")
+                else "(c) Microsoft Corporation. All rights reserved.",
+            ),
             ("DotNetFrameworkVersion", None),
             ("ExportedFunctions", exported),
             ("Prefix", ""),
@@ -218,12 +229,28 @@ def file_system_info(windows_path: str, real: Path, *, to_string: str | None = N
     ]
     if is_dir:
         adapted = [("Name", name), ("Parent", parent), ("Exists", True), ("Root", "C:\\"), *common]
-        types = ["System.IO.DirectoryInfo", "System.IO.FileSystemInfo", "System.MarshalByRefObject",
-                 "System.Object"]
+        types = [
+            "System.IO.DirectoryInfo",
+            "System.IO.FileSystemInfo",
+            "System.MarshalByRefObject",
+            "System.Object",
+        ]
     else:
-        adapted = [("Name", name), ("Length", stat.st_size), ("DirectoryName", parent), ("Directory", parent),
-                   ("IsReadOnly", False), ("Exists", True), *common]
-        types = ["System.IO.FileInfo", "System.IO.FileSystemInfo", "System.MarshalByRefObject", "System.Object"]
+        adapted = [
+            ("Name", name),
+            ("Length", stat.st_size),
+            ("DirectoryName", parent),
+            ("Directory", parent),
+            ("IsReadOnly", False),
+            ("Exists", True),
+            *common,
+        ]
+        types = [
+            "System.IO.FileInfo",
+            "System.IO.FileSystemInfo",
+            "System.MarshalByRefObject",
+            "System.Object",
+        ]
     return dotnet_object(types, adapted, extended, to_string=to_string or windows_path)
 
 
@@ -280,8 +307,11 @@ def iis_binding(binding: Mapping[str, Any]) -> PSObject:
     port, _, host = rest.partition(":")
     flags_text = _SSL_FLAGS.get(ssl_flags, str(ssl_flags))
     return dotnet_object(
-        ["Microsoft.Web.Administration.Binding", "Microsoft.Web.Administration.ConfigurationElement",
-         "System.Object"],
+        [
+            "Microsoft.Web.Administration.Binding",
+            "Microsoft.Web.Administration.ConfigurationElement",
+            "System.Object",
+        ],
         [
             ("Attributes", None),
             ("ChildElements", None),
@@ -293,7 +323,7 @@ def iis_binding(binding: Mapping[str, Any]) -> PSObject:
             ("BindingInformation", info),
             ("CertificateHash", bytes.fromhex(thumb) if thumb else None),
             ("CertificateStoreName", binding.get("certificate_store")),
-            ("EndPoint", f"{'0.0.0.0' if ip == '*' else ip}:{port}" if port else None),
+            ("EndPoint", f"{'0.0.0.0' if ip == '*' else ip}:{port}" if port else None),  # noqa: S104
             ("Host", host),
             ("IsIPPortHostBinding", True),
             ("Protocol", protocol),
@@ -307,8 +337,11 @@ def iis_binding(binding: Mapping[str, Any]) -> PSObject:
 
 def iis_site(name: str, site: Mapping[str, Any]) -> PSObject:
     return dotnet_object(
-        ["Microsoft.Web.Administration.Site", "Microsoft.Web.Administration.ConfigurationElement",
-         "System.Object"],
+        [
+            "Microsoft.Web.Administration.Site",
+            "Microsoft.Web.Administration.ConfigurationElement",
+            "System.Object",
+        ],
         [
             ("ApplicationDefaults", None),
             ("Applications", [f"/ ({site.get('physical_path', '')})"]),

@@ -79,7 +79,9 @@ COMMON_PARAMETERS: tuple[Param, ...] = (
     Param("Debug", "switch", aliases=("db",)),
     Param("ErrorAction", f"enum:{ACTION_PREFERENCE_TYPE}", aliases=("ea",), choices=ACTION_PREFERENCES),
     Param("WarningAction", f"enum:{ACTION_PREFERENCE_TYPE}", aliases=("wa",), choices=ACTION_PREFERENCES),
-    Param("InformationAction", f"enum:{ACTION_PREFERENCE_TYPE}", aliases=("infa",), choices=ACTION_PREFERENCES),
+    Param(
+        "InformationAction", f"enum:{ACTION_PREFERENCE_TYPE}", aliases=("infa",), choices=ACTION_PREFERENCES
+    ),
     Param("ErrorVariable", aliases=("ev",)),
     Param("WarningVariable", aliases=("wv",)),
     Param("InformationVariable", aliases=("iv",)),
@@ -293,8 +295,13 @@ class Invocation:
         """A terminating error (ThrowTerminatingError, or a script's ``throw``)."""
         raise TerminatingError(self._complete(record, suffix))
 
-    def throw_script(self, message: str, *, data: dict[str, Any] | None = None,
-                     exception_type: str = "System.Management.Automation.RuntimeException") -> NoReturn:
+    def throw_script(
+        self,
+        message: str,
+        *,
+        data: dict[str, Any] | None = None,
+        exception_type: str = "System.Management.Automation.RuntimeException",
+    ) -> NoReturn:
         """PowerShell's ``throw`` inside a module function: the FQID is the message, the category
         OperationStopped; a thrown string is also the target object, a thrown exception object has none."""
         raise TerminatingError(
@@ -304,7 +311,9 @@ class Invocation:
                 category="OperationStopped",
                 exception_type=exception_type,
                 command_name=self.name,
-                target_object=message if exception_type.endswith("RuntimeException") and data is None else None,
+                target_object=message
+                if exception_type.endswith("RuntimeException") and data is None
+                else None,
                 exception_data=data,
             )
         )
@@ -313,8 +322,10 @@ class Invocation:
         """ShouldContinue/ShouldProcess needing an answer: a remote host without UI cannot give one."""
         self.throw(
             error_record(
-                "A command that prompts the user failed because the host program or the command type does not "
-                "support user interaction. The host was attempting to request confirmation with the following "
+                "A command that prompts the user failed because the host program or the command type does "
+                "not "
+                "support user interaction. The host was attempting to request confirmation with the "
+                "following "
                 f"message: {query}",
                 "HostFunctionNotImplemented",
                 "NotImplemented",
@@ -342,6 +353,8 @@ class Invocation:
     def full_path(self, path: str) -> str:
         """A path as PowerShell would resolve it against the current location (C:\\ only in the lab)."""
         text = path.replace("/", "\\")
+        if text.lower().startswith("microsoft.powershell.core\\filesystem::"):
+            text = text.split("::", 1)[1]  # a provider-qualified path (PSPath of a FileInfo)
         if text.startswith("\\\\"):
             return text  # UNC: left as is, the sandbox refuses it
         drive, rest = ntpath.splitdrive(text)
@@ -375,7 +388,8 @@ def default_env(host: TwinHost, user: str) -> dict[str, str]:
         "LOCALAPPDATA": f"{profile}\\AppData\\Local",
         "ProgramData": "C:\\ProgramData",
         "ProgramFiles": "C:\\Program Files",
-        "PSModulePath": f"{profile}\\Documents\\WindowsPowerShell\\Modules;C:\\Program Files\\WindowsPowerShell"
+        "PSModulePath": f"{profile}\\Documents\\WindowsPowerShell\\Modules;C:\\Program "
+        "Files\\WindowsPowerShell"
         "\\Modules;C:\\Windows\\system32\\WindowsPowerShell\\v1.0\\Modules",
         "SystemDrive": "C:",
         "SystemRoot": "C:\\Windows",

@@ -152,7 +152,8 @@ def to_int(value: Any, type_name: str, low: int, high: int) -> int:
                 ) from None
     else:
         raise ConversionError(
-            f'Cannot convert the "{ps_string(raw)}" value of type "{ps_type_name(value)}" to type "{type_name}".'
+            f'Cannot convert the "{ps_string(raw)}" value of type "{ps_type_name(value)}" to type '
+            f'"{type_name}".'
         )
     if not low <= number <= high:
         short = type_name.rsplit(".", 1)[-1]

@@ -237,6 +237,11 @@ class OCSPResponder:
         tmp = self.index_file.with_name("index.txt.tmp")
         tmp.write_text("".join(line + "\n" for line in lines), "ascii")
         tmp.replace(self.index_file)
+        # A renewal gives a second valid certificate with the same subject; openssl's default
+        # unique_subject=yes would then refuse to load the index (every answer INTERNAL_ERROR).
+        attr = self.index_file.with_name("index.txt.attr")
+        if not attr.exists():
+            attr.write_text("unique_subject = no\n", "ascii")
 
     # ----- answering ----------------------------------------------------------------------------
     def respond(self, request_der: bytes) -> bytes:

@@ -1,0 +1,189 @@
+"""Files on the sandboxed C:\\ drive, the Env: drive and the module list (in-process, no network)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from test_engine_kit import MODULES, Twin
+
+from poshbridge.lab.engine.contract import RunspaceState
+from poshbridge.lab.engine.values import ps_properties
+
+
+@pytest.fixture
+def twin(tmp_path: Path) -> Twin:
+    return Twin(tmp_path)
+
+
+# ----- the sandbox -----------------------------------------------------------------------------------
+def test_dot_dot_cannot_leave_the_drive(twin: Twin, tmp_path: Path) -> None:
+    secret = tmp_path / "outside.txt"
+    secret.write_text("secret")
+    result = twin.run(("Get-Content", {"LiteralPath": "C:\\..\\..\\..\\outside.txt"}))
+    assert result.output == []
+    assert result.errors[0].message == "Cannot find path 'C:\\outside.txt' because it does not exist."
+    twin.run(("Set-Content", {"Path": "C:\\..\\..\\escape.txt", "Value": "x"}))
+    assert not (tmp_path / "escape.txt").exists()
+    assert twin.c("C:\\escape.txt").exists()
+
+
+def test_other_drives_and_unc_paths_are_errors_and_never_touched(twin: Twin) -> None:
+    other = twin.run(("Set-Content", {"Path": "D:\\x.txt", "Value": "x"}))
+    assert other.errors[0].message == "Cannot find drive. A drive with the name 'D' does not exist."
+    assert (
+        other.errors[0].fully_qualified_error_id
+        == "DriveNotFound,Microsoft.PowerShell.Commands.SetContentCommand"
+    )
+    unc = twin.run(("Get-ChildItem", {"Path": "\\\\server\\share"}))
+    assert unc.errors[0].fully_qualified_error_id.startswith("PathOutsideLabSandbox,")
+    assert twin.run(("Test-Path", {"Path": "D:\\x"})).output == [False]
+
+
+def test_a_symlink_pointing_out_of_the_sandbox_is_refused(twin: Twin, tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "loot.txt").write_text("loot")
+    os.symlink(outside, twin.c("C:\\inetpub") / "link")
+    result = twin.run(("Get-Content", {"LiteralPath": "C:\\inetpub\\link\\loot.txt"}))
+    assert result.output == []
+    assert result.errors[0].fully_qualified_error_id.startswith("PathOutsideLabSandbox,")
+
+
+# ----- content and encodings -------------------------------------------------------------------------
+def test_set_content_encodings_follow_windows_powershell_5_1(twin: Twin) -> None:
+    cases = {
+        "UTF8": b"\xef\xbb\xbfh\xc3\xa9\r\n",
+        "Unicode": b"\xff\xfeh\x00\xe9\x00\r\x00\n\x00",
+        "Default": b"h\xe9\r\n",
+        "Ascii": b"h?\r\n",
+    }
+    for encoding, expected in cases.items():
+        twin.run(("Set-Content", {"LiteralPath": f"C:\\{encoding}.txt", "Value": "hé", "Encoding": encoding}))
+        assert twin.c(f"C:\\{encoding}.txt").read_bytes() == expected, encoding
+    twin.run(("Set-Content", {"LiteralPath": "C:\\n.txt", "Value": ["a", "b"], "NoNewline": None}))
+    assert twin.c("C:\\n.txt").read_bytes() == b"ab"
+
+
+def test_get_content_lines_raw_and_bytes(twin: Twin) -> None:
+    twin.c("C:\\f.txt").write_bytes(b"\xef\xbb\xbfone\r\ntwo\r\n")
+    assert twin.run(("Get-Content", {"Path": "C:\\f.txt"})).output == ["one", "two"]
+    assert twin.run(("Get-Content", {"Path": "C:\\f.txt", "Raw": None})).output == ["one\r\ntwo\r\n"]
+    data = twin.run(("Get-Content", {"Path": "C:\\f.txt", "Encoding": "Byte", "ReadCount": 0})).output
+    assert data == [b"\xef\xbb\xbfone\r\ntwo\r\n"]
+
+
+def test_missing_parent_folder(twin: Twin) -> None:
+    result = twin.run(("Set-Content", {"Path": "C:\\no\\such\\f.txt", "Value": "x"}))
+    assert result.errors[0].message == "Could not find a part of the path 'C:\\no\\such\\f.txt'."
+
+
+# ----- items ----------------------------------------------------------------------------------------------
+def test_new_item_directory_and_file(twin: Twin) -> None:
+    made = twin.run(
+        ("New-Item", {"ItemType": "Directory", "Path": "C:\\ProgramData\\pb\\home", "Force": None})
+    )
+    assert made.terminating is None and twin.c("C:\\ProgramData\\pb\\home").is_dir()
+    props = ps_properties(made.output[0])
+    assert props["FullName"] == "C:\\ProgramData\\pb\\home"
+    assert made.output[0].PSObject.type_names[0] == "System.IO.DirectoryInfo"
+    again = twin.run(("New-Item", {"ItemType": "Directory", "Path": "C:\\ProgramData\\pb\\home"}))
+    assert (
+        again.errors[0].message == "An item with the specified name C:\\ProgramData\\pb\\home already exists."
+    )
+    file = twin.run(("New-Item", {"Path": "C:\\ProgramData\\pb\\f.txt", "Value": "v"}))
+    assert file.output[0].PSObject.type_names[0] == "System.IO.FileInfo"
+    assert twin.c("C:\\ProgramData\\pb\\f.txt").read_bytes() == b"v"
+
+
+def test_get_child_item_filter_recurse_name_and_wildcards(twin: Twin) -> None:
+    for rel in (
+        "a\\x.bak",
+        "a\\b\\y.bak",
+        "a\\z.txt",
+        "renew-20240101-031700.txt",
+        "renew-20240102-031700.txt",
+    ):
+        path = twin.c("C:\\logs\\" + rel)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    names = twin.run(
+        ("Get-ChildItem", {"Path": "C:\\logs", "Filter": "*.bak", "Recurse": None, "Name": None})
+    )
+    assert names.output == ["a\\x.bak", "a\\b\\y.bak"]
+    day = twin.run(("Get-ChildItem", {"Path": "C:\\logs\\renew-20240101-*", "Name": None}))
+    assert day.output == ["renew-20240101-031700.txt"]
+    none = twin.run(("Get-ChildItem", {"Path": "C:\\logs\\renew-20990101-*", "Name": None}))
+    assert none.output == [] and none.errors == []
+    files = twin.run(("Get-ChildItem", {"Path": "C:\\logs", "File": None, "Name": None}))
+    assert files.output == ["renew-20240101-031700.txt", "renew-20240102-031700.txt"]
+    missing = twin.run(("Get-ChildItem", {"Path": "C:\\nope"}))
+    assert missing.errors[0].fully_qualified_error_id == (
+        "PathNotFound,Microsoft.PowerShell.Commands.GetChildItemCommand"
+    )
+
+
+def test_remove_item(twin: Twin) -> None:
+    twin.c("C:\\d\\e").mkdir(parents=True)
+    (twin.c("C:\\d\\e") / "f").write_text("x")
+    prompt = twin.run(("Remove-Item", {"Path": "C:\\d"}))
+    assert (
+        prompt.terminating is not None and "Recurse parameter was not specified" in prompt.terminating.message
+    )
+    assert twin.run(("Remove-Item", {"Path": "C:\\d", "Recurse": None, "Force": None})).terminating is None
+    assert not twin.c("C:\\d").exists()
+
+
+# ----- Env: ----------------------------------------------------------------------------------------------
+def test_env_drive_is_per_runspace(twin: Twin) -> None:
+    twin.run(("Set-Item", {"Path": "Env:POSHACME_HOME", "Value": "C:\\ProgramData\\pb"}))
+    item = twin.run(("Get-Item", {"Path": "Env:POSHACME_HOME"})).output[0]
+    assert ps_properties(item)["Value"] == "C:\\ProgramData\\pb"
+    assert twin.run(("Test-Path", {"Path": "env:poshacme_home"})).output == [True]
+    other = Twin.__new__(Twin)
+    other.__dict__.update(twin.__dict__)
+    other.runspace = RunspaceState()
+    missing = other.run(("Get-Item", {"Path": "Env:POSHACME_HOME"}))
+    assert missing.errors[0].message == "Cannot find path 'POSHACME_HOME' because it does not exist."
+    assert other.run(("Test-Path", {"Path": "Env:POSHACME_HOME"})).output == [False]
+    local = twin.run(("Get-Item", {"Path": "Env:LOCALAPPDATA"})).output[0]
+    assert ps_properties(local)["Value"] == "C:\\Users\\certadmin\\AppData\\Local"
+
+
+# ----- modules ------------------------------------------------------------------------------------------
+def test_modules_live_on_disk(twin: Twin) -> None:
+    listed = twin.run(
+        ("Get-Module", {"Name": ["Posh-ACME", "Posh-ACME.Deploy"], "ListAvailable": None})
+    ).output
+    assert [(ps_properties(m)["Name"], str(ps_properties(m)["Version"])) for m in listed] == [
+        ("Posh-ACME", "4.32.0"),
+        ("Posh-ACME.Deploy", "2.1.0"),
+    ]
+    assert listed[0].PSObject.type_names[0] == "System.Management.Automation.PSModuleInfo"
+    shutil.rmtree(twin.host.drive / MODULES / "Posh-ACME")
+    gone = twin.run(("Get-PAServer", {})).terminating
+    assert gone is not None and gone.fully_qualified_error_id == "CommandNotFoundException"
+    load = twin.run(("Import-Module", {"Name": "Posh-ACME"}))
+    assert load.errors[0].message == (
+        "The specified module 'Posh-ACME' was not loaded because no valid module file was found in any "
+        "module "
+        "directory."
+    )
+    installed = twin.run(("Install-Module", {"Name": "Posh-ACME", "Force": None, "Scope": "AllUsers"}))
+    assert installed.terminating is None and installed.errors == []
+    assert twin.run(("Get-PAServer", {})).terminating is None
+
+
+def test_posh_acme_home_is_read_at_first_use(twin: Twin) -> None:
+    twin.run(("Set-Item", {"Path": "Env:POSHACME_HOME", "Value": "C:\\missing-home"}))
+    first = twin.run(("Get-PAServer", {}))
+    assert first.warnings == [
+        "The POSHACME_HOME environment variable exists but the path it points to, C:\\missing-home, does "
+        "not. "
+        "Using default config location."
+    ]
+    assert twin.run(("Get-PAServer", {})).warnings == []  # read once per pool, like module import
+    twin.c("C:\\missing-home").mkdir()
+    assert twin.run(("Import-Module", {"Name": "Posh-ACME", "Force": None})).warnings == []
