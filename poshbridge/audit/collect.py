@@ -7,10 +7,11 @@ Per host (``HostSession`` = one RunspacePool; open + one invocation + close = 5 
   (``Get-ScheduledTask`` + ``Get-ScheduledTaskInfo``); the site's bindings (``Get-IISSiteBinding``);
   ``*.bak`` files under the Posh-ACME home (``-Recurse -Name``);
 - the runs of the last two days (the hardened script names its files ``renew-<UTC stamp>``, so the
-  control node knows the day prefixes): ``Get-ChildItem -Path <dir>\renew-<day>-* -Name`` and
-  ``Get-Content -Path <dir>\renew-<day>-* -Encoding Byte -ReadCount 0`` in the same invocation — the
-  provider enumerates both in the same (name) order, so names and contents pair by position — and
-  the manual script's ``acme_log.txt``;
+  control node knows the day prefixes) and the manual script's ``acme_log.txt``: ``Get-ChildItem
+  -Name`` and ``Get-Content -Encoding Byte -ReadCount 0`` of the same path list
+  (``<dir>\renew-<today>-*``, ``<dir>\renew-<yesterday>-*``, ``<dir>\acme_log.txt``) in the same
+  invocation; the provider enumerates both in the same order, so names and contents pair by
+  position;
 - last the Posh-ACME cmdlets (``Get-PAOrder -List``, ``Get-PACertificate -List``), which ``throw``
   on a host without Posh-ACME state — a terminating error stops the rest of an invocation.
 
@@ -86,16 +87,13 @@ def state_batch(host: HostConfig, now: datetime) -> Batch:
         ),
         label="bak",
     )
-    for day in recent_days(now):
-        pattern = _join(log_dir, f"renew-{day}-*")
-        batch.add(
-            Cmd.of("Get-ChildItem", Path=pattern, Name=SWITCH, ErrorAction=_SILENT), label=f"names:{day}"
-        )
-        batch.add(
-            Cmd.of("Get-Content", Path=pattern, Encoding="Byte", ReadCount=0, ErrorAction=_SILENT),
-            label=f"content:{day}",
-        )
-    batch.add(_read(log_dir, MANUAL_LOG, silent=True), label=f"file:{MANUAL_LOG}")
+    # The recent runs and the manual log: names and contents of the same paths, paired by position.
+    recent = [_join(log_dir, f"renew-{day}-*") for day in recent_days(now)] + [_join(log_dir, MANUAL_LOG)]
+    batch.add(Cmd.of("Get-ChildItem", Path=recent, Name=SWITCH, ErrorAction=_SILENT), label="recent-names")
+    batch.add(
+        Cmd.of("Get-Content", Path=recent, Encoding="Byte", ReadCount=0, ErrorAction=_SILENT),
+        label="recent-content",
+    )
     batch.add(Cmd.of("Get-PAOrder", List=SWITCH), label="orders")
     batch.add(Cmd.of("Get-PACertificate", List=SWITCH), label="certificates")
     return batch
@@ -142,17 +140,17 @@ def _join(folder: str, name: str) -> str:
 
 
 def files_from_outputs(outputs: Mapping[str, Sequence[Any]]) -> dict[str, bytes]:
-    """File contents by name from ``file:<name>`` statements and the paired ``names:<day>`` /
-    ``content:<day>`` statements (a day whose counts differ is dropped: it is read again by name)."""
+    """File contents by name: ``file:<name>`` statements, and the ``recent-names`` /
+    ``recent-content`` pair (dropped when the counts differ — a file appeared between listing and
+    reading, or one is empty: those are then read again by name)."""
     files: dict[str, bytes] = {}
     for label, output in outputs.items():
         if label.startswith("file:") and output:
             files[label[5:]] = content_bytes(output)
-        elif label.startswith("names:"):
-            names = [str(n) for n in output]
-            contents = [content_bytes([item]) for item in outputs.get("content:" + label[6:], [])]
-            if names and len(names) == len(contents):
-                files.update(zip(names, contents, strict=True))
+    names = [str(n) for n in outputs.get("recent-names", [])]
+    contents = [content_bytes([item]) for item in outputs.get("recent-content", [])]
+    if names and len(names) == len(contents):
+        files.update(zip(names, contents, strict=True))
     return files
 
 

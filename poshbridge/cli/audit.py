@@ -190,8 +190,7 @@ def _run_offline(args: argparse.Namespace, console: Console, err: Console, now: 
     )
     for problem in problems:
         err.print(f"[red]cannot read[/] {problem}")
-    if args.prometheus:
-        write_textfile(args.prometheus, render_textfile(verdicts, now=now))
+    prometheus_failed = not _write_prometheus(args.prometheus, verdicts, now, err)
     if args.json:
         doc = {
             "mode": "offline",
@@ -203,7 +202,18 @@ def _run_offline(args: argparse.Namespace, console: Console, err: Console, now: 
     else:
         _render_sessions(console, files_json)
     code = max([v.exit_code for v in verdicts], default=0)
-    return max(code, EXIT_CODES[CRIT] if problems else 0)
+    return max(code, EXIT_CODES[CRIT] if problems or prometheus_failed else 0)
+
+
+def _write_prometheus(path: str | None, verdicts: Sequence[HostVerdict], now: datetime, err: Console) -> bool:
+    if not path:
+        return True
+    try:
+        write_textfile(path, render_textfile(verdicts, now=now))
+    except OSError as exc:
+        err.print(f"[red]error:[/] cannot write {path}: {exc.strerror or exc}")
+        return False
+    return True
 
 
 def _render_sessions(console: Console, files_json: Sequence[dict[str, Any]]) -> None:
@@ -266,8 +276,7 @@ def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: d
         base_dir=base_dir,
     )
     verdicts = [evaluate(f, now=now, warn_days=args.warn_days, crit_days=args.crit_days) for f in facts]
-    if args.prometheus:
-        write_textfile(args.prometheus, render_textfile(verdicts, now=now))
+    prometheus_failed = not _write_prometheus(args.prometheus, verdicts, now, err)
     if args.json:
         doc = {
             "mode": "remote",
@@ -279,7 +288,8 @@ def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: d
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     else:
         render_verdicts(console, verdicts)
-    return max([v.exit_code for v in verdicts], default=0)
+    code = max([v.exit_code for v in verdicts], default=0)
+    return max(code, EXIT_CODES[CRIT] if prometheus_failed else 0)
 
 
 def render_verdicts(console: Console, verdicts: Sequence[HostVerdict]) -> None:

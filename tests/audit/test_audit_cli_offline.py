@@ -103,3 +103,11 @@ def test_bad_numbers_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> Non
         main(["audit", "--warn-days", "-1", "--log", "x"])
     assert exc.value.code == 2
     assert main(["audit", "--warn-days", "3", "--crit-days", "5", "--log", "x"]) == 2
+
+
+def test_unwritable_prometheus_file_is_an_error_not_a_traceback(
+    logs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "missing-dir" / "audit.prom"
+    assert main(["audit", "--log", str(logs["not_due"]), "--prometheus", str(target)]) == 2
+    assert "cannot write" in capsys.readouterr().err

@@ -39,9 +39,8 @@ def test_state_batch_is_one_invocation_with_posh_acme_last() -> None:
     batch = state_batch(HOST, now)
     labels = [s.label for s in batch]
     assert labels == [
-        "env", "logs", "task", "task-info", "binding", "bak",
-        "names:20250109", "content:20250109", "names:20250108", "content:20250108",
-        "file:acme_log.txt", "orders", "certificates",
+        "env", "logs", "task", "task-info", "binding", "bak", "recent-names", "recent-content",
+        "orders", "certificates",
     ]  # fmt: skip
     env = batch.statements[0].cmds[0]
     assert env.name == "Set-Item" and env.param("Path") == "Env:POSHACME_HOME"
@@ -50,26 +49,32 @@ def test_state_batch_is_one_invocation_with_posh_acme_last() -> None:
     assert logs.param("Path") == "C:\\poshbridge\\logs" and logs.param("Name") is SWITCH
     assert batch.statements[2].cmds[0].param("TaskName") == "poshbridge renew"
     assert batch.statements[4].cmds[0].param("Name") == "example.jp"
-    assert batch.statements[7].cmds[0].render() == (
-        "Get-Content -Path 'C:\\poshbridge\\logs\\renew-20250109-*' -Encoding 'Byte' -ReadCount 0"
-        " -ErrorAction 'SilentlyContinue'"
-    )
+    recent = [
+        "C:\\poshbridge\\logs\\renew-20250109-*",
+        "C:\\poshbridge\\logs\\renew-20250108-*",
+        "C:\\poshbridge\\logs\\acme_log.txt",
+    ]
+    names, contents = batch.statements[6].cmds[0], batch.statements[7].cmds[0]
+    assert names.param("Path") == contents.param("Path") == recent
+    assert (contents.param("Encoding"), contents.param("ReadCount")) == ("Byte", 0)
     assert batch.statements[-1].cmds[0].render() == "Get-PACertificate -List"
 
 
 def test_names_and_contents_pair_by_position() -> None:
     outputs = {
-        "names:20250109": ["renew-20250109-031702.json", "renew-20250109-031702.txt"],
-        "content:20250109": [b"{json}", b"transcript"],
-        "names:20250108": ["renew-20250108-031702.txt"],  # a file appeared between list and read
-        "content:20250108": [b"a", b"b"],
-        "file:acme_log.txt": [b"manual"],
+        "recent-names": ["renew-20250109-031702.json", "renew-20250109-031702.txt", "acme_log.txt"],
+        "recent-content": [b"{json}", b"transcript", b"manual"],
+        "file:renew-20250101-031702.txt": [b"older"],
     }
     assert files_from_outputs(outputs) == {
         "renew-20250109-031702.json": b"{json}",
         "renew-20250109-031702.txt": b"transcript",
         "acme_log.txt": b"manual",
+        "renew-20250101-031702.txt": b"older",
     }
+    # a file that appeared between listing and reading: nothing is paired, all is read by name
+    outputs["recent-content"] = [b"a", b"b", b"c", b"d"]
+    assert list(files_from_outputs(outputs)) == ["renew-20250101-031702.txt"]
 
 
 def test_newest_runs_are_chosen_by_the_stamp_in_their_names() -> None:
