@@ -14,13 +14,13 @@ and a valid order with the same names and a certificate is kept.
 
 from __future__ import annotations
 
-import ntpath
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from poshbridge.generate import web_config
 from poshbridge.inventory.model import HostConfig
 from poshbridge.poshacme import calls
 from poshbridge.poshacme.model import (
@@ -116,11 +116,11 @@ class SetupFacts:
 
 
 def challenge_dir(host: HostConfig) -> str:
-    return ntpath.join(host.webroot, ".well-known", "acme-challenge")
+    return web_config.challenge_dir(host.webroot)
 
 
 def web_config_path(host: HostConfig) -> str:
-    return ntpath.join(challenge_dir(host), "web.config")
+    return web_config.challenge_web_config_path(host.webroot)
 
 
 # Labels of the read statements (also used to read outputs back).
