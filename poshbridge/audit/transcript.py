@@ -792,7 +792,7 @@ def is_bad_nonce(problem: AcmeProblem | None) -> bool:
 
 
 def _decide_outcome(session: Session) -> None:
-    """Outcome of one session from its events (see docs/audit.md for the rules)."""
+    """Outcome of one session from its events (README.md, "What is read from a transcript", has the rules)."""
     if session.script_outcome is not None:
         _script_outcome(session, session.script_outcome)
         return

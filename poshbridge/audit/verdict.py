@@ -1,6 +1,6 @@
 """Per-host verdict OK / WARN / CRIT from what the audit collected. Pure: ``now`` is a parameter.
 
-Rules (docs/audit.md lists them for operators):
+Rules (README.md, "Verdict rules", lists them for operators):
 
 CRIT  no certificate served (the TLS probe found none / failed), the certificate expired, or it
       expires within ``crit_days`` (default 7).
