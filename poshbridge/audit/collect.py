@@ -46,6 +46,7 @@ from poshbridge.audit.transcript import (
 )
 from poshbridge.audit.verdict import CertificateInfo, HostFacts, ServedCertificate, TaskInfo
 from poshbridge.inventory.model import HostConfig
+from poshbridge.poshacme.model import get_field
 from poshbridge.powershell.command import SWITCH, Batch, Cmd, Statement
 from poshbridge.remote import tls
 from poshbridge.remote.session import BatchResult, HostSession, RemoteConnectionError
@@ -203,26 +204,17 @@ def parse_logs(files: Mapping[str, bytes]) -> tuple[list[TranscriptFile], list[R
     return transcripts, results
 
 
-def _get(obj: Any, key: str) -> Any:
-    if not isinstance(obj, Mapping):
-        return None
-    if key in obj:
-        return obj[key]
-    lowered = key.lower()
-    for name, value in obj.items():
-        if isinstance(name, str) and name.lower() == lowered:
-            return value
-    return None
 
 
 def pick_order(host: HostConfig, orders: Sequence[Any]) -> Mapping[str, Any] | None:
     for order in orders:
-        if isinstance(order, Mapping) and str(_get(order, "Name") or "").lower() == host.order_name.lower():
+        name = str(get_field(order, "Name") or "")
+        if isinstance(order, Mapping) and name.lower() == host.order_name.lower():
             return order
     for order in orders:
         if (
             isinstance(order, Mapping)
-            and str(_get(order, "MainDomain") or "").lower() == host.main_domain.lower()
+            and str(get_field(order, "MainDomain") or "").lower() == host.main_domain.lower()
         ):
             return order
     return None
@@ -234,8 +226,8 @@ def pick_certificate(host: HostConfig, certificates: Sequence[Any]) -> Mapping[s
     for cert in certificates:
         if not isinstance(cert, Mapping):
             continue
-        subject = str(_get(cert, "Subject") or "").lower()
-        sans = _get(cert, "AllSANs")
+        subject = str(get_field(cert, "Subject") or "").lower()
+        sans = get_field(cert, "AllSANs")
         san_list = [str(s).lower() for s in sans] if isinstance(sans, (list, tuple)) else []
         if subject == f"cn={main}" or (san_list and san_list[0] == main):
             return cert
@@ -248,8 +240,8 @@ def binding_thumbprint(host: HostConfig, bindings: Sequence[Any]) -> tuple[bool,
     for binding in bindings:
         if not isinstance(binding, Mapping):
             continue
-        protocol = str(_get(binding, "protocol") or "").lower()
-        info = str(_get(binding, "bindingInformation") or _get(binding, "BindingInformation") or "")
+        protocol = str(get_field(binding, "protocol") or "").lower()
+        info = str(get_field(binding, "bindingInformation") or get_field(binding, "BindingInformation") or "")
         if protocol != "https" or info.count(":") < 2:
             continue
         ip, port, header = info.split(":", 2)
@@ -260,7 +252,7 @@ def binding_thumbprint(host: HostConfig, bindings: Sequence[Any]) -> tuple[bool,
     if not candidates:
         return False, None
     candidates.sort(key=lambda c: -c[0])
-    return True, _thumbprint(_get(candidates[0][1], "certificateHash"))
+    return True, _thumbprint(get_field(candidates[0][1], "certificateHash"))
 
 
 def _thumbprint(value: Any) -> str | None:
@@ -276,7 +268,7 @@ def _thumbprint(value: Any) -> str | None:
 
 def bak_for_order(names: Sequence[Any], order: Mapping[str, Any] | None, order_name: str) -> list[str]:
     """``*.bak`` names (relative to the Posh-ACME home) inside the order's folder."""
-    folder = str(_get(order, "Folder") or "") if order is not None else ""
+    folder = str(get_field(order, "Folder") or "") if order is not None else ""
     wanted = folder.replace("/", "\\").rstrip("\\").lower()
     out: list[str] = []
     for raw in names:

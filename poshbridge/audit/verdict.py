@@ -27,6 +27,7 @@ from poshbridge.audit.transcript import (
     RenewalRun,
     parse_iso_datetime,
 )
+from poshbridge.poshacme.model import get_field
 
 OK = "OK"
 WARN = "WARN"
@@ -73,16 +74,16 @@ class CertificateInfo:
         """From Get-PACertificate / Get-PAOrder objects as plain dicts (dates as datetime or text)."""
         cert = certificate or {}
         order_ = order or {}
-        thumbprint = _text(_get(cert, "Thumbprint"))
-        not_after = _date(_get(cert, "NotAfter")) or _date(_get(order_, "CertExpires"))
+        thumbprint = _text(get_field(cert, "Thumbprint"))
+        not_after = _date(get_field(cert, "NotAfter")) or _date(get_field(order_, "CertExpires"))
         return cls(
-            order_name=_text(_get(order_, "Name")),
-            main_domain=_text(_get(order_, "MainDomain")),
+            order_name=_text(get_field(order_, "Name")),
+            main_domain=_text(get_field(order_, "MainDomain")),
             thumbprint=thumbprint.upper() if thumbprint else None,
-            not_before=_date(_get(cert, "NotBefore")),
+            not_before=_date(get_field(cert, "NotBefore")),
             not_after=not_after,
-            renew_after=_date(_get(order_, "RenewAfter")),
-            order_status=_text(_get(order_, "status")),
+            renew_after=_date(get_field(order_, "RenewAfter")),
+            order_status=_text(get_field(order_, "status")),
             bak_files=tuple(bak_files),
         )
 
@@ -116,19 +117,19 @@ class TaskInfo:
         if not task:
             return cls(exists=False, name=name)
         info_ = info or {}
-        state = _get(task, "State")
+        state = get_field(task, "State")
         if isinstance(state, bool):
             state = None
         if isinstance(state, int):
             state = _TASK_STATES.get(state, str(state))
-        result = _get(info_, "LastTaskResult")
+        result = get_field(info_, "LastTaskResult")
         return cls(
             exists=True,
-            name=_text(_get(task, "TaskName")) or name,
+            name=_text(get_field(task, "TaskName")) or name,
             state=_text(state),
-            last_run_time=_never_is_none(_date(_get(info_, "LastRunTime"))),
+            last_run_time=_never_is_none(_date(get_field(info_, "LastRunTime"))),
             last_task_result=_int(result),
-            next_run_time=_never_is_none(_date(_get(info_, "NextRunTime"))),
+            next_run_time=_never_is_none(_date(get_field(info_, "NextRunTime"))),
         )
 
 
@@ -390,14 +391,6 @@ def _ready(
 # ----- value helpers (objects come as plain dicts; dates as datetime or text) ----------------------
 
 
-def _get(obj: Mapping[str, Any], key: str) -> Any:
-    if key in obj:
-        return obj[key]
-    lowered = key.lower()
-    for name, value in obj.items():
-        if isinstance(name, str) and name.lower() == lowered:
-            return value
-    return None
 
 
 def _text(value: Any) -> str | None:
