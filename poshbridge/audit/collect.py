@@ -347,12 +347,15 @@ def _not_run(batch: Batch, result: BatchResult) -> list[Statement]:
 
 
 def _findings(result: BatchResult) -> list[str]:
-    """Errors worth reporting: Posh-ACME's. A missing task, log folder or binding is not an error
-    here; the verdict rules report those from the (empty) answers."""
+    """Errors worth reporting: Posh-ACME's, and a log file that could not be read (a collection error,
+    not "no runs"). A missing task, log folder or binding is not an error here; the verdict rules
+    report those from the (empty) answers."""
     out: list[str] = []
     for statement in result.statements:
         if statement.label in _POSH_ACME_LABELS:
             out.extend(str(error) for error in statement.errors)
+        elif statement.label.startswith("file:"):
+            out.extend(f"cannot read {statement.label[5:]}: {error}" for error in statement.errors)
     return out
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from poshbridge.audit.prometheus import render_textfile, write_textfile
@@ -189,7 +190,7 @@ def _run_offline(args: argparse.Namespace, console: Console, err: Console, now: 
         args.logs, now=now, warn_days=args.warn_days, crit_days=args.crit_days
     )
     for problem in problems:
-        err.print(f"[red]cannot read[/] {problem}")
+        err.print(f"[red]cannot read[/] {escape(problem)}")
     prometheus_failed = not _write_prometheus(args.prometheus, verdicts, now, err)
     if args.json:
         doc = {
@@ -211,7 +212,7 @@ def _write_prometheus(path: str | None, verdicts: Sequence[HostVerdict], now: da
     try:
         write_textfile(path, render_textfile(verdicts, now=now))
     except OSError as exc:
-        err.print(f"[red]error:[/] cannot write {path}: {exc.strerror or exc}")
+        err.print(f"[red]error:[/] cannot write {escape(path)}: {escape(str(exc.strerror or exc))}")
         return False
     return True
 
@@ -222,26 +223,29 @@ def _render_sessions(console: Console, files_json: Sequence[dict[str, Any]]) -> 
         table.add_column(column, overflow="fold")
     for entry in files_json:
         if "error" in entry:
-            table.add_row(entry["file"], "", "", "", "", "", "", "[red]unreadable[/]", entry["error"])
+            table.add_row(
+                escape(entry["file"]), "", "", "", "", "", "", "[red]unreadable[/]", escape(entry["error"])
+            )
             continue
         if "result" in entry:
             result = entry["result"]
             table.add_row(
-                entry["file"], "json", result.get("started") or "", result.get("finished") or "",
-                "", result.get("host") or "", "", _outcome_text(result.get("outcome")),
-                (result.get("error") or {}).get("message", "") if result.get("error") else "",
+                escape(entry["file"]), "json", escape(result.get("started") or ""),
+                escape(result.get("finished") or ""), "", escape(result.get("host") or ""), "",
+                _outcome_text(result.get("outcome")),
+                escape((result.get("error") or {}).get("message", "") if result.get("error") else ""),
             )  # fmt: skip
             continue
         for session in entry["sessions"]:
             machine = (session.get("machine") or "").split(" (", 1)[0]
             ps = " ".join(x for x in (session.get("ps_version"), session.get("edition")) if x)
             table.add_row(
-                entry["file"], str(session["index"]), session.get("start") or "", session.get("end") or "",
-                session.get("user") or "", machine, ps, _outcome_text(session["outcome"]),
-                session.get("outcome_reason") or "",
+                escape(entry["file"]), str(session["index"]), escape(session.get("start") or ""),
+                escape(session.get("end") or ""), escape(session.get("user") or ""), escape(machine),
+                escape(ps), _outcome_text(session["outcome"]), escape(session.get("outcome_reason") or ""),
             )  # fmt: skip
         if not entry["sessions"]:
-            table.add_row(entry["file"], "", "", "", "", "", "", "no transcript", "")
+            table.add_row(escape(entry["file"]), "", "", "", "", "", "", "no transcript", "")
     console.print(table)
 
 
@@ -249,7 +253,7 @@ def _outcome_text(outcome: str | None) -> str:
     style = {"renewed": "green", "not-due": "green", "skipped": "yellow", "failed": "red"}.get(
         outcome or "", "yellow"
     )
-    return f"[{style}]{outcome or ''}[/]"
+    return f"[{style}]{escape(outcome or '')}[/]"
 
 
 # ----- remote ---------------------------------------------------------------------------------------
@@ -264,7 +268,7 @@ def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: d
     try:
         hosts = select_hosts(inventory, list(args.targets) or ["all"])
     except TargetError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {escape(str(exc))}")
         return EXIT_CODES[CRIT]
     base_dir = inventory_base_dir(inventory)
     facts = collect_fleet(
@@ -299,13 +303,13 @@ def render_verdicts(console: Console, verdicts: Sequence[HostVerdict]) -> None:
     for verdict in verdicts:
         style = _LEVEL_STYLE[verdict.level]
         table.add_row(
-            verdict.host,
-            f"[{style}]{verdict.level}[/]",
+            escape(verdict.host),
+            f"[{style}]{escape(verdict.level)}[/]",
             verdict.expires.strftime("%Y-%m-%d %H:%M") if verdict.expires else "-",
             f"{verdict.days_left:.1f}" if verdict.days_left is not None else "-",
             verdict.last_run.strftime("%Y-%m-%d %H:%M") if verdict.last_run else "never",
-            verdict.last_outcome or "-",
-            verdict.summary,
+            escape(verdict.last_outcome or "-"),
+            escape(verdict.summary),
         )
     console.print(table)
     counts = {level: sum(1 for v in verdicts if v.level == level) for level in (OK, WARN, CRIT)}

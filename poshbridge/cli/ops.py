@@ -44,6 +44,7 @@ from poshbridge.remote.session import (
     HostSession,
     RemoteConnectionError,
     RemoteError,
+    StatementResult,
     transport_warnings,
 )
 
@@ -125,7 +126,8 @@ class Context:
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
     sleep: Callable[[float], None] | None = None
     clock: Callable[[], float] | None = None
-    secrets: list[str] = field(default_factory=list)  # revealed values to scrub from anything written
+    # revealed values to scrub from anything written; never shown (repr=False)
+    secrets: list[str] = field(default_factory=list, repr=False)
 
     def remember(self, secret: Secret | None) -> None:
         if secret is not None and secret.reveal():
@@ -177,6 +179,34 @@ def _outputs(result: BatchResult) -> tuple[dict[str, list[Any]], dict[str, bool]
     return outputs, ran
 
 
+# Errors a read may report on a host that is not (fully) set up yet; the facts say the same (no
+# server, no account, no order), so they are not failures. Every other statement error is.
+EXPECTED_READ_ERRORS = (
+    "No ACME server configured",
+    "No ACME account configured",
+    "No ACME order configured",
+    "No order found",
+)
+
+
+def is_expected_read_error(error: RemoteError) -> bool:
+    return any(error.message.startswith(text) for text in EXPECTED_READ_ERRORS)
+
+
+def record_statement_errors(
+    run: HostRun, step: str, statements: Iterable[StatementResult], *, skip: Sequence[RemoteError] = ()
+) -> None:
+    """Every error of ``statements`` (except the expected read errors and ``skip``) fails the host as a
+    ``powershell`` error of ``step``."""
+    for statement in statements:
+        for error in statement.errors:
+            if is_expected_read_error(error) or any(error is other for other in skip):
+                continue
+            message = f"{statement.label}: {error}"
+            if not any(e.step == step and e.message == message for e in run.errors):
+                run.fail(step, "powershell", message)
+
+
 def classify_remote_error(
     error: RemoteError, *, context: str | None = None
 ) -> tuple[str, AcmeProblem | None]:
@@ -200,25 +230,33 @@ def _desired(host: HostConfig, ctx: Context, run: HostRun) -> Desired:
     from poshbridge.generate.renew_script import render_renew_script
     from poshbridge.generate.task_xml import task_xml_for_register
     from poshbridge.generate.web_config import challenge_web_config
+    from poshbridge.inventory.secrets import SecretError
 
     kid: Secret | None = None
     hmac: Secret | None = None
+    eab_error: str | None = None
     try:
         kid = _resolve(host.acme.eab_kid, ctx)
         hmac = _resolve(host.acme.eab_hmac, ctx)
-    except Exception as exc:  # a missing secret only matters when an account must be created
-        run.summary = f"EAB credentials not available: {type(exc).__name__}"
+    except SecretError as exc:  # only matters when an account must be created: the plan says so
+        eab_error = f"EAB credentials not available: {exc}"
     return Desired(
         web_config=challenge_web_config(),
         script=render_renew_script(host, "hardened"),
         task_xml=task_xml_for_register(host, "hardened"),
         eab_kid=kid,
         eab_hmac=hmac,
+        eab_error=eab_error,
     )
 
 
 def _open(host: HostConfig, ctx: Context) -> HostSession:
-    password = _resolve(host.winrm.password, ctx)
+    from poshbridge.inventory.secrets import SecretError
+
+    try:
+        password = _resolve(host.winrm.password, ctx)
+    except SecretError as exc:  # the message names the reference, never a value
+        raise RemoteConnectionError("config", host.name, f"winrm.password: {exc}") from None
     return HostSession(
         host, insecure=ctx.insecure, base_dir=ctx.base_dir, password=password, warn=lambda _t: None
     )
@@ -262,6 +300,7 @@ def _apply_steps(
             warnings = [w for s in own for w in s.warnings]
             if warnings:
                 step.detail = step.reason + " (warning: " + "; ".join(warnings)[:300] + ")"
+    record_statement_errors(run, "read", result.statements[reads_from:])
     return result, ok
 
 
@@ -390,6 +429,7 @@ def setup_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
         with _open(host, ctx) as session:
             report("reading facts")
             first = run_reads(session, setup_plan.read_batch(host))
+            record_statement_errors(run, "read", first.statements)
             outputs, ran = _outputs(first)
             facts = facts_from_outputs(outputs, ran)
             final: dict[str, Step] = {}
@@ -458,6 +498,7 @@ def renew_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
         with _open(host, ctx) as session:
             report("reading facts")
             first = run_reads(session, setup_plan.read_batch(host))
+            record_statement_errors(run, "read", first.statements)
             outputs, ran = _outputs(first)
             facts = facts_from_outputs(outputs, ran)
             if facts.order_named(host.order_name) is None:
@@ -487,6 +528,7 @@ def renew_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
                     else None,
                     "message": answer.message,
                 }
+                reported: list[RemoteError] = []
                 if answer.outcome == "failed":
                     first_error = next((e for e in errors if e.terminating), errors[0] if errors else None)
                     step.status = "failed"
@@ -495,7 +537,10 @@ def renew_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
                         step.detail = first_error.message
                         run.fail(step.name, kind, first_error.message, problem)
                     else:
-                        run.fail(step.name, "powershell", "Submit-Renewal did not run")
+                        cause = next((e for e in result.errors if not is_expected_read_error(e)), None)
+                        reported.extend([cause] if cause else [])
+                        step.detail = "Submit-Renewal did not run" + (f": {cause}" if cause else "")
+                        run.fail(step.name, "powershell", step.detail)
                     run.set_step(step)
                 elif answer.outcome == "renewed":
                     step.status = "changed"
@@ -503,11 +548,23 @@ def renew_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
                     run.set_step(step)
                     facts = SetupFacts(**{**facts.__dict__, "certificate": answer.certificate})
                     facts = _ocsp_bind_verify(session, host, facts, ctx, run, report)
+                elif answer.outcome == "skipped":
+                    # Submit-Renewal answers with a warning only, but nothing was renewed: a failure
+                    step.status = "failed"
+                    step.detail = (
+                        f"Posh-ACME skipped the order because of its plugin ({answer.message});"
+                        f" the order needs the {host.acme.plugin} plugin: run setup"
+                    )
+                    run.fail(step.name, "plan", step.detail)
+                    run.set_step(step)
                 else:
                     step.status = "unchanged"
                     step.detail = answer.message
                     run.set_step(step)
                     run.summary = answer.message
+                # the env statement and the order/certificate re-reads: their errors count too
+                others = [s for s in result.statements if s.label != renew_plan.R_RENEW]
+                record_statement_errors(run, step.name, others, skip=reported)
                 if answer.certificate is not None and answer.outcome != "renewed":
                     facts = SetupFacts(**{**facts.__dict__, "certificate": answer.certificate})
             run.objects.update(_objects_for(host, facts))
@@ -530,7 +587,9 @@ def status_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
     try:
         with _open(host, ctx) as session:
             report("reading facts")
-            outputs, ran = _outputs(run_reads(session, renew_plan.status_batch(host)))
+            read = run_reads(session, renew_plan.status_batch(host))
+            record_statement_errors(run, "read", read.statements)
+            outputs, ran = _outputs(read)
             facts = facts_from_outputs(outputs, ran)
             run.objects.update(_objects_for(host, facts))
     except RemoteConnectionError as exc:
@@ -557,6 +616,19 @@ def status_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
         "task_last_run": facts.task.to_json()["last_run_time"] if facts.task else None,
     }
     run.summary = f"{cert.thumbprint} until {cert.to_json()['not_after']}" if cert else "no certificate"
+    # a failed check: the site cannot be probed, or serves another certificate than Posh-ACME's (a host
+    # with no certificate yet is not set up: that is what the table says, not a failed check)
+    where = f"{served.endpoint} (SNI {served.sni})"
+    if cert is None:
+        pass
+    elif served.error is not None:
+        run.fail(STEP_VERIFY, "verify", f"TLS probe of {where} failed: {served.error}")
+    elif served.thumbprint != cert.thumbprint:
+        run.fail(
+            STEP_VERIFY,
+            "verify",
+            f"{where} serves {served.thumbprint}, Posh-ACME's certificate is {cert.thumbprint}",
+        )
     _finish(run, ctx)
     return run
 
@@ -671,7 +743,7 @@ def main_ops(args: argparse.Namespace) -> int:
         hosts,
         lambda host, report: WORKERS[op](host, ctx, report),
         on_crash=lambda host, exc: _crashed(host, op, exc, ctx),
-        outcome=lambda r: (r.ok, r.summary),
+        outcome=lambda r: progress_outcome(r, ctx),
         parallel=int(args.parallel),
         view=view,
     )
@@ -691,6 +763,11 @@ def main_ops(args: argparse.Namespace) -> int:
     else:
         render(console, runs, op=op, lang=str(args.lang), dry_run=ctx.dry_run, secrets=ctx.secrets)
     return EXIT_FAILED if any(not r.ok for r in runs) else EXIT_OK
+
+
+def progress_outcome(run: HostRun, ctx: Context) -> tuple[bool, str]:
+    """(ok, summary) for the progress view on stderr, scrubbed like everything else written."""
+    return run.ok, scrub(run.summary, ctx.secrets)
 
 
 def _confirm_revoke(args: argparse.Namespace, hosts: Sequence[HostConfig], err: Console) -> bool:

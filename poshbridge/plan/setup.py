@@ -76,6 +76,7 @@ class Desired:
     task_xml: str  # poshbridge.generate.task_xml.task_xml_for_register(host, "hardened")
     eab_kid: Secret | str | None = None
     eab_hmac: Secret | None = None
+    eab_error: str | None = None  # why the EAB credentials could not be resolved (never the value)
 
 
 # ----- facts -------------------------------------------------------------------------------------------
@@ -538,7 +539,7 @@ def plan_setup(
                 STEP_ACCOUNT,
                 "failed",
                 "no valid account with the inventory's contacts and no EAB credentials to create one:"
-                " set acme.eab_kid and acme.eab_hmac",
+                + (f" {desired.eab_error}" if desired.eab_error else " set acme.eab_kid and acme.eab_hmac"),
             )
         )
         add(Step(STEP_CERT, "skipped", "needs an ACME account"))

@@ -25,7 +25,7 @@ def _mailto(contacts: Sequence[str]) -> list[str]:
 
 def set_poshacme_home(home: str) -> Cmd:
     """Process-level POSHACME_HOME for this runspace pool, before any Posh-ACME cmdlet."""
-    return Cmd.of("Set-Item", Path="Env:POSHACME_HOME", Value=home)
+    return Cmd.of("Set-Item", Path="Env:POSHACME_HOME", Value=home, ErrorAction="Stop")
 
 
 def get_env(name: str) -> Cmd:

@@ -32,7 +32,7 @@ from pypsrp.messages import MessageType
 from pypsrp.powershell import PowerShell
 
 from poshbridge.inventory.model import HostConfig
-from poshbridge.powershell.command import SWITCH, Batch, Secret
+from poshbridge.powershell.command import SWITCH, Batch, Secret, secrets_in
 
 ConnectionKind = Literal["unreachable", "auth", "tls", "timeout", "dropped", "protocol", "config"]
 
@@ -253,6 +253,28 @@ def convert_error(record: Any, *, terminating: bool, statement: int | None) -> R
     )
 
 
+def scrub_error(error: RemoteError, scrub: Callable[[str], str]) -> RemoteError:
+    """Scrub every string of ``error`` in place (message, ids, target, command, exception data)."""
+    for name in ("message", "fq_error_id", "category", "command", "exception_type", "target"):
+        value = getattr(error, name)
+        if isinstance(value, str):
+            setattr(error, name, scrub(value))
+    if error.exception_data is not None:
+        error.exception_data = scrub_value(error.exception_data, scrub)
+    return error
+
+
+def scrub_value(value: Any, scrub: Callable[[str], str]) -> Any:
+    """``value`` with every string in it (keys too) scrubbed, recursively."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, Mapping):
+        return {scrub_value(k, scrub): scrub_value(v, scrub) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub_value(v, scrub) for v in value]
+    return value
+
+
 def _exception_message(exception: Any) -> str | None:
     plain = to_plain(exception)
     if isinstance(plain, dict):
@@ -418,6 +440,12 @@ class HostSession:
         winrm = self.host.winrm
         for text in transport_warnings(self.host, insecure=self.insecure):
             self._warn(text)
+        verify = self._path(winrm.verify) if isinstance(winrm.verify, str) else None
+        if verify is not None and not Path(verify).is_file():
+            # requests would say "Could not find a suitable TLS CA certificate bundle" mid-connect
+            raise RemoteConnectionError(
+                "config", self.host.name, f"winrm.verify: CA bundle {verify} not found (not a file)"
+            )
         password = self._password if self._password is not None else _resolve_secret(self.host, self.base_dir)
         kwargs: dict[str, Any] = {
             "server": self.host.address,
@@ -428,9 +456,7 @@ class HostSession:
             "operation_timeout": winrm.operation_timeout,
             "connection_timeout": winrm.connection_timeout,
             "read_timeout": max(winrm.read_timeout, winrm.operation_timeout + 5),
-            "cert_validation": self._path(winrm.verify)
-            if isinstance(winrm.verify, str)
-            else bool(winrm.verify),
+            "cert_validation": verify if verify is not None else bool(winrm.verify),
             "encryption": "auto",
         }
         if password is not None:
@@ -461,10 +487,14 @@ class HostSession:
         from pypsrp.powershell import RunspacePool
         from pypsrp.wsman import WSMan
 
+        from poshbridge.inventory.secrets import SecretError
+
         try:
             kwargs = self._wsman_kwargs()
         except InsecureConfigError as exc:
             raise RemoteConnectionError("config", self.host.name, str(exc)) from None
+        except SecretError as exc:  # the message names the reference, never a value
+            raise RemoteConnectionError("config", self.host.name, f"winrm.password: {exc}") from None
         try:
             self._wsman = WSMan(**kwargs)
             pool = RunspacePool(self._wsman, configuration_name=self.host.winrm.configuration_name)
@@ -502,6 +532,10 @@ class HostSession:
             raise RemoteConnectionError("protocol", self.host.name, "session is not open")
         if not batch.statements:
             return BatchResult()
+        for secret in secrets_in([value for s in batch.statements for c in s.cmds for _k, value in c.params]):
+            # a cmdlet may echo a bound value in its error text (a binding error, an ACME message)
+            if secret.reveal() not in self._secret_texts:
+                self._secret_texts.append(secret.reveal())
         nonce = "pb" + _secrets.token_hex(8)
         ps = _TrackedPowerShell(self._pool, nonce)
         for index, statement in enumerate(batch.statements):
@@ -547,7 +581,7 @@ class HostSession:
             owner = owners[position] if position < len(owners) else ps.current
             terminating = bool(ps.had_errors) and position == len(errors) - 1 and ps.state_error_seen
             error = convert_error(record, terminating=terminating, statement=owner if owner >= 0 else None)
-            error.message = self._scrub(error.message)
+            scrub_error(error, self._scrub)
             result.errors.append(error)
             if 0 <= owner < len(statements):
                 statements[owner].errors.append(error)

@@ -258,3 +258,18 @@ def test_one_host_audit_costs_at_most_six_wsman_requests(fleet: Fleet) -> None:
     audit(fleet.lab, name)
     counters = fleet.lab.counters(name)
     assert counters["wsman_requests"] <= 6, counters
+
+
+def test_a_log_file_that_cannot_be_read_is_a_collection_error(lab: LabHandle, lab_host: str) -> None:
+    """A run file the host lists but cannot read (here: access denied) is a collection error, never
+    "no runs"; and text with rich markup in the verdict is shown as text."""
+    from poshbridge.audit.collect import collect_host
+    from poshbridge.audit.verdict import ServedCertificate
+
+    host = host_config(lab, lab_host)
+    unreadable = "renew-20200101-000000.txt"
+    lab.twin(lab_host).real_path(host.renewal.log_dir + "\\" + unreadable).mkdir(parents=True)
+    facts = collect_host(
+        host, base_dir=lab.inventory.parent, probe=lambda _h: ServedCertificate(error="not probed")
+    )
+    assert any(unreadable in e and "denied" in e for e in facts.collection_errors), facts.collection_errors

@@ -150,3 +150,34 @@ def test_no_secret_in_output_json_history_or_files(lab: LabHandle, tmp_path: Pat
     finally:
         for name in (good, bad_auth, bad_eab):
             lab.release(name)
+
+
+def test_a_secret_the_engine_echoes_in_a_binding_error_is_scrubbed(lab: LabHandle, lab_host: str) -> None:
+    """The real engine quotes a bound value in its binding error; the session scrubs every
+    Secret of the batch from every error field and stream."""
+    from poshbridge.cli.common import inventory_base_dir
+    from poshbridge.inventory.load import load_inventory
+    from poshbridge.inventory.targets import select_hosts
+    from poshbridge.powershell.command import Batch, Cmd, Secret
+    from poshbridge.remote.session import HostSession
+
+    sentinel = "Sentinel-Echoed-Secret-6502"
+    inventory = load_inventory(lab.inventory)
+    (host,) = select_hosts(inventory, [lab_host])
+    batch = Batch().add(Cmd.of("New-PAAccount", ExtAcctAlgorithm=Secret(sentinel)))
+    with HostSession(host, base_dir=inventory_base_dir(inventory)) as session:
+        result = session.run(batch)
+    # the engine quotes the argument: `The argument "<value>" does not belong to the set ...`
+    assert result.errors and 'The argument "********"' in result.errors[0].message, result
+    assert sentinel not in repr(result)
+    assert all(sentinel not in str(e.to_json()) for e in result.errors)
+
+
+def test_the_progress_line_scrubs_the_summary() -> None:
+    from poshbridge.cli.ops import Context, HostRun, progress_outcome
+
+    ctx = Context(command="setup", secrets=["Sentinel-Summary-Secret-1234"])
+    run = HostRun("host01", "setup", summary="acme-account: acme: key Sentinel-Summary-Secret-1234 refused")
+    ok, text = progress_outcome(run, ctx)
+    assert "Sentinel-Summary-Secret-1234" not in text and "refused" in text and ok is True
+    assert "Sentinel-Summary-Secret-1234" not in repr(ctx)

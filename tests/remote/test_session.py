@@ -90,6 +90,19 @@ def _stand_in(
                     raise AssertionError("expected pipeline input")
                 sink.warning("binding updated")
                 out.append(f"bound {len(piped)}")
+            elif name == "echo-error":  # a cmdlet that quotes a bound value everywhere in its record
+                value = str(params.get("value"))
+                sink.error(
+                    LabErrorRecord(
+                        f'Cannot process "{value}"',
+                        f"Bad{value},Echo-Error",
+                        command_name=f"Echo-Error {value}",
+                        target_object=value,
+                        exception_data={"detail": f"value {value}", "nested": {value: [value]}},
+                    )
+                )
+                sink.warning(f"warning about {value}")
+                sink.verbose(f"verbose about {value}")
             elif name == "write-error":
                 sink.error(
                     LabErrorRecord(str(params.get("message")), "WriteErrorException", command_name="X")
@@ -266,3 +279,38 @@ def test_a_dropped_connection_is_classified(endpoint: Endpoint) -> None:
             session.run(Batch().add(Cmd.of("Write-Output", InputObject="x")))
     assert caught.value.kind in ("dropped", "auth", "protocol")
     assert caught.value.kind == "dropped"
+
+
+def test_a_bound_secret_echoed_in_an_error_record_is_scrubbed_everywhere(endpoint: Endpoint) -> None:
+    batch = Batch().add(Cmd.of("Echo-Error", Value=Secret(HMAC)), label="echo")
+    with HostSession(endpoint.host(), password=Secret(PASSWORD)) as session:
+        result = session.run(batch)
+    (error,) = result.errors
+    assert "Cannot process" in error.message and error.exception_data is not None
+    assert result.warnings and result.verbose
+    assert HMAC not in repr(result), repr(result)
+    assert HMAC not in str(error.to_json()) and HMAC not in str(error.target)
+
+
+def test_a_missing_ca_bundle_is_a_config_error_naming_the_key(endpoint: Endpoint, tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-ca.pem"
+    with (
+        pytest.raises(RemoteConnectionError) as caught,
+        HostSession(endpoint.host(transport="https", verify=str(missing)), password=Secret(PASSWORD)),
+    ):
+        pass
+    assert caught.value.kind == "config"
+    assert "winrm.verify" in caught.value.message and str(missing) in caught.value.message
+
+
+def test_an_unresolvable_password_is_a_config_error(
+    endpoint: Endpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from poshbridge.inventory.model import SecretRef
+
+    monkeypatch.delenv("POSHBRIDGE_TEST_UNSET_PW", raising=False)
+    host = endpoint.host(password=SecretRef("env", "POSHBRIDGE_TEST_UNSET_PW"))
+    with pytest.raises(RemoteConnectionError) as caught, HostSession(host, base_dir=tmp_path):
+        pass
+    assert caught.value.kind == "config"
+    assert "winrm.password" in caught.value.message and "POSHBRIDGE_TEST_UNSET_PW" in caught.value.message
