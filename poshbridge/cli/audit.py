@@ -101,7 +101,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--insecure",
         action="store_true",
-        help="do not verify the WinRM TLS certificate (lab/testing only)",
+        help="allow what the inventory asks for: Basic over HTTP or verify: false (with a warning)",
     )
     parser.set_defaults(func=run)
 

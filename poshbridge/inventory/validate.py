@@ -281,7 +281,7 @@ def check_secret(raw: Any, path: str, out: Problems) -> SecretRef | _Invalid | N
         sub = join_path(path, kind)
         if kind == "env":
             if not isinstance(value, str) or not _ENV_NAME_RE.match(value):
-                return out.error(sub, f"must be an environment variable name, not {_describe(value)}")
+                return out.error(sub, f"must be an environment variable name, not {_secret_kind(value)}")
             return SecretRef("env", value)
         text = check_text(value, sub, out, what="a file path")
         if isinstance(text, _Invalid):
@@ -293,7 +293,7 @@ def check_secret(raw: Any, path: str, out: Problems) -> SecretRef | _Invalid | N
             return out.error(path, "is empty; use {env: NAME} or {file: PATH}")
         out.warning(path, "literal secret in the inventory file; prefer {env: NAME} or {file: PATH}")
         return SecretRef("literal", "", literal)
-    return out.error(path, f"must be {{env: NAME}} or {{file: PATH}}, not {_describe(raw)}")
+    return out.error(path, f"must be {{env: NAME}} or {{file: PATH}}, not {_secret_kind(raw)}")
 
 
 # ----- per-field checks ---------------------------------------------------------------------------------
@@ -579,6 +579,17 @@ def _describe(raw: Any) -> str:
     if isinstance(raw, (int, float)):
         return f"the number {raw}"
     return f"{type(raw).__name__} {raw!r}"
+
+
+def _secret_kind(raw: Any) -> str:
+    """Like :func:`_describe` but never the value: under a secret key it may be a pasted password."""
+    if raw is None:
+        return "null"
+    if isinstance(raw, str):
+        return "a text that is not one (value not shown)"
+    if isinstance(raw, (bool, Mapping, list)):
+        return _describe(raw)
+    return f"a {type(raw).__name__} (value not shown)"
 
 
 def _suggest(key: str, known: Sequence[str]) -> str:

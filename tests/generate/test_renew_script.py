@@ -78,6 +78,7 @@ def test_golden_script(style: str) -> None:
     golden = GOLDEN / f"host01-{style}.ps1"
     if UPDATE:
         golden.write_text(text, encoding="utf-8", newline="\n")
+        pytest.skip(f"golden file rewritten: {golden}")
     assert text == golden.read_text(encoding="utf-8"), (
         f"regenerate with POSHBRIDGE_UPDATE_GOLDEN=1 ({golden})"
     )

@@ -631,3 +631,17 @@ def test_unquoted_start_date_stays_a_string() -> None:
 def test_problem_str_has_severity_path_and_message() -> None:
     (problem,) = find(build(_set([*H, "iis", "port"], 0)), "hosts.host01.iis.port")
     assert str(problem).startswith("error: hosts.host01.iis.port: must be in the range 1..65535")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"env": "pasted-Secret-Value-123"}, ["pasted-Secret-Value-123"], 1234567.891],
+    ids=["env value that is a password", "list", "number"],
+)
+def test_a_malformed_secret_reference_is_reported_without_its_value(value: Any) -> None:
+    inv = build(_set([*DA, "eab_hmac"], value))
+    problems = [p for p in inv.problems if p.path.startswith("defaults.acme.eab_hmac")]
+    assert problems and all(p.severity == "error" for p in problems)
+    for problem in problems:
+        assert "pasted-Secret-Value-123" not in str(problem)
+        assert "1234567" not in str(problem)
