@@ -46,6 +46,7 @@ from poshbridge.audit.transcript import (
 )
 from poshbridge.audit.verdict import CertificateInfo, HostFacts, ServedCertificate, TaskInfo
 from poshbridge.inventory.model import HostConfig
+from poshbridge.poshacme import calls
 from poshbridge.poshacme.model import get_field
 from poshbridge.powershell.command import SWITCH, Batch, Cmd, Statement
 from poshbridge.remote import tls
@@ -71,12 +72,12 @@ def state_batch(host: HostConfig, now: datetime) -> Batch:
     renewal = host.renewal
     log_dir = renewal.log_dir
     batch = Batch()
-    batch.add(Cmd.of("Set-Item", Path="Env:POSHACME_HOME", Value=host.acme.poshacme_home), label="env")
+    batch.add(calls.set_poshacme_home(host.acme.poshacme_home), label="env")
     batch.add(Cmd.of("Get-ChildItem", Path=log_dir, Name=SWITCH, ErrorAction=_SILENT), label="logs")
-    task = {"TaskName": renewal.task_name, "TaskPath": renewal.task_path, "ErrorAction": _SILENT}
-    batch.add(Cmd.of("Get-ScheduledTask", task), label="task")
-    batch.add(Cmd.of("Get-ScheduledTaskInfo", task), label="task-info")
-    batch.add(Cmd.of("Get-IISSiteBinding", Name=host.iis.site, ErrorAction=_SILENT), label="binding")
+    task = {"name": renewal.task_name, "path": renewal.task_path}
+    batch.add(calls.get_scheduled_task(**task), label="task")
+    batch.add(calls.get_scheduled_task_info(**task), label="task-info")
+    batch.add(calls.get_iis_site_bindings(host.iis.site), label="binding")
     batch.add(
         Cmd.of(
             "Get-ChildItem",
@@ -95,8 +96,8 @@ def state_batch(host: HostConfig, now: datetime) -> Batch:
         Cmd.of("Get-Content", Path=recent, Encoding="Byte", ReadCount=0, ErrorAction=_SILENT),
         label="recent-content",
     )
-    batch.add(Cmd.of("Get-PAOrder", List=SWITCH), label="orders")
-    batch.add(Cmd.of("Get-PACertificate", List=SWITCH), label="certificates")
+    batch.add(calls.get_pa_orders(), label="orders")
+    batch.add(calls.get_pa_certificates(), label="certificates")
     return batch
 
 

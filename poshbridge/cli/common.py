@@ -36,10 +36,6 @@ def inventory_base_dir(inventory: Inventory) -> Path:
     return Path(inventory.source).resolve().parent if inventory.source else Path.cwd()
 
 
-def format_problem(problem: Problem) -> str:
-    """One plain line: ``error: hosts.host01.domains[1]: message``."""
-    return f"{problem.severity}: {problem.path or '(inventory)'}: {problem.message}"
-
 
 def print_problems(console: Console, problems: Iterable[Problem]) -> None:
     """One line per problem (plain text, coloured severity on a terminal); grep-friendly."""

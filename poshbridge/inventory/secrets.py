@@ -47,6 +47,3 @@ def resolve(ref: SecretRef, base_dir: Path) -> Secret:
         return Secret(text)
     return Secret(ref._literal)
 
-
-def resolve_optional(ref: SecretRef | None, base_dir: Path) -> Secret | None:
-    return None if ref is None else resolve(ref, base_dir)

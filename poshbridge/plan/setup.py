@@ -166,7 +166,7 @@ def read_statements(host: HostConfig) -> list[Statement]:
         _stmt(calls.get_content_raw(web_config_path(host)), label=R_WEBCONFIG),
         _stmt(calls.get_content_raw(r.script_path), label=R_SCRIPT),
         _stmt(
-            Cmd.of("Get-IISSiteBinding", Name=host.iis.site, ErrorAction="SilentlyContinue"), label=R_BINDINGS
+            calls.get_iis_site_bindings(host.iis.site), label=R_BINDINGS
         ),
         _stmt(calls.get_scheduled_task(name=r.task_name, path=r.task_path), label=R_TASK),
         _stmt(calls.get_scheduled_task_info(name=r.task_name, path=r.task_path), label=R_TASK_INFO),
@@ -326,14 +326,6 @@ class SetupPlan:
     def pending(self) -> list[Step]:
         return [s for s in self.steps if s.status == "pending"]
 
-    def apply_batch(self, host: HostConfig, *, reread: bool = True) -> Batch:
-        """The changes, in order, then the read statements again (same round trip)."""
-        statements: list[Statement] = []
-        for step in self.to_apply:
-            statements.extend(step.statements)
-        if reread:
-            statements.extend(read_statements(host))
-        return Batch(statements)
 
 
 STEP_MODULES = "modules"
@@ -626,7 +618,7 @@ def bind_statements(host: HostConfig) -> tuple[Statement, ...]:
             ),
             label="bind:set",
         ),
-        _stmt(Cmd.of("Get-IISSiteBinding", Name=iis.site, ErrorAction="SilentlyContinue"), label=R_BINDINGS),
+        _stmt(calls.get_iis_site_bindings(iis.site), label=R_BINDINGS),
     )
 
 

@@ -28,9 +28,6 @@ def set_poshacme_home(home: str) -> Cmd:
     return Cmd.of("Set-Item", Path="Env:POSHACME_HOME", Value=home, ErrorAction="Stop")
 
 
-def get_env(name: str) -> Cmd:
-    return Cmd.of("Get-Item", Path=f"Env:{name}", ErrorAction="SilentlyContinue")
-
 
 def get_modules(names: Sequence[str] = REQUIRED_MODULES) -> Cmd:
     return Cmd.of("Get-Module", Name=list(names), ListAvailable=SWITCH)
@@ -51,9 +48,6 @@ def test_path(path: str) -> Cmd:
 def get_content_raw(path: str) -> Cmd:
     return Cmd.of("Get-Content", LiteralPath=path, Raw=SWITCH, ErrorAction="SilentlyContinue")
 
-
-def get_content_lines(path: str) -> Cmd:
-    return Cmd.of("Get-Content", LiteralPath=path, ErrorAction="SilentlyContinue")
 
 
 def set_content(path: str, value: str, *, encoding: str | None = None) -> Cmd:
@@ -114,9 +108,6 @@ def get_pa_order(name: str, *, refresh: bool = False) -> Cmd:
     return Cmd.of("Get-PAOrder", Name=name, Refresh=SWITCH if refresh else None)
 
 
-def set_pa_order(name: str) -> Cmd:
-    return Cmd.of("Set-PAOrder", Name=name)
-
 
 def new_pa_certificate(
     domains: Sequence[str],
@@ -138,6 +129,10 @@ def new_pa_certificate(
 
 def get_pa_certificate(order_name: str) -> Cmd:
     return Cmd.of("Get-PACertificate", Name=order_name)
+
+
+def get_pa_certificates() -> Cmd:
+    return Cmd.of("Get-PACertificate", List=SWITCH)
 
 
 def submit_renewal(order_name: str, *, force: bool = False) -> Cmd:
@@ -173,18 +168,9 @@ def set_iis_certificate(
     )
 
 
-def get_iis_site_binding(*, site: str, port: int, ip_address: str = "*", host_header: str = "") -> Cmd:
-    return Cmd.of(
-        "Get-IISSiteBinding",
-        Name=site,
-        Protocol="https",
-        BindingInformation=f"{ip_address or '*'}:{port}:{host_header}",
-        ErrorAction="SilentlyContinue",
-    )
+def get_iis_site_bindings(site: str) -> Cmd:
+    return Cmd.of("Get-IISSiteBinding", Name=site, ErrorAction="SilentlyContinue")
 
-
-def get_iis_site(site: str) -> Cmd:
-    return Cmd.of("Get-IISSite", Name=site)
 
 
 # ----- Task Scheduler ----------------------------------------------------------------------------------
@@ -204,7 +190,3 @@ def get_scheduled_task_info(*, name: str, path: str) -> Cmd:
 
 def export_scheduled_task(*, name: str, path: str) -> Cmd:
     return Cmd.of("Export-ScheduledTask", TaskName=name, TaskPath=path, ErrorAction="SilentlyContinue")
-
-
-def write_marker(text: str) -> Cmd:
-    return Cmd.of("Write-Output", InputObject=text)

@@ -49,10 +49,6 @@ class ServedCertificate:
         }
 
 
-def thumbprint_of(der: bytes) -> str:
-    cert = x509.load_der_x509_certificate(der)
-    return cert.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - the Windows thumbprint
-
 
 def fetch_served(address: str, port: int, sni: str, *, timeout: float = 10.0) -> ServedCertificate:
     endpoint = f"{address}:{port}"
