@@ -7,6 +7,7 @@ Install-Module writes it back. Built-in modules (IISAdministration, ScheduledTas
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import re
 from dataclasses import dataclass
@@ -98,8 +99,28 @@ def _builtin_modules() -> list[ModuleOnDisk]:
     ]
 
 
+_BUILTIN_NAMES = frozenset(name.lower() for name, *_ in _BUILTIN)
+
+
 def module_available(host: TwinHost, name: str) -> bool:
-    return any(m.name.lower() == name.lower() for m in installed_modules(host) + _builtin_modules())
+    """Whether ``name`` is built in or installed (a ``<Name>\\<Version>\\<Name>.psd1`` on disk).
+
+    Asked before every module cmdlet call, so it looks only at the folders that can hold ``name``
+    instead of reading every manifest (:func:`installed_modules`); the answer is the same.
+    """
+    wanted = name.lower()
+    if wanted in _BUILTIN_NAMES:
+        return True
+    root = host.real_path(MODULES_DIR)
+    try:
+        module_dirs = [d for d in root.iterdir() if d.name.lower() == wanted and d.is_dir()]
+    except OSError:
+        return False
+    for module_dir in module_dirs:
+        with contextlib.suppress(OSError):
+            if any((v / f"{module_dir.name}.psd1").is_file() for v in module_dir.iterdir()):
+                return True
+    return False
 
 
 def _exported(name: str) -> list[str]:

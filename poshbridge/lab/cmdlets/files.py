@@ -10,9 +10,12 @@ BOM, ``Unicode`` is UTF-16 LE with BOM; reading sniffs a BOM first.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import ntpath
+import os
 import re
 import shutil
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -59,10 +62,39 @@ def confine(host: TwinHost, windows_path: str) -> Path:
         real = host.real_path(windows_path)
     except SandboxError:
         raise _PathRefused("sandbox", windows_path) from None
-    root = host.drive.resolve()
-    resolved = real.resolve()
+    root = _resolved_drive(host.drive)
+    resolved = _resolve_below(host.drive, root, real)
     if resolved != root and root not in resolved.parents:
         raise _PathRefused("sandbox", windows_path)
+    return real
+
+
+@functools.lru_cache(maxsize=256)
+def _resolved_drive(drive: Path) -> Path:
+    """The twin's C:\\ folder with symlinks resolved (it never moves while the lab runs)."""
+    return drive.resolve()
+
+
+def _resolve_below(drive: Path, root: Path, real: Path) -> Path:
+    """``real.resolve()`` without re-resolving the drive on every call: when the drive is its own
+    resolved path and no existing entry below it is a symlink, the path is already resolved."""
+    if drive != root:
+        return real.resolve()
+    try:
+        below = real.relative_to(drive).parts
+    except ValueError:
+        return real.resolve()
+    current = drive
+    for part in below:
+        current = current / part
+        try:
+            mode = os.lstat(current).st_mode
+        except FileNotFoundError:
+            break  # nothing below exists: the rest is taken literally, as resolve() does
+        except OSError:
+            return real.resolve()
+        if stat.S_ISLNK(mode):
+            return real.resolve()
     return real
 
 
