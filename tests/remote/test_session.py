@@ -1,96 +1,344 @@
-"""HostSession against the lab's real WinRM listener (WSMan + PSRP + NTLM), with a stand-in engine.
+"""HostSession against the lab's twins: real WSMan + PSRP + NTLM/Negotiate, real emulated cmdlets, Pebble.
 
-Given a twin's WinRM endpoint whose cmdlets are served by a small stand-in (so these tests do not
-depend on the emulated Posh-ACME), when poshbridge's HostSession runs a Batch, then output is split
-per statement, records are attributed to their statement, SecureStrings never come back, the
-account's private key is dropped, and connection failures are classified.
+Given a lab twin on which ``poshbridge setup`` has created Posh-ACME state (account, order, certificate,
+IIS binding), when poshbridge's HostSession runs a Batch, then output is split per statement, pipelines
+run on the host, records are attributed to their statement, a terminating error stops the batch,
+SecureStrings never come back, the account's private key is dropped, and connection failures are
+classified. Only one check still uses a stand-in engine (see the last section) because no real cmdlet
+can produce what it needs.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import dataclasses
+import io
+import json
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from psrpcore.types import PSObject, PSSecureString, add_note_property
+from cryptography import x509
+from labkit import LabHandle, bind_certificate, pfx_bytes, self_signed, thumbprint
 
-from poshbridge.inventory.model import HostConfig, WinRMConfig
-from poshbridge.lab.auth import write_ntlm_user_file
-from poshbridge.lab.engine.contract import (
-    CommandCall,
-    LabErrorRecord,
-    PipelineSink,
-    RunspaceState,
-    TerminatingError,
-)
-from poshbridge.lab.host import TwinHost
-from poshbridge.lab.server import WinRMListener
+from poshbridge.inventory.load import load_inventory
+from poshbridge.inventory.model import HostConfig, SecretRef, WinRMConfig
+from poshbridge.poshacme import calls
 from poshbridge.poshacme.model import PAAccount, PACertificate
 from poshbridge.poshacme.problems import problem_from_exception_data
 from poshbridge.powershell.command import SWITCH, Batch, Cmd, Secret
 from poshbridge.remote.session import HostSession, RemoteConnectionError
 
-USER = "certadmin"
-PASSWORD = "Sentinel-WinRM-Pw-7731"
 PFX_PASSWORD = "Sentinel-Pfx-Pw-4242"
 HMAC = "Sentinel-Hmac-9901"
+WRONG_EAB_HMAC = "d3JvbmctaG1hYy1rZXktZm9yLXRoZS1zZXNzaW9uLXRlc3RzLTAwMDAwMDAwMDA"
 
 
-def _obj(types: list[str], **props: Any) -> PSObject:
-    obj = PSObject()
-    obj.PSObject.type_names = [*types, "System.Management.Automation.PSCustomObject", "System.Object"]
-    for key, value in props.items():
-        add_note_property(obj, key, value)
-    return obj
+# ----- real twins ---------------------------------------------------------------------------------------
+def host_config(lab: LabHandle, name: str, **winrm: Any) -> HostConfig:
+    """The lab inventory's HostConfig for ``name`` (HTTPS + Negotiate + lab CA), WinRM fields overridden."""
+    host = load_inventory(lab.inventory).hosts[name]
+    return dataclasses.replace(host, winrm=dataclasses.replace(host.winrm, **winrm)) if winrm else host
 
 
-def _stand_in(
-    host: TwinHost,
-    runspace: RunspaceState,
-    statements: list[list[CommandCall]],
-    input_objects: list[Any],
-    sink: PipelineSink,
+def open_session(lab: LabHandle, host: HostConfig, **kwargs: Any) -> HostSession:
+    return HostSession(host, base_dir=lab.inventory.parent, **kwargs)
+
+
+def posh_acme_batch(host: HostConfig) -> Batch:
+    """A batch whose first statement points Posh-ACME at the home poshbridge uses (as setup does)."""
+    return Batch().add(calls.set_poshacme_home(host.acme.poshacme_home), label="home")
+
+
+@dataclasses.dataclass
+class Prepared:
+    name: str
+    host: HostConfig
+
+
+@pytest.fixture(scope="module")
+def prepared(lab: LabHandle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prepared]:
+    """A twin of this module on which the real ``poshbridge setup`` ran (Posh-ACME state exists)."""
+    from poshbridge.cli.main import main
+
+    name = lab.claim("tests/remote/test_session.py: twin with Posh-ACME state")
+    try:
+        out = io.StringIO()
+        with (
+            pytest.MonkeyPatch.context() as patch,
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(io.StringIO()),
+        ):
+            patch.setenv("POSHBRIDGE_STATE_DIR", str(tmp_path_factory.mktemp("session-state")))
+            code = main(["-i", str(lab.inventory), "setup", name, "--json"])
+        assert code == 0, out.getvalue()[-4000:]
+        yield Prepared(name, host_config(lab, name))
+    finally:
+        lab.release(name)
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def b64url(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+
+
+# ----- batches on a real twin -----------------------------------------------------------------------------
+def test_statements_are_split_and_pipelines_run_on_the_host(lab: LabHandle, prepared: Prepared) -> None:
+    host = prepared.host
+    twin = lab.twin(prepared.name)
+    # the site serves something else, so only the on-host pipeline can bring the Posh-ACME cert back
+    other_cert, other_key = self_signed(host.domains[0], list(host.domains))
+    other = bind_certificate(twin, pfx_bytes(other_cert, other_key))
+    secret_file = "C:\\poshbridge\\session-test-secret.txt"
+    batch = posh_acme_batch(host)
+    batch.add(Cmd.of("Write-Output", InputObject="first"), label="one")
+    batch.add(
+        Cmd.of("Get-PACertificate", MainDomain=host.domains[0]),
+        Cmd.of("Set-IISCertificate", SiteName=host.iis.site, Port=host.iis.port, Verbose=SWITCH),
+        label="bind",
+    )
+    batch.add(Cmd.of("Get-PACertificate", MainDomain=host.domains[0]), label="cert")
+    batch.add(
+        Cmd.of("Set-Content", LiteralPath=secret_file, Value=Secret(HMAC), NoNewline=SWITCH), label="secret"
+    )
+    with open_session(lab, host) as session:
+        result = session.run(batch)
+    assert [s.label for s in result.statements] == ["home", "one", "bind", "cert", "secret"]
+    assert result.output("one") == ["first"]
+    assert result.output("bind") == []  # Set-IISCertificate writes no objects
+    (cert,) = result.output("cert")
+    assert cert["Thumbprint"] != other
+    bind = result.by_label("bind")
+    assert bind is not None
+    assert f"Adding IIS site binding for *:{host.iis.port}:" in bind.verbose, bind
+    assert [s.label for s in result.statements if s.verbose] == ["bind"]  # attributed to its statement
+    bound = [
+        b["certificate_hash"]
+        for site in twin.iis().load()["sites"].values()
+        for b in site["bindings"]
+        if b["protocol"] == "https" and b["binding_information"] == f"*:{host.iis.port}:"
+    ]
+    assert bound == [cert["Thumbprint"]]  # the PACertificate went down the pipeline on the host
+    # the Secret reached the host as its real value, and the switch was bound (-NoNewline)
+    assert twin.real_path(secret_file).read_bytes() == HMAC.encode()
+    assert result.output("secret") == [] and HMAC not in repr(result)
+    assert not result.had_errors and result.failed_statement is None
+    assert all(s.ran for s in result.statements)
+
+
+def test_secure_strings_and_private_keys_never_come_back(lab: LabHandle, prepared: Prepared) -> None:
+    host = prepared.host
+    twin = lab.twin(prepared.name)
+    with open_session(lab, host) as session:  # another pool: nothing below can scrub the sentinel
+        set_pass = session.run(
+            posh_acme_batch(host).add(
+                Cmd.of("Set-PAOrder", MainDomain=host.domains[0], PfxPass=Secret(PFX_PASSWORD))
+            )
+        )
+    assert not set_pass.had_errors and not set_pass.errors, set_pass
+    home = twin.real_path(host.acme.poshacme_home)
+    (order_file,) = home.rglob("order.json")
+    assert json.loads(order_file.read_text("utf-8-sig"))["PfxPassB64U"] == b64url(PFX_PASSWORD)
+    (account_file,) = home.rglob("acct.json")
+    private_d = json.loads(account_file.read_text("utf-8-sig"))["key"]["d"]
+    assert private_d
+
+    batch = posh_acme_batch(host)
+    batch.add(Cmd.of("Get-PACertificate", MainDomain=host.domains[0]), label="cert")
+    batch.add(Cmd.of("Get-PAAccount"), label="account")
+    with open_session(lab, host) as session:
+        result = session.run(batch)
+    assert not result.errors, result.errors
+    (cert,) = result.output("cert")
+    assert "PfxPass" not in cert
+    assert PFX_PASSWORD not in repr(result)
+    assert "PoshACME.PACertificate" in cert["_types"]
+    typed = PACertificate.from_obj(cert)
+    leaf = x509.load_pem_x509_certificate(twin.real_path(cert["CertFile"]).read_bytes())
+    assert typed.thumbprint == thumbprint(leaf)
+    assert typed.not_after is not None and typed.not_after == leaf.not_valid_after_utc
+    offset = typed.not_after.utcoffset()
+    assert offset is not None and offset.total_seconds() == 0
+    (account,) = result.output("account")
+    assert "PoshACME.PAAccount" in account["_types"]
+    assert "key" not in account and private_d not in repr(result)
+    assert PAAccount.from_obj(account).contacts_match(list(host.acme.contacts))
+
+
+def test_errors_are_attributed_and_a_terminating_error_stops_the_batch(
+    lab: LabHandle, prepared: Prepared
 ) -> None:
+    missing = "C:\\poshbridge\\no-such-file.txt"
+    batch = Batch()
+    batch.add(Cmd.of("Write-Output", InputObject="a"), label="a")
+    batch.add(Cmd.of("Write-Error", Message="soft failure"), label="soft")
+    batch.add(Cmd.of("Get-Content", LiteralPath=missing, ErrorAction="Stop"), label="read")
+    batch.add(Cmd.of("Write-Output", InputObject="never"), label="after")
+    with open_session(lab, prepared.host) as session:
+        result = session.run(batch)
+    assert result.had_errors
+    assert result.failed_statement == 2
+    assert result.output("a") == ["a"]
+    soft = result.by_label("soft")
+    assert soft is not None and [e.message for e in soft.errors] == ["soft failure"]
+    assert not soft.errors[0].terminating and soft.errors[0].statement == 1
+    read = result.by_label("read")
+    assert read is not None and len(read.errors) == 1
+    error = read.errors[0]
+    assert error.terminating and error.statement == 2
+    assert error.command == "Get-Content" and missing in error.message
+    assert error.fq_error_id is not None and error.fq_error_id.startswith("PathNotFound,")
+    after = result.by_label("after")
+    assert after is not None and not after.ran and after.output == []
+
+
+def test_real_posh_acme_failures_are_classified(lab: LabHandle, lab_host: str) -> None:
+    """A fresh twin has no challenge web.config, so Pebble's http-01 validation gets IIS's 404."""
+    host = host_config(lab, lab_host)
+    server = Batch().add(calls.set_pa_server(host.acme.directory), label="server")
+    wrong_eab = Batch().add(
+        calls.new_pa_account(
+            eab_kid=Secret(lab.secret("eab-kid")), eab_hmac=Secret(WRONG_EAB_HMAC), contacts=["a@b.test"]
+        ),
+        label="account",
+    )
+    right_eab = Batch().add(
+        calls.new_pa_account(
+            eab_kid=Secret(lab.secret("eab-kid")),
+            eab_hmac=Secret(lab.secret("eab-hmac")),
+            contacts=list(host.acme.contacts),
+        ),
+        label="account",
+    )
+    issue = Batch()
+    issue.add(Cmd.of("Write-Output", InputObject="a"), label="a")
+    issue.add(
+        calls.new_pa_certificate(list(host.domains), webroot=host.webroot, order_name=host.domains[0]),
+        label="issue",
+    )
+    issue.add(Cmd.of("Write-Output", InputObject="never"), label="after")
+    with open_session(lab, host) as session:
+        assert not session.run(server).had_errors
+        refused = session.run(wrong_eab)
+        registered = session.run(right_eab)
+        result = session.run(issue)
+
+    # the CA's problem document travels in Exception.Data: the type comes from there
+    (eab_error,) = refused.errors
+    assert eab_error.terminating and refused.failed_statement == 0
+    eab_problem = problem_from_exception_data(eab_error.exception_data, eab_error.message)
+    assert eab_problem.type == "unauthorized" and eab_problem.status == 403
+    assert WRONG_EAB_HMAC not in repr(refused)
+    assert not registered.errors and registered.output("account")[0]["status"] == "valid"
+
+    assert result.had_errors and result.failed_statement == 1
+    assert result.output("a") == ["a"]
+    issue_result = result.by_label("issue")
+    assert issue_result is not None and len(issue_result.errors) == 1
+    error = issue_result.errors[0]
+    assert error.terminating and error.statement == 1 and error.command == "New-PACertificate"
+    after = result.by_label("after")
+    assert after is not None and not after.ran and after.output == []
+    problem = problem_from_exception_data(error.exception_data, error.message)
+    assert problem.fqdn in host.domains
+    # Posh-ACME's `Authorization invalid for <fqdn>: <detail>` throw carries no ACME type
+    assert problem.type is None and problem.detail is not None and "404" in problem.detail
+    assert problem.hint is not None and "web.config" in problem.hint
+
+
+# ----- connection failures against real twins -------------------------------------------------------------
+def test_wrong_password_is_an_auth_error_without_the_password(lab: LabHandle, prepared: Prepared) -> None:
+    wrong = "Wrong-Sentinel-Pw-123"
+    with (
+        pytest.raises(RemoteConnectionError) as caught,
+        open_session(lab, prepared.host, password=Secret(wrong)),
+    ):
+        pass
+    assert caught.value.kind == "auth"
+    assert wrong not in str(caught.value) and lab.secret("winrm-password") not in str(caught.value)
+    assert caught.value.host == prepared.name
+
+
+def test_closed_port_is_unreachable(lab: LabHandle, prepared: Prepared) -> None:
+    host = host_config(lab, prepared.name, port=closed_port())
+    with pytest.raises(RemoteConnectionError) as caught, open_session(lab, host):
+        pass
+    assert caught.value.kind == "unreachable"
+    assert caught.value.host == prepared.name
+
+
+def test_basic_over_http_needs_insecure(lab: LabHandle, prepared: Prepared) -> None:
+    http_port = int(lab.host(prepared.name)["winrm_http_port"])
+    host = host_config(lab, prepared.name, transport="http", port=http_port, auth="basic")
+    with pytest.raises(RemoteConnectionError) as caught, open_session(lab, host):
+        pass
+    assert caught.value.kind == "config" and "--insecure" in str(caught.value)
+
+
+def test_a_dropped_connection_is_classified(lab: LabHandle, lab_host: str) -> None:
+    try:
+        with open_session(lab, host_config(lab, lab_host)) as session:
+            lab.faults(lab_host, drop_next_receive=True)
+            with pytest.raises(RemoteConnectionError) as caught:
+                session.run(Batch().add(Cmd.of("Write-Output", InputObject="x")))
+    finally:
+        lab.faults(lab_host, drop_next_receive=False)
+    assert caught.value.kind == "dropped"
+    assert caught.value.host == lab_host
+
+
+def test_a_missing_ca_bundle_is_a_config_error_naming_the_key(
+    lab: LabHandle, prepared: Prepared, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-such-ca.pem"
+    host = host_config(lab, prepared.name, verify=str(missing))
+    with pytest.raises(RemoteConnectionError) as caught, open_session(lab, host):
+        pass
+    assert caught.value.kind == "config"
+    assert "winrm.verify" in caught.value.message and str(missing) in caught.value.message
+
+
+def test_an_unresolvable_password_is_a_config_error(
+    lab: LabHandle, prepared: Prepared, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("POSHBRIDGE_TEST_UNSET_PW", raising=False)
+    host = host_config(lab, prepared.name, password=SecretRef("env", "POSHBRIDGE_TEST_UNSET_PW"))
+    with pytest.raises(RemoteConnectionError) as caught, HostSession(host, base_dir=tmp_path):
+        pass
+    assert caught.value.kind == "config"
+    assert "winrm.password" in caught.value.message and "POSHBRIDGE_TEST_UNSET_PW" in caught.value.message
+
+
+# ----- the one stand-in ---------------------------------------------------------------------------------
+# STAND-IN, on purpose: the scrubbing check needs a host error that quotes a bound Secret in EVERY field
+# at once (message, FullyQualifiedErrorId, command name, target, nested Exception.Data keys and values)
+# plus warning and verbose records. No real cmdlet writes such a record (the real engine's binding error
+# quotes a value in its message only; tests/remote/test_secrets_never_leak.py covers that real case).
+# So this test alone runs the lab's real WinRM listener (WSMan + PSRP + NTLM) with a stand-in engine.
+USER = "certadmin"
+PASSWORD = "Sentinel-WinRM-Pw-7731"
+
+
+def _echo_error_engine(
+    host: Any, runspace: Any, statements: list[list[Any]], input_objects: list[Any], sink: Any
+) -> None:
+    from poshbridge.lab.engine.contract import LabErrorRecord, TerminatingError
+
     for statement in statements:
-        piped: list[Any] = []
         for call in statement:
             params = {(n or "").lower(): v for n, v in call.parameters}
             name = call.name.lower()
-            out: list[Any] = []
-            if name == "write-output":
-                out.append(params.get("inputobject"))
-            elif name == "get-pacertificate":
-                out.append(
-                    _obj(
-                        ["PoshACME.PACertificate"],
-                        Subject="CN=host01.poshbridge.test",
-                        Thumbprint="0123456789abcdef0123456789abcdef01234567",
-                        NotAfter="2025-03-01T10:00:00.1234567+09:00",
-                        AllSANs=["host01.poshbridge.test", "www.host01.poshbridge.test"],
-                        PfxPass=PSSecureString(PFX_PASSWORD),
-                    )
-                )
-            elif name == "get-paaccount":
-                out.append(
-                    _obj(
-                        ["PoshACME.PAAccount"],
-                        id="acct1",
-                        status="valid",
-                        contact=["mailto:admin@example.jp"],
-                        key=_obj(["System.Object"], kty="EC", d="PRIVATE-D-VALUE"),
-                    )
-                )
-            elif name == "echo-secret":  # proves the session revealed the Secret on the wire
-                out.append(f"len={len(str(params.get('value')))}")
-            elif name == "set-iiscertificate":
-                if not piped:
-                    raise AssertionError("expected pipeline input")
-                sink.warning("binding updated")
-                out.append(f"bound {len(piped)}")
-            elif name == "echo-error":  # a cmdlet that quotes a bound value everywhere in its record
+            if name == "write-output":  # the session's statement markers
+                sink.output(params.get("inputobject"))
+            elif name == "echo-error":
                 value = str(params.get("value"))
                 sink.error(
                     LabErrorRecord(
@@ -103,56 +351,18 @@ def _stand_in(
                 )
                 sink.warning(f"warning about {value}")
                 sink.verbose(f"verbose about {value}")
-            elif name == "write-error":
-                sink.error(
-                    LabErrorRecord(str(params.get("message")), "WriteErrorException", command_name="X")
-                )
-            elif name == "new-pacertificate":
-                raise TerminatingError(
-                    LabErrorRecord(
-                        "Authorization invalid for host01.poshbridge.test: Non-200 status code from HTTP: "
-                        "http://host01.poshbridge.test/.well-known/acme-challenge/abc returned 404",
-                        "AcmeException,New-PACertificate",
-                        command_name="New-PACertificate",
-                        exception_data={"type": "urn:ietf:params:acme:error:unauthorized", "status": 403},
-                    )
-                )
             else:
                 raise TerminatingError(
                     LabErrorRecord(f"not recognized: {call.name}", "CommandNotFoundException")
                 )
-            piped = out
-        for value in piped:
-            sink.output(value)
-
-
-@dataclass
-class Endpoint:
-    twin: TwinHost
-    listener: WinRMListener
-
-    def host(self, **winrm: Any) -> HostConfig:
-        options: dict[str, Any] = {
-            "transport": "http",
-            "port": self.listener.port,
-            "auth": "ntlm",
-            "username": USER,
-            "operation_timeout": 5,
-            "read_timeout": 10,
-            "connection_timeout": 5,
-        }
-        options.update(winrm)
-        return HostConfig(
-            name="host01",
-            address="127.0.0.1",
-            domains=("host01.poshbridge.test",),
-            webroot="C:\\inetpub\\wwwroot",
-            winrm=WinRMConfig(**options),
-        )
 
 
 @pytest.fixture
-def endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Endpoint]:
+def echo_endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[HostConfig]:
+    from poshbridge.lab.auth import write_ntlm_user_file
+    from poshbridge.lab.host import TwinHost
+    from poshbridge.lab.server import WinRMListener
+
     monkeypatch.setenv("NTLM_USER_FILE", str(write_ntlm_user_file(tmp_path / "ntlm", USER, PASSWORD)))
 
     class _NoServices:
@@ -166,151 +376,36 @@ def endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Endpoi
         def sleep(self, seconds: float) -> None: ...
 
     twin = TwinHost(
-        "host01",
-        tmp_path / "h",
-        ["host01.poshbridge.test"],
-        "host01.poshbridge.test",
-        0,
-        0,
-        0,
-        0,
+        "host01", tmp_path / "h", ["host01.poshbridge.test"], "host01.poshbridge.test", 0, 0, 0, 0,
         _NoServices(),
     )
     (twin.root / "C").mkdir(parents=True)
-    listener = WinRMListener(twin, 0, tls=None, username=USER, password=PASSWORD, invoke=_stand_in)
+    listener = WinRMListener(
+        twin, 0, tls=None, username=USER, password=PASSWORD, invoke=_echo_error_engine
+    )
     listener.start()
     try:
-        yield Endpoint(twin, listener)
+        yield HostConfig(
+            name="host01",
+            address="127.0.0.1",
+            domains=("host01.poshbridge.test",),
+            webroot="C:\\inetpub\\wwwroot",
+            winrm=WinRMConfig(
+                transport="http", port=listener.port, auth="ntlm", username=USER,
+                operation_timeout=5, read_timeout=10, connection_timeout=5,
+            ),
+        )
     finally:
         listener.stop()
 
 
-def test_statements_are_split_and_pipelines_run_on_the_host(endpoint: Endpoint) -> None:
-    batch = Batch()
-    batch.add(Cmd.of("Write-Output", InputObject="first"), label="one")
-    batch.add(Cmd.of("Get-PACertificate", Name="x"), Cmd.of("Set-IISCertificate", SiteName="s"), label="bind")
-    batch.add(Cmd.of("Echo-Secret", Value=Secret(HMAC), Flag=SWITCH), label="secret")
-    with HostSession(endpoint.host(), password=Secret(PASSWORD)) as session:
-        result = session.run(batch)
-    assert [s.label for s in result.statements] == ["one", "bind", "secret"]
-    assert result.output("one") == ["first"]
-    assert result.output("bind") == ["bound 1"]
-    assert result.by_label("bind").warnings == ["binding updated"]  # type: ignore[union-attr]
-    assert result.output("secret") == [f"len={len(HMAC)}"]
-    assert not result.had_errors and result.failed_statement is None
-    assert all(s.ran for s in result.statements)
-
-
-def test_secure_strings_and_private_keys_never_come_back(endpoint: Endpoint) -> None:
-    batch = Batch().add(Cmd.of("Get-PACertificate", Name="x")).add(Cmd.of("Get-PAAccount"))
-    with HostSession(endpoint.host(), password=Secret(PASSWORD)) as session:
-        result = session.run(batch)
-    (cert,) = result.statements[0].output
-    assert "PfxPass" not in cert
-    assert PFX_PASSWORD not in repr(result)
-    assert "PoshACME.PACertificate" in cert["_types"]
-    typed = PACertificate.from_obj(cert)
-    assert typed.thumbprint == "0123456789ABCDEF0123456789ABCDEF01234567"
-    assert typed.not_after is not None and typed.not_after.isoformat() == "2025-03-01T01:00:00.123456+00:00"
-    (account,) = result.statements[1].output
-    assert "key" not in account and "PRIVATE-D-VALUE" not in repr(result)
-    assert PAAccount.from_obj(account).contacts_match(["admin@example.jp"])
-
-
-def test_errors_are_attributed_and_a_terminating_error_stops_the_batch(endpoint: Endpoint) -> None:
-    batch = Batch()
-    batch.add(Cmd.of("Write-Output", InputObject="a"), label="a")
-    batch.add(Cmd.of("Write-Error", Message="soft failure"), label="soft")
-    batch.add(Cmd.of("New-PACertificate", Domain=["host01.poshbridge.test"]), label="issue")
-    batch.add(Cmd.of("Write-Output", InputObject="never"), label="after")
-    with HostSession(endpoint.host(), password=Secret(PASSWORD)) as session:
-        result = session.run(batch)
-    assert result.had_errors
-    assert result.failed_statement == 2
-    soft = result.by_label("soft")
-    assert soft is not None and [e.message for e in soft.errors] == ["soft failure"]
-    assert not soft.errors[0].terminating
-    issue = result.by_label("issue")
-    assert issue is not None and len(issue.errors) == 1
-    error = issue.errors[0]
-    assert error.terminating and error.statement == 2
-    after = result.by_label("after")
-    assert after is not None and not after.ran and after.output == []
-    problem = problem_from_exception_data(error.exception_data, error.message)
-    assert problem.fqdn == "host01.poshbridge.test"
-    assert problem.type == "unauthorized"
-    assert problem.hint is not None and "web.config" in problem.hint
-
-
-def test_wrong_password_is_an_auth_error_without_the_password(endpoint: Endpoint) -> None:
-    wrong = "Wrong-Sentinel-Pw-123"
-    with pytest.raises(RemoteConnectionError) as caught, HostSession(endpoint.host(), password=Secret(wrong)):
-        pass
-    assert caught.value.kind == "auth"
-    assert wrong not in str(caught.value) and PASSWORD not in str(caught.value)
-
-
-def test_closed_port_is_unreachable(endpoint: Endpoint) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    with (
-        pytest.raises(RemoteConnectionError) as caught,
-        HostSession(endpoint.host(port=port), password=Secret(PASSWORD)),
-    ):
-        pass
-    assert caught.value.kind == "unreachable"
-    assert caught.value.host == "host01"
-
-
-def test_basic_over_http_needs_insecure(endpoint: Endpoint) -> None:
-    with (
-        pytest.raises(RemoteConnectionError) as caught,
-        HostSession(endpoint.host(auth="basic"), password=Secret(PASSWORD)),
-    ):
-        pass
-    assert caught.value.kind == "config" and "--insecure" in str(caught.value)
-
-
-def test_a_dropped_connection_is_classified(endpoint: Endpoint) -> None:
-    with HostSession(endpoint.host(), password=Secret(PASSWORD)) as session:
-        endpoint.twin.faults.drop_next_receive = True
-        with pytest.raises(RemoteConnectionError) as caught:
-            session.run(Batch().add(Cmd.of("Write-Output", InputObject="x")))
-    assert caught.value.kind in ("dropped", "auth", "protocol")
-    assert caught.value.kind == "dropped"
-
-
-def test_a_bound_secret_echoed_in_an_error_record_is_scrubbed_everywhere(endpoint: Endpoint) -> None:
+def test_a_bound_secret_echoed_in_an_error_record_is_scrubbed_everywhere(echo_endpoint: HostConfig) -> None:
     batch = Batch().add(Cmd.of("Echo-Error", Value=Secret(HMAC)), label="echo")
-    with HostSession(endpoint.host(), password=Secret(PASSWORD)) as session:
+    with HostSession(echo_endpoint, password=Secret(PASSWORD)) as session:
         result = session.run(batch)
     (error,) = result.errors
     assert "Cannot process" in error.message and error.exception_data is not None
+    assert error.target is not None and error.command is not None and error.fq_error_id is not None
     assert result.warnings and result.verbose
     assert HMAC not in repr(result), repr(result)
     assert HMAC not in str(error.to_json()) and HMAC not in str(error.target)
-
-
-def test_a_missing_ca_bundle_is_a_config_error_naming_the_key(endpoint: Endpoint, tmp_path: Path) -> None:
-    missing = tmp_path / "no-such-ca.pem"
-    with (
-        pytest.raises(RemoteConnectionError) as caught,
-        HostSession(endpoint.host(transport="https", verify=str(missing)), password=Secret(PASSWORD)),
-    ):
-        pass
-    assert caught.value.kind == "config"
-    assert "winrm.verify" in caught.value.message and str(missing) in caught.value.message
-
-
-def test_an_unresolvable_password_is_a_config_error(
-    endpoint: Endpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from poshbridge.inventory.model import SecretRef
-
-    monkeypatch.delenv("POSHBRIDGE_TEST_UNSET_PW", raising=False)
-    host = endpoint.host(password=SecretRef("env", "POSHBRIDGE_TEST_UNSET_PW"))
-    with pytest.raises(RemoteConnectionError) as caught, HostSession(host, base_dir=tmp_path):
-        pass
-    assert caught.value.kind == "config"
-    assert "winrm.password" in caught.value.message and "POSHBRIDGE_TEST_UNSET_PW" in caught.value.message
