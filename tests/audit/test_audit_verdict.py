@@ -6,7 +6,6 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from poshbridge.poshacme.problems import classify_problem
 
 from poshbridge.audit.transcript import (
     FAILED,
@@ -26,6 +25,7 @@ from poshbridge.audit.verdict import (
     TaskInfo,
     evaluate,
 )
+from poshbridge.poshacme.problems import classify_problem
 
 NOW = datetime(2025, 1, 10, 12, 0, tzinfo=timezone.utc)
 CURRENT = "A" * 40
