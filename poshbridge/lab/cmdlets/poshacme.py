@@ -839,6 +839,19 @@ def _refresh_order(
     return order
 
 
+def _selected_orders(ctx: Invocation, store: Store, server_name: str, acct_id: str) -> list[dict[str, Any]]:
+    """Get-PAOrder's selection: -List (by MainDomain), -MainDomain/-Name (newest match), else current."""
+    if ctx.switch("List"):
+        return sorted(store.orders(server_name, acct_id), key=lambda o: str(o.get("MainDomain", "")).lower())
+    if ctx.get("MainDomain") or ctx.get("Name"):
+        orders = _find_orders(store, server_name, acct_id, ctx.get("MainDomain"), ctx.get("Name"))
+        if ctx.get("MainDomain") and not ctx.get("Name") and len(orders) > 1:
+            orders = [max(orders, key=lambda o: str(o.get("expires") or ""))]
+        return orders
+    found = current_order(store, server_name, acct_id)
+    return [found] if found else []
+
+
 @cmdlet(
     "Get-PAOrder",
     [
@@ -855,17 +868,7 @@ def get_pa_order(ctx: Invocation) -> None:
     if context is None:
         return
     store, server_name, server, acct = context
-    if ctx.switch("List"):
-        orders = sorted(
-            store.orders(server_name, acct["id"]), key=lambda o: str(o.get("MainDomain", "")).lower()
-        )
-    elif ctx.get("MainDomain") or ctx.get("Name"):
-        orders = _find_orders(store, server_name, acct["id"], ctx.get("MainDomain"), ctx.get("Name"))
-        if ctx.get("MainDomain") and not ctx.get("Name") and len(orders) > 1:
-            orders = [max(orders, key=lambda o: str(o.get("expires") or ""))]
-    else:
-        found = current_order(store, server_name, acct["id"])
-        orders = [found] if found else []
+    orders = _selected_orders(ctx, store, server_name, acct["id"])
     for order in orders:
         if ctx.switch("Refresh"):
             order = _refresh_order(ctx, store, server_name, server, acct, order)
@@ -1524,15 +1527,8 @@ def get_pa_certificate(ctx: Invocation) -> None:
     if context is None:
         return
     store, server_name, _server, acct = context
-    if ctx.switch("List"):
-        orders = sorted(
-            store.orders(server_name, acct["id"]), key=lambda o: str(o.get("MainDomain", "")).lower()
-        )
-    elif ctx.get("MainDomain") or ctx.get("Name"):
-        orders = _find_orders(store, server_name, acct["id"], ctx.get("MainDomain"), ctx.get("Name"))[:1]
-    else:
-        found = current_order(store, server_name, acct["id"])
-        orders = [found] if found else []
+    # Posh-ACME's Get-PACertificate selects its orders through Get-PAOrder.
+    orders = _selected_orders(ctx, store, server_name, acct["id"])
     for order in orders:
         cert = certificate_object(store, server_name, acct["id"], order)
         if cert is not None:
