@@ -23,7 +23,7 @@ from poshbridge.inventory.load import inventory_from_text, load_inventory
 from poshbridge.inventory.model import POWERSHELL_EXE, HostConfig, RenewalConfig
 
 REPO = Path(__file__).resolve().parents[2]
-XSD = (REPO / ".." / "shared" / "reference" / "task-scheduler-msdocs.xsd").resolve()
+XSD = REPO / "tests" / "data" / "task-scheduler.xsd"  # origin and licence: tests/data/README.md
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("POSHBRIDGE_UPDATE_GOLDEN") == "1"
 NS = {"t": "http://schemas.microsoft.com/windows/2004/02/mit/task"}
@@ -33,9 +33,7 @@ STYLES = ("hardened", "manual")
 @pytest.fixture(scope="module")
 def schema() -> Any:
     if not XSD.is_file():
-        pytest.fail(
-            f"Task Scheduler XSD not found at {XSD}: the repository expects ../shared/reference beside it"
-        )
+        pytest.fail(f"Task Scheduler XSD not found at {XSD}")
     return xmlschema.XMLSchema10(str(XSD))
 
 
