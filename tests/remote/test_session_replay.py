@@ -58,7 +58,7 @@ def statements(*cmds: Cmd) -> Batch:
 
 # ----- the runspace pool --------------------------------------------------------------------------------
 def test_a_pool_opens_on_windows_answers_and_closes_with_a_delete() -> None:
-    # recorded: RunspacePool(wsman).open(); .close()  (Windows Server 2016, PowerShell 5.1.14393)
+    # recorded: RunspacePool(wsman).open(); .close()  (Windows build 14393, PowerShell 5.1)
     results, seen = replay(Scenario("test_psrp_open_runspace"))
     assert results == []
     assert seen["opened"] == RunspacePoolState.OPENED
