@@ -33,6 +33,7 @@ from pypsrp.powershell import PowerShell
 
 from poshbridge.inventory.model import HostConfig
 from poshbridge.powershell.command import SWITCH, Batch, Secret, secrets_in
+from poshbridge.remote import pypsrp_hooks
 
 ConnectionKind = Literal["unreachable", "auth", "tls", "timeout", "dropped", "protocol", "config"]
 
@@ -176,6 +177,15 @@ def to_plain(value: Any, depth: int = 0) -> Any:
         for source in (value.adapted_properties, value.extended_properties):
             for key, raw in source.items():
                 props[str(key)] = raw
+        # Windows serializes a PSObject that wraps a .NET object as an outer <Obj> (<MS>: PSPath, ...)
+        # around the base object (<Props>: its own properties); pypsrp keeps the inner one in
+        # property_sets (Get-Item WSMan:\...\AllowUnencrypted: Value, Name; pypsrp's recording
+        # test_psrp_with_jea_configuration). The base object's properties belong to the value.
+        for inner in value.property_sets if props else ():
+            if isinstance(inner, GenericComplexObject):
+                for source in (inner.adapted_properties, inner.extended_properties):
+                    for key, raw in source.items():
+                        props.setdefault(str(key), raw)
         if not props:
             if value.to_string is not None:
                 return str(value.to_string)
@@ -414,12 +424,16 @@ class HostSession:
         base_dir: Path = Path(),
         password: Secret | None = None,
         warn: Callable[[str], None] | None = None,
+        transport: Any = None,
     ) -> None:
+        """``transport``: carries the WSMan envelopes instead of pypsrp's HTTP transport (tests replay
+        recorded Windows answers through it; see :func:`pypsrp_hooks.use_transport`)."""
         self.host = host
         self.insecure = insecure
         self.base_dir = Path(base_dir)
         self._password = password
         self._warn = warn or (lambda text: print(text, file=sys.stderr))
+        self._transport = transport
         self._wsman: Any = None
         self._pool: Any = None
         self._secret_texts: list[str] = []
@@ -497,11 +511,12 @@ class HostSession:
             raise RemoteConnectionError("config", self.host.name, f"winrm.password: {exc}") from None
         try:
             self._wsman = WSMan(**kwargs)
+            if self._transport is not None:
+                pypsrp_hooks.use_transport(self._wsman, self._transport)
             pool = RunspacePool(self._wsman, configuration_name=self.host.winrm.configuration_name)
             # SecureStrings must never come back as clear text: pypsrp would decrypt them once keys
             # are exchanged, so every SecureString is replaced by a marker that conversion drops.
-            serializer: Any = pool._serializer
-            serializer._deserialize_secure_string = lambda element: DROPPED
+            pypsrp_hooks.guard_secure_strings(pool, DROPPED)
             pool.open()
             self._pool = pool
         except RemoteConnectionError:
@@ -612,16 +627,16 @@ class _TrackedPowerShell(PowerShell):
 
     def poll_invoke(self, timeout: int | None = None) -> None:
         try:
-            responses = self.runspace_pool._receive(self.id, timeout=timeout)
+            responses = pypsrp_hooks.receive(self.runspace_pool, self.id, timeout)
         except WSManFaultError as err:
-            if err.code == 2150858793:  # OperationTimeout: poll again (as pypsrp does)
+            if err.code == pypsrp_hooks.OPERATION_TIMEOUT_FAULT:  # poll again (as pypsrp does)
                 responses = []
             else:
                 raise
         state_owner = self.current
         for message_type, payload in responses:
             if message_type == MessageType.PIPELINE_OUTPUT:
-                value = payload.data.data
+                value = pypsrp_hooks.output_value(payload)
                 self.output.append(value)
                 if isinstance(value, str) and value.startswith(self.nonce + ":"):
                     with contextlib.suppress(ValueError):
