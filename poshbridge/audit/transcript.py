@@ -2,7 +2,7 @@
 
 Pure: bytes in, data out, never raises on any input. The format facts (header/footer layout, stream
 prefixes, error renderings, encodings, Posh-ACME strings of 4.6 and 4.7+) are those of
-``reference/transcripts.md``; the parser keys on STRUCTURE (22-star separators, a label line, a
+``docs/reference/transcripts.md``; the parser keys on STRUCTURE (22-star separators, a label line, a
 14-digit time line) rather than on English labels, so localized transcripts split the same way.
 
 One pass over the lines with compiled regexes; plain output lines are counted, not stored, so a

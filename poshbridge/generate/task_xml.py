@@ -1,6 +1,6 @@
 r"""The Task Scheduler task of the JPRS manual (section 4.3 screens) as Task XML, per host.
 
-Elements come in the order Windows exports them (``task-scheduler.md`` §2), ``version="1.2"`` (the
+Elements follow Windows' export order (``docs/reference/task-scheduler.md`` §2), ``version="1.2"`` (the
 manual's "Configure for: Windows Vista, Windows Server 2008"). The task runs as SYSTEM
 (``S-1-5-18``, ``HighestAvailable``, no ``LogonType``: "run whether user is logged on or not"), daily
 at the host's start time with a random delay, repeated every ``repeat_every`` for ``repeat_for``.

@@ -4,7 +4,7 @@ Thin on purpose: every call returns the server's JSON (so the emulated cmdlets c
 Posh-ACME does in its config folder) and every RFC 7807 problem becomes :class:`AcmeProblem` with the
 full ``type`` URN, ``detail`` and the HTTP ``status`` (which ``acme.messages.Error`` does not keep).
 
-Notes from acme-lab.md: EAB HMAC keys are unpadded base64url (Posh-ACME's ConvertFrom-Base64Url also
+From docs/reference/acme-lab.md: EAB HMAC keys are unpadded base64url (Posh-ACME's ConvertFrom-Base64Url also
 accepts standard base64); Pebble echoes ``externalAccountBinding`` in the account object, which makes
 ``ClientV2.query_registration`` crash (certbot#9550) - this module never re-sends an account body, it
 only POST-as-GETs the account URL; Pebble's TLS certificate is trusted through the lab's CA bundle.

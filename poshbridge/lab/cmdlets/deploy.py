@@ -1,4 +1,4 @@
-"""Posh-ACME.Deploy 2.1.0: Set-IISCertificate (posh-acme.md §7).
+"""Posh-ACME.Deploy 2.1.0: Set-IISCertificate (docs/reference/posh-acme.md §7).
 
 Imports the PFX into the twin's emulated ``Cert:\\LocalMachine\\My`` when the thumbprint is not there,
 then makes each ``<IP>:<Port>:<host>`` https binding of the site use it. Like the real function, every

@@ -1,6 +1,6 @@
 """Posh-ACME 4.32.0, emulated: the cmdlets, their messages, and the config folder on the twin's disk.
 
-State lives where Posh-ACME keeps it (posh-acme.md §3), inside the twin's C:\\ sandbox::
+State lives where Posh-ACME keeps it (docs/reference/posh-acme.md §3), inside the twin's C:\\ sandbox::
 
     <root>\\current-server.txt
     <root>\\<server>\\dir.json, current-account.txt

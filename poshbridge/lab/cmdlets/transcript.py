@@ -1,4 +1,4 @@
-"""Start-Transcript as Windows PowerShell 5.1 writes it (transcripts.md): UTF-8 with BOM, CRLF, the
+"""Start-Transcript as PowerShell 5.1 writes it (docs/reference/transcripts.md): UTF-8 with BOM, CRLF, the
 22-star prologue/epilogue, ``WARNING:``/``VERBOSE:`` prefixes, ``PS>TerminatingError(...)`` lines and
 the 5.1 (NormalView) rendering of error records. Times are the host's local time (the lab: UTC).
 """
