@@ -8,16 +8,17 @@ Per host (``HostSession`` = one RunspacePool; open + one invocation + close = 5 
   ``*.bak`` files under the Posh-ACME home (``-Recurse -Name``);
 - the runs of the last two days (the hardened script names its files ``renew-<UTC stamp>``, so the
   control node knows the day prefixes) and the manual script's ``acme_log.txt``: ``Get-ChildItem
-  -Name`` and ``Get-Content -Encoding Byte -ReadCount 0`` of the same path list
+  -Name`` and ``Get-Content -Encoding Byte -Raw`` of the same path list
   (``<dir>\renew-<today>-*``, ``<dir>\renew-<yesterday>-*``, ``<dir>\acme_log.txt``) in the same
   invocation; the provider enumerates both in the same order, so names and contents pair by
   position;
 - last the Posh-ACME cmdlets (``Get-PAOrder -List``, ``Get-PACertificate -List``), which ``throw``
   on a host without Posh-ACME state — a terminating error stops the rest of an invocation.
 
-Files are read as BYTES: ``Get-Content -Encoding Byte -ReadCount 0`` is Windows PowerShell 5.1's way
-to get one ``byte[]`` per file (PowerShell 7 spells it ``-AsByteStream``; WinRM's default endpoint
-and the renewal task run 5.1). Transcripts are UTF-8 with or without BOM, UTF-16 or CP932, and only
+Files are read as BYTES: ``Get-Content -Encoding Byte -Raw`` is Windows PowerShell 5.1's way to get
+one ``byte[]`` per file (PowerShell 7 spells it ``-AsByteStream``; WinRM's default endpoint and the
+renewal task run 5.1). Without ``-Raw`` 5.1 answers an ``object[]`` of boxed bytes, one ``<By>``
+element per byte on the wire (about ten times the size); an empty file answers nothing. Transcripts are UTF-8 with or without BOM, UTF-16 or CP932, and only
 the parser decides. Text answers (a host that returns strings) are accepted too.
 
 Only when the newest ``max_logs`` runs are not all among those (the task has not run for two days,
@@ -93,7 +94,7 @@ def state_batch(host: HostConfig, now: datetime) -> Batch:
     recent = [_join(log_dir, f"renew-{day}-*") for day in recent_days(now)] + [_join(log_dir, MANUAL_LOG)]
     batch.add(Cmd.of("Get-ChildItem", Path=recent, Name=SWITCH, ErrorAction=_SILENT), label="recent-names")
     batch.add(
-        Cmd.of("Get-Content", Path=recent, Encoding="Byte", ReadCount=0, ErrorAction=_SILENT),
+        Cmd.of("Get-Content", Path=recent, Encoding="Byte", Raw=SWITCH, ErrorAction=_SILENT),
         label="recent-content",
     )
     batch.add(calls.get_pa_orders(), label="orders")
@@ -132,7 +133,7 @@ def _read(log_dir: str, name: str, *, silent: bool = False) -> Cmd:
         "Get-Content",
         LiteralPath=_join(log_dir, name),
         Encoding="Byte",
-        ReadCount=0,
+        Raw=SWITCH,
         ErrorAction=_SILENT if silent else None,
     )
 

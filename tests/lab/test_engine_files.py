@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 from test_engine_kit import MODULES, Twin
 
+from psrpcore.types import PSByte
+
 from poshbridge.lab.engine.contract import RunspaceState
+from poshbridge.lab.engine.objects import ObjectArray
 from poshbridge.lab.engine.values import ps_properties
 
 
@@ -71,8 +74,24 @@ def test_get_content_lines_raw_and_bytes(twin: Twin) -> None:
     twin.c("C:\\f.txt").write_bytes(b"\xef\xbb\xbfone\r\ntwo\r\n")
     assert twin.run(("Get-Content", {"Path": "C:\\f.txt"})).output == ["one", "two"]
     assert twin.run(("Get-Content", {"Path": "C:\\f.txt", "Raw": None})).output == ["one\r\ntwo\r\n"]
-    data = twin.run(("Get-Content", {"Path": "C:\\f.txt", "Encoding": "Byte", "ReadCount": 0})).output
-    assert data == [b"\xef\xbb\xbfone\r\ntwo\r\n"]
+    raw = twin.run(("Get-Content", {"Path": "C:\\f.txt", "Encoding": "Byte", "Raw": None})).output
+    assert raw == [b"\xef\xbb\xbfone\r\ntwo\r\n"]
+
+
+def test_get_content_bytes_without_raw_are_boxed_bytes_like_5_1(twin: Twin) -> None:
+    # FileSystemContentReaderWriter.ReadByteEncoded: one boxed System.Byte per block unless -Raw
+    twin.c("C:\\f.bin").write_bytes(b"\x00\xffA")
+    whole = twin.run(("Get-Content", {"Path": "C:\\f.bin", "Encoding": "Byte", "ReadCount": 0})).output
+    assert len(whole) == 1 and isinstance(whole[0], ObjectArray)
+    assert [type(b) for b in whole[0]] == [PSByte, PSByte, PSByte] and list(whole[0]) == [0, 255, 65]
+    each = twin.run(("Get-Content", {"Path": "C:\\f.bin", "Encoding": "Byte"})).output
+    assert each == [0, 255, 65] and all(isinstance(b, PSByte) for b in each)
+    raw = twin.run(("Get-Content", {"Path": "C:\\f.bin", "Encoding": "Byte", "Raw": None})).output
+    assert raw == [b"\x00\xffA"] and isinstance(raw[0], bytes)
+    twin.c("C:\\empty.bin").write_bytes(b"")
+    for extra in ({"Raw": None}, {"ReadCount": 0}):
+        params = {"Path": "C:\\empty.bin", "Encoding": "Byte", **extra}
+        assert twin.run(("Get-Content", params)).output == []
 
 
 def test_missing_parent_folder(twin: Twin) -> None:

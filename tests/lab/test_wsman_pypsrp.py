@@ -740,3 +740,16 @@ def test_stop_closes_connections_and_aborts_running_pipelines(lab: Lab) -> None:
     assert len(lab.http.shells) == 0
     with pytest.raises(requests.exceptions.ConnectionError):
         ps.poll_invoke()
+
+
+# ----- Get-Content -Encoding Byte on the wire (issue 8 item 6) --------------------------------------
+def test_get_content_bytes_on_the_wire_are_one_by_element_per_byte_without_raw(lab: Lab) -> None:
+    (lab.host.root / "C" / "f.bin").write_bytes(bytes(range(256)) * 4)
+    with RunspacePool(lab.wsman()) as pool:
+        boxed = _run(pool, ("Get-Content", {"LiteralPath": "C:\\f.bin", "Encoding": "Byte", "ReadCount": 0}))
+        raw = _run(pool, ("Get-Content", {"LiteralPath": "C:\\f.bin", "Encoding": "Byte", "Raw": True}))
+    # 5.1 answers object[] of boxed bytes without -Raw: pypsrp sees a list of ints (one <By> each) ...
+    assert len(boxed.output) == 1 and isinstance(boxed.output[0], list)
+    assert bytes(boxed.output[0]) == bytes(range(256)) * 4
+    # ... and one byte[] (<BA>, base64) with -Raw
+    assert raw.output == [bytes(range(256)) * 4]

@@ -19,8 +19,10 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from psrpcore.types import PSByte
+
 from poshbridge.lab.cmdlets.core import env_get_item, env_item_not_found, env_name, env_set_item
-from poshbridge.lab.engine.objects import file_system_info
+from poshbridge.lab.engine.objects import ObjectArray, file_system_info
 from poshbridge.lab.engine.registry import Invocation, Param, cmdlet, env_get, env_set, error_record
 from poshbridge.lab.engine.values import ps_string, to_python
 from poshbridge.lab.host import SandboxError, TwinHost
@@ -591,12 +593,22 @@ def get_content(ctx: Invocation) -> None:
             continue
         data = real.read_bytes()
         if str(encoding or "").lower() == "byte":
-            if ctx.switch("Raw") or (read_count is not None and read_count <= 0):
+            # PowerShell FileSystemContentReaderWriter.ReadByteEncoded (src/System.Management.Automation/
+            # namespaces/FileSystemContentStream.cs): with -Raw one byte[] block; otherwise one boxed
+            # System.Byte per block, and GetContentCommand.ProcessRecord writes a block list (object[],
+            # one <By> per byte on the wire) unless ReadCount is 1. An empty file writes nothing.
+            if not data:
+                continue
+            if ctx.switch("Raw"):
                 ctx.output(data)
             elif read_count == 1:
-                ctx.output_many(list(data))
+                ctx.output_many([PSByte(b) for b in data])
+            elif read_count is not None and read_count <= 0:
+                ctx.output(ObjectArray(PSByte(b) for b in data))
             else:
-                ctx.output_many([list(data[i : i + read_count]) for i in range(0, len(data), read_count)])
+                ctx.output_many(
+                    [ObjectArray(PSByte(b) for b in data[i : i + read_count]) for i in range(0, len(data), read_count)]
+                )
             continue
         text = decode_bytes(data, encoding)
         if ctx.switch("Raw"):
