@@ -117,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="never answer the next WSMan request")
     fault.add_argument("--acme-error", metavar="TYPE:DETAIL",
                        help="the next ACME order fails with this problem (e.g. rejectedIdentifier:no way)")
+    fault.add_argument("--iis-administration-inbox", dest="iis_administration_inbox", action="store_true",
+                       default=None, help="only the in-box IISAdministration 1.0.0.0, as on Windows Server 2016")
+    fault.add_argument("--no-iis-administration-inbox", dest="iis_administration_inbox", action="store_false",
+                       help="IISAdministration 1.1.0.0 in the box again (Windows Server 2019)")
     fault.add_argument("--clear", action="store_true", help="reset every fault first")
 
     reset = sub.add_parser("reset", help="wipe one twin back to fresh",
@@ -407,7 +411,7 @@ def cmd_fault(args: argparse.Namespace, out: Console, err: Console) -> int:
     body: dict[str, Any] = {}
     if args.clear:
         body.update(latency_ms=0, drop_next_receive=False, fault_500_next=0, auth_fail=False, hang_next=False,
-                    acme_error_next_order=None)
+                    acme_error_next_order=None, iis_administration_inbox=False)
     if args.latency_ms is not None:
         body["latency_ms"] = args.latency_ms
     if args.drop_next_receive:
@@ -418,6 +422,8 @@ def cmd_fault(args: argparse.Namespace, out: Console, err: Console) -> int:
         body["auth_fail"] = args.auth_fail
     if args.hang_next:
         body["hang_next"] = True
+    if args.iis_administration_inbox is not None:
+        body["iis_administration_inbox"] = args.iis_administration_inbox
     if args.acme_error is not None:
         try:
             body["acme_error_next_order"] = parse_acme_error(args.acme_error)

@@ -96,6 +96,7 @@ class SetupFacts:
     web_config: str | None = None
     script: str | None = None
     bindings: tuple[IISBinding, ...] = ()
+    all_bindings: tuple[IISBinding, ...] | None = None  # every site's (None: not read)
     task: ScheduledTaskInfo | None = None
     task_xml: str | None = None
     poshacme_read: bool = False  # the Posh-ACME reads ran
@@ -130,6 +131,7 @@ R_HOME = "read:home"
 R_WEBCONFIG = "read:web.config"
 R_SCRIPT = "read:script"
 R_BINDINGS = "read:bindings"
+R_ALL_BINDINGS = "read:all-bindings"
 R_TASK = "read:task"
 R_TASK_INFO = "read:task-info"
 R_ENV = "env:POSHACME_HOME"
@@ -168,6 +170,7 @@ def read_statements(host: HostConfig) -> list[Statement]:
         _stmt(
             calls.get_iis_site_bindings(host.iis.site), label=R_BINDINGS
         ),
+        _stmt(*calls.get_all_site_bindings(), label=R_ALL_BINDINGS),
         _stmt(calls.get_scheduled_task(name=r.task_name, path=r.task_path), label=R_TASK),
         _stmt(calls.get_scheduled_task_info(name=r.task_name, path=r.task_path), label=R_TASK_INFO),
         *poshacme_read_statements(host),
@@ -210,6 +213,10 @@ def facts_from_outputs(
         changes["script"] = _text(outputs.get(R_SCRIPT, []))
     if did(R_BINDINGS):
         changes["bindings"] = tuple(IISBinding.from_obj(o) for o in dicts(outputs.get(R_BINDINGS, [])))
+    if did(R_ALL_BINDINGS):
+        changes["all_bindings"] = tuple(
+            IISBinding.from_obj(o) for o in dicts(outputs.get(R_ALL_BINDINGS, []))
+        )
     if did(R_TASK):
         tasks = dicts(outputs.get(R_TASK, []))
         infos = dicts(outputs.get(R_TASK_INFO, []))
@@ -273,6 +280,25 @@ def task_documents_equal(wanted: str, exported: str | None) -> bool:
         return False
     a, b = _canonical_xml(wanted), _canonical_xml(exported)
     return a is not None and a == b
+
+
+def _version_key(text: str | None) -> tuple[int, ...]:
+    parts = re.findall(r"\d+", text or "")[:4]
+    return tuple(int(p) for p in parts) + (0,) * (4 - len(parts))
+
+
+def module_gaps(modules: Sequence[ModuleInfo]) -> list[tuple[str, str]]:
+    """(module, why) for each required module that is absent or older than its minimum version."""
+    gaps: list[tuple[str, str]] = []
+    for name in calls.REQUIRED_MODULES:
+        versions = [m.version for m in modules if (m.name or "").lower() == name.lower()]
+        minimum = calls.MINIMUM_MODULE_VERSIONS.get(name)
+        if not versions:
+            gaps.append((name, name + (f" (>= {minimum})" if minimum else "")))
+        elif minimum and max(_version_key(v) for v in versions) < _version_key(minimum):
+            newest = max(versions, key=_version_key)
+            gaps.append((name, f"{name} {newest} is older than {minimum}"))
+    return gaps
 
 
 def same_names(order: PAOrder, domains: Sequence[str]) -> bool:
@@ -363,22 +389,26 @@ def plan_setup(
     add = plan.steps.append
     env = env_statement(host)
 
-    # 1. modules
-    present = {(m.name or "").lower() for m in facts.modules or ()}
-    missing = [m for m in calls.REQUIRED_MODULES if m.lower() not in present]
+    # 1. modules (IISAdministration >= 1.1.0.0 too: Set-IISCertificate throws without it, AFTER issuance)
+    missing = module_gaps(facts.modules or ())
     modules_ready = True
     if facts.modules is None:
         add(Step(STEP_MODULES, "pending", "module list not read yet"))
         modules_ready = False
     elif not missing:
-        add(Step(STEP_MODULES, "unchanged", "Posh-ACME and Posh-ACME.Deploy are installed"))
+        add(Step(STEP_MODULES, "unchanged", "Posh-ACME, Posh-ACME.Deploy and IISAdministration are installed"))
     elif install_modules:
         add(
             Step(
                 STEP_MODULES,
                 "changed",
-                "install " + ", ".join(missing) + " for all users",
-                tuple(_stmt(calls.install_module(m), label=f"install:{m}") for m in missing),
+                "install " + ", ".join(m for m, _why in missing) + " for all users"
+                " (TLS 1.2 for this session and the NuGet provider first)",
+                (
+                    _stmt(calls.enable_tls12(), label="install:tls12"),
+                    _stmt(calls.install_nuget_provider(), label="install:nuget"),
+                    *(_stmt(calls.install_module(m), label=f"install:{m}") for m, _why in missing),
+                ),
             )
         )
         modules_ready = False  # Posh-ACME cmdlets are decided after the install
@@ -388,7 +418,7 @@ def plan_setup(
                 STEP_MODULES,
                 "failed",
                 "missing module(s): "
-                + ", ".join(missing)
+                + ", ".join(why for _m, why in missing)
                 + " — install them (Install-Module -Name <module> -Scope AllUsers) or run setup"
                 " with --install-modules",
             )
@@ -601,7 +631,7 @@ def _new_certificate(host: HostConfig) -> Cmd:
 # ----- binding (after the certificate and the OCSP wait) -------------------------------------------------
 
 
-def bind_statements(host: HostConfig) -> tuple[Statement, ...]:
+def bind_statements(host: HostConfig, *, remove_old_cert: bool = False) -> tuple[Statement, ...]:
     """``Get-PACertificate -Name <order> | Set-IISCertificate ...``: the PFX password stays on the host."""
     iis = host.iis
     return (
@@ -614,12 +644,29 @@ def bind_statements(host: HostConfig) -> tuple[Statement, ...]:
                 ip_address=iis.ip_address,
                 host_header=iis.host_header,
                 require_sni=iis.require_sni,
-                remove_old_cert=iis.remove_old_cert,
+                remove_old_cert=remove_old_cert,
             ),
             label="bind:set",
         ),
         _stmt(calls.get_iis_site_bindings(iis.site), label=R_BINDINGS),
+        _stmt(*calls.get_all_site_bindings(), label=R_ALL_BINDINGS),
     )
+
+
+def old_cert_shared(host: HostConfig, facts: SetupFacts) -> bool | None:
+    """Whether the certificate the binding serves now is used by any OTHER binding (any site).
+
+    ``-RemoveOldCert`` deletes the replaced certificate from LocalMachine\\My unconditionally
+    (Posh-ACME.Deploy Private/Remove-OldCert.ps1): a binding of another site (or another host header)
+    still using it would lose its certificate. None when every site's bindings were not read."""
+    binding = facts.binding_for(host)
+    old = (binding.certificate_hash or "").upper() if binding is not None else ""
+    if not old:
+        return False
+    if facts.all_bindings is None:
+        return None
+    users = sum(1 for b in facts.all_bindings if (b.certificate_hash or "").upper() == old)
+    return users > 1  # the binding being replaced is one of them
 
 
 def plan_binding(host: HostConfig, facts: SetupFacts) -> Step:
@@ -631,7 +678,18 @@ def plan_binding(host: HostConfig, facts: SetupFacts) -> Step:
     if binding is not None and binding.certificate_hash == cert.thumbprint:
         return Step(STEP_BIND, "unchanged", f"{where} serves {cert.thumbprint}")
     current = binding.certificate_hash if binding is not None else "no https binding"
-    return Step(STEP_BIND, "changed", f"{where}: {current} → {cert.thumbprint}", bind_statements(host))
+    reason = f"{where}: {current} → {cert.thumbprint}"
+    remove_old = host.iis.remove_old_cert
+    if remove_old:
+        shared = old_cert_shared(host, facts)
+        if shared is not False:
+            remove_old = False
+            reason += (
+                f" (keeping {current} in LocalMachine\\My: another binding uses it)"
+                if shared
+                else " (old certificate kept: the other sites' bindings could not be read)"
+            )
+    return Step(STEP_BIND, "changed", reason, bind_statements(host, remove_old_cert=remove_old))
 
 
 def cert_files_batch(host: HostConfig, cert: PACertificate) -> Batch:

@@ -11,8 +11,16 @@ import ntpath
 from collections.abc import Sequence
 
 from poshbridge.powershell.command import SWITCH, Cmd, Secret
+from poshbridge.powershell.fixed import ENABLE_TLS12
 
-REQUIRED_MODULES = ("Posh-ACME", "Posh-ACME.Deploy")
+REQUIRED_MODULES = ("Posh-ACME", "Posh-ACME.Deploy", "IISAdministration")
+# Set-IISCertificate's begin block (rmbolger/Posh-ACME.Deploy Public/Set-IISCertificate.ps1) throws a
+# terminating error without IISAdministration >= 1.1.0.0, a PowerShell Gallery module: Windows Server
+# 2016 ships 1.0.0.0 in the box.
+MINIMUM_MODULE_VERSIONS = {"IISAdministration": "1.1.0.0"}
+# PowerShellGet on a stock Windows PowerShell 5.1 needs the NuGet provider >= 2.8.5.201 and, since the
+# PowerShell Gallery and the provider download refuse TLS 1.0/1.1, TLS 1.2 in the session.
+NUGET_MINIMUM_VERSION = "2.8.5.201"
 
 
 def _mailto(contacts: Sequence[str]) -> list[str]:
@@ -34,7 +42,29 @@ def get_modules(names: Sequence[str] = REQUIRED_MODULES) -> Cmd:
 
 
 def install_module(name: str) -> Cmd:
-    return Cmd.of("Install-Module", Name=name, Force=SWITCH, Scope="AllUsers", ErrorAction="Stop")
+    return Cmd.of(
+        "Install-Module",
+        Name=name,
+        MinimumVersion=MINIMUM_MODULE_VERSIONS.get(name),
+        Force=SWITCH,
+        Scope="AllUsers",
+        ErrorAction="Stop",
+    )
+
+
+def enable_tls12() -> Cmd:
+    """``[Net.ServicePointManager]::SecurityProtocol`` += Tls12 for this session: one fixed statement."""
+    return Cmd.fixed_script(ENABLE_TLS12)
+
+
+def install_nuget_provider() -> Cmd:
+    return Cmd.of(
+        "Install-PackageProvider",
+        Name="NuGet",
+        MinimumVersion=NUGET_MINIMUM_VERSION,
+        Force=SWITCH,
+        ErrorAction="Stop",
+    )
 
 
 def new_directory(path: str) -> Cmd:
@@ -170,6 +200,15 @@ def set_iis_certificate(
 
 def get_iis_site_bindings(site: str) -> Cmd:
     return Cmd.of("Get-IISSiteBinding", Name=site, ErrorAction="SilentlyContinue")
+
+
+def get_all_site_bindings() -> tuple[Cmd, Cmd]:
+    """``Get-IISSite | Get-IISSiteBinding``: every site's bindings (as Set-IISCertificate's begin block
+    enumerates them), to know whether a certificate is used by another binding."""
+    return (
+        Cmd.of("Get-IISSite", ErrorAction="SilentlyContinue"),
+        Cmd.of("Get-IISSiteBinding", ErrorAction="SilentlyContinue"),
+    )
 
 
 

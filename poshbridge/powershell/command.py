@@ -53,6 +53,16 @@ class Cmd:
 
     name: str
     params: tuple[tuple[str, Any], ...] = ()
+    is_script: bool = False  # ``name`` is one of poshbridge.powershell.fixed.FIXED_SCRIPTS
+
+    @classmethod
+    def fixed_script(cls, text: str) -> Cmd:
+        """A fixed statement sent with ``add_script`` (only the constants in ``powershell.fixed``)."""
+        from poshbridge.powershell.fixed import FIXED_SCRIPTS
+
+        if text not in FIXED_SCRIPTS:
+            raise ValueError("only the fixed statements of poshbridge.powershell.fixed can be sent as script")
+        return cls(text, (), True)
 
     @classmethod
     def of(cls, name: str, params: Mapping[str, Any] | None = None, /, **kwargs: Any) -> Cmd:
@@ -68,6 +78,8 @@ class Cmd:
 
     def render(self) -> str:
         """Human-readable, secrets masked. For dry-run and logs only: never sent anywhere."""
+        if self.is_script:
+            return self.name
         parts = [self.name]
         for key, value in self.params:
             parts.append(f"-{key}" if value is SWITCH else f"-{key} {render_value(value)}")

@@ -542,6 +542,9 @@ class HostSession:
             ps.add_cmdlet("Write-Output").add_parameter("InputObject", f"{nonce}:{index}")
             ps.add_statement()
             for cmd in statement.cmds:
+                if cmd.is_script:  # a fixed constant of poshbridge.powershell.fixed (no values)
+                    ps.add_script(cmd.name)
+                    continue
                 ps.add_cmdlet(cmd.name)
                 for key, value in cmd.params:
                     if value is SWITCH:

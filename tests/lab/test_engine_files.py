@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_engine_kit import MODULES, Twin
+from test_engine_kit import MODULES, Twin, prepare_gallery
 
 from psrpcore.types import PSByte
 
@@ -190,6 +190,7 @@ def test_modules_live_on_disk(twin: Twin) -> None:
         "module "
         "directory."
     )
+    prepare_gallery(twin)
     installed = twin.run(("Install-Module", {"Name": "Posh-ACME", "Force": None, "Scope": "AllUsers"}))
     assert installed.terminating is None and installed.errors == []
     assert twin.run(("Get-PAServer", {})).terminating is None
@@ -206,3 +207,50 @@ def test_posh_acme_home_is_read_at_first_use(twin: Twin) -> None:
     assert twin.run(("Get-PAServer", {})).warnings == []  # read once per pool, like module import
     twin.c("C:\\missing-home").mkdir()
     assert twin.run(("Import-Module", {"Name": "Posh-ACME", "Force": None})).warnings == []
+
+
+# ----- PowerShellGet on a stock 5.1 (issue 8 item 12) --------------------------------------------------
+def test_install_module_on_a_stock_5_1_fails_without_tls12_and_the_nuget_provider(twin: Twin) -> None:
+    shutil.rmtree(twin.c("C:\\Program Files\\WindowsPowerShell\\Modules\\Posh-ACME"))
+    # no NuGet provider, no -Force: PowerShellGet asks, and a remote session cannot answer
+    asked = twin.run(("Install-Module", {"Name": "Posh-ACME", "Scope": "AllUsers"})).terminating
+    assert asked is not None and "NuGet provider version '2.8.5.201' or newer" in asked.message
+    # -Force bootstraps the provider, which needs TLS 1.2: the 5.1 session offers Ssl3, Tls only
+    forced = twin.run(("Install-Module", {"Name": "Posh-ACME", "Force": None, "Scope": "AllUsers"}))
+    assert forced.warnings == [
+        "Unable to download from URI 'https://go.microsoft.com/fwlink/?LinkID=627338&clcid=0x409' to ''.",
+        "Unable to download the list of available providers. Check your internet connection.",
+    ]
+    assert forced.errors[0].fully_qualified_error_id == (
+        "NoMatchFoundForProvider,Microsoft.PowerShell.PackageManagement.Cmdlets.InstallPackageProvider"
+    )
+    assert forced.terminating is not None and forced.terminating.message == (
+        "NuGet provider is required to interact with NuGet-based repositories. Please ensure that '2.8.5.201' "
+        "or newer version of NuGet provider is installed."
+    )
+    provider = twin.run(("Install-PackageProvider", {"Name": "NuGet", "MinimumVersion": "2.8.5.201", "Force": None}))
+    assert provider.errors[0].fully_qualified_error_id.startswith("NoMatchFoundForProvider,")
+    assert not twin.c("C:\\Program Files\\WindowsPowerShell\\Modules\\Posh-ACME").exists()
+
+
+def test_with_the_provider_but_without_tls12_the_gallery_cannot_be_resolved(twin: Twin) -> None:
+    shutil.rmtree(twin.c("C:\\Program Files\\WindowsPowerShell\\Modules\\Posh-ACME"))
+    prepare_gallery(twin)  # TLS 1.2 in THIS session, provider installed machine-wide
+    other_session = RunspaceState()  # a new runspace pool: Ssl3, Tls again
+    twin.runspace, first = other_session, twin.runspace
+    result = twin.run(("Install-Module", {"Name": "Posh-ACME", "Force": None, "Scope": "AllUsers"}))
+    assert result.warnings == ["Unable to resolve package source 'https://www.powershellgallery.com/api/v2'."]
+    assert result.errors[0].message == (
+        "No match was found for the specified search criteria and module name 'Posh-ACME'. Try "
+        "Get-PSRepository to see all available registered module repositories."
+    )
+    twin.runspace = first
+    assert twin.run(("Install-Module", {"Name": "Posh-ACME", "Force": None, "Scope": "AllUsers"})).errors == []
+    assert twin.c("C:\\Program Files\\WindowsPowerShell\\Modules\\Posh-ACME").is_dir()
+
+
+def test_only_the_security_protocol_assignment_is_run_as_script(twin: Twin) -> None:
+    ok = twin.run(("[Net.ServicePointManager]::SecurityProtocol = [Net.SecurityProtocolType]::Tls12", {}), script=True)
+    assert ok.terminating is None
+    other = twin.run(("Remove-Item C:\\ -Recurse", {}), script=True).terminating
+    assert other is not None and other.fully_qualified_error_id == "ScriptNotSupported"

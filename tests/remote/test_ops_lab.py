@@ -259,3 +259,72 @@ def test_dry_run_changes_nothing(lab: LabHandle, lab_host: str, state: Path) -> 
     assert not twin.real_path("C:\\ProgramData\\poshbridge\\Posh-ACME").exists()
     status = cli(lab.inventory, state, "status", lab_host, "--json")
     assert status.host(lab_host)["objects"]["task"] is None
+
+
+def test_server_2016_iis_administration_is_reported_before_issuance_and_installed_on_request(
+    lab: LabHandle, tmp_path: Path
+) -> None:
+    """Issue 8 items 3 and 12: Set-IISCertificate needs IISAdministration >= 1.1.0.0 (a gallery module;
+    Server 2016 ships 1.0.0.0), and Install-Module on a stock 5.1 needs TLS 1.2 and the NuGet provider."""
+    name = lab.claim("server 2016 IISAdministration")
+    try:
+        lab.faults(name, iis_administration_inbox=True)
+        home = lab.twin(name).real_path("C:\\ProgramData\\poshbridge\\Posh-ACME")
+        refused = cli(lab.inventory, tmp_path / "state", "setup", name, "--json")
+        assert refused.code == 1, refused
+        steps = refused.steps(name)
+        assert steps["modules"] == "failed" and steps["certificate"] == "skipped", refused
+        modules = next(s for s in refused.host(name)["steps"] if s["name"] == "modules")
+        assert "IISAdministration 1.0.0.0 is older than 1.1.0.0" in modules["detail"]
+        assert not list(home.rglob("order.json")), "nothing may be issued before the module check"
+
+        installed = cli(lab.inventory, tmp_path / "state", "setup", name, "--install-modules", "--json")
+        assert installed.code == 0, installed
+        steps = installed.steps(name)
+        assert steps["modules"] == "changed" and steps["iis-binding"] == "changed", installed
+        commands = next(s for s in installed.host(name)["steps"] if s["name"] == "modules")["commands"]
+        assert commands[0].startswith("[Net.ServicePointManager]::SecurityProtocol = ")
+        assert commands[1].startswith("Install-PackageProvider -Name 'NuGet' -MinimumVersion '2.8.5.201'")
+        twin = lab.twin(name)
+        assert twin.real_path("C:\\Program Files\\WindowsPowerShell\\Modules\\IISAdministration\\1.1.0.0").is_dir()
+        assert twin.real_path("C:\\Program Files\\PackageManagement\\ProviderAssemblies\\nuget").is_dir()
+        served, _issuer = served_and_issuer(lab, name)
+        assert served.thumbprint == installed.host(name)["objects"]["certificate"]["thumbprint"]
+    finally:
+        lab.faults(name, iis_administration_inbox=False)
+        lab.release(name)
+
+
+def test_remove_old_cert_never_deletes_a_certificate_another_site_still_uses(
+    lab: LabHandle, tmp_path: Path
+) -> None:
+    """Issue 8 item 8: Set-IISCertificate -RemoveOldCert deletes the replaced certificate from
+    LocalMachine\\My whatever else uses it (Posh-ACME.Deploy Remove-OldCert): poshbridge leaves the
+    switch out when another binding serves that certificate."""
+    from labkit import bind_certificate, pfx_bytes, self_signed
+
+    name = lab.claim("remove old cert, shared")
+    try:
+        twin = lab.twin(name)
+        cert, key = self_signed(twin.domains[0], twin.domains)
+        old = bind_certificate(twin, pfx_bytes(cert, key))
+        state = twin.iis().load()
+        state["sites"]["intranet"] = {
+            "id": 7,
+            "physical_path": "C:\\inetpub\\intranet",
+            "state": "Started",
+            "bindings": [{"protocol": "https", "binding_information": "*:1:intranet.example",
+                          "certificate_hash": old, "certificate_store": "My", "ssl_flags": 1}],
+        }  # fmt: skip
+        twin.iis().save(state)
+        inventory = derived_inventory(lab, tmp_path / "inv", {name: {"iis": {"remove_old_cert": True}}})
+        run = cli(inventory, tmp_path / "state", "setup", name, "--json")
+        assert run.code == 0, run
+        bind = next(s for s in run.host(name)["steps"] if s["name"] == "iis-binding")
+        assert bind["status"] == "changed" and "another binding uses it" in bind["detail"], bind
+        assert not any("-RemoveOldCert" in c for c in bind["commands"])
+        assert twin.cert_store().path(old) is not None
+        intranet = twin.iis().load()["sites"]["intranet"]["bindings"][0]
+        assert intranet["certificate_hash"] == old
+    finally:
+        lab.release(name)

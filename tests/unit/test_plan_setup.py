@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from poshbridge.inventory.model import AcmeConfig, HostConfig, IISConfig
@@ -51,7 +52,11 @@ DESIRED = Desired(
     eab_kid="kid-1",
     eab_hmac=Secret(HMAC),
 )
-MODULES = (ModuleInfo("Posh-ACME", "4.32.0"), ModuleInfo("Posh-ACME.Deploy", "2.1.0"))
+MODULES = (
+    ModuleInfo("Posh-ACME", "4.32.0"),
+    ModuleInfo("Posh-ACME.Deploy", "2.1.0"),
+    ModuleInfo("IISAdministration", "1.1.0.0"),
+)
 THUMB = "AB" * 20
 
 
@@ -182,7 +187,7 @@ def test_order_with_other_names_gets_a_new_certificate() -> None:
 
 
 def test_missing_modules_fail_clearly_or_install() -> None:
-    facts = configured(modules=(ModuleInfo("Posh-ACME", "4.32.0"),))
+    facts = configured(modules=(ModuleInfo("Posh-ACME", "4.32.0"), MODULES[2]))
     plan = plan_setup(HOST, facts, DESIRED)
     modules = plan.steps[0]
     assert (
@@ -193,8 +198,30 @@ def test_missing_modules_fail_clearly_or_install() -> None:
     assert plan.blocked and all(s.status == "skipped" for s in plan.steps[1:])
     plan = plan_setup(HOST, facts, DESIRED, install_modules=True)
     assert plan.steps[0].commands == [
-        "Install-Module -Name 'Posh-ACME.Deploy' -Force -Scope 'AllUsers' -ErrorAction 'Stop'"
+        "[Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor"
+        " [Net.SecurityProtocolType]::Tls12",
+        "Install-PackageProvider -Name 'NuGet' -MinimumVersion '2.8.5.201' -Force -ErrorAction 'Stop'",
+        "Install-Module -Name 'Posh-ACME.Deploy' -Force -Scope 'AllUsers' -ErrorAction 'Stop'",
     ]
+    tls = plan.steps[0].statements[0].cmds[0]
+    assert tls.is_script and tls.params == ()  # one fixed statement, no values (issue 8 item 12)
+
+
+def test_iis_administration_older_than_1_1_is_reported_before_anything_is_issued() -> None:
+    # Windows Server 2016 ships IISAdministration 1.0.0.0; Set-IISCertificate needs >= 1.1.0.0
+    inbox = (*MODULES[:2], ModuleInfo("IISAdministration", "1.0.0.0"))
+    plan = plan_setup(HOST, configured(modules=inbox), DESIRED)
+    assert plan.steps[0].status == "failed" and plan.blocked
+    assert "IISAdministration 1.0.0.0 is older than 1.1.0.0" in plan.steps[0].reason
+    assert statuses(plan)["certificate"] == "skipped"
+    plan = plan_setup(HOST, configured(modules=inbox), DESIRED, install_modules=True)
+    assert plan.steps[0].commands[-1] == (
+        "Install-Module -Name 'IISAdministration' -MinimumVersion '1.1.0.0' -Force -Scope 'AllUsers'"
+        " -ErrorAction 'Stop'"
+    )
+    # 1.0.0.0 in the box and 1.1.0.0 from the gallery side by side: the newest counts
+    both = (*inbox, ModuleInfo("IISAdministration", "1.1.0.0"))
+    assert plan_setup(HOST, configured(modules=both), DESIRED).steps[0].status == "unchanged"
 
 
 def test_web_config_content_compared_ignoring_line_ends() -> None:
@@ -226,6 +253,31 @@ def test_binding_with_another_thumbprint_is_changed_by_a_pipeline() -> None:
     assert (
         "Get-PACertificate -Name 'example.jp' | "
         "Set-IISCertificate -SiteName 'example.jp' -Port 443 -ErrorAction 'Stop'" in step.commands
+    )
+
+
+def test_remove_old_cert_is_passed_only_when_no_other_binding_uses_the_old_certificate() -> None:
+    # Posh-ACME.Deploy Remove-OldCert deletes the replaced certificate from LocalMachine\\My whatever
+    # else uses it (issue 8 item 8): poshbridge decides from every site's bindings.
+    host = replace(HOST, iis=replace(HOST.iis, remove_old_cert=True))
+    old = "CD" * 20
+    ours = IISBinding("https", "*:443:", old)
+    alone = configured(bindings=(ours,), all_bindings=(ours, IISBinding("http", "*:80:", None)))
+    step = plan_binding(host, alone)
+    assert step.status == "changed" and any(c.endswith("-RemoveOldCert -ErrorAction 'Stop'") for c in step.commands)
+    shared = configured(bindings=(ours,), all_bindings=(ours, IISBinding("https", "*:8443:", old)))
+    step = plan_binding(host, shared)
+    assert step.status == "changed" and not any("-RemoveOldCert" in c for c in step.commands)
+    assert "another binding uses it" in step.reason
+    unknown = configured(bindings=(ours,), all_bindings=None)
+    assert not any("-RemoveOldCert" in c for c in plan_binding(host, unknown).commands)
+    # never asked for: never passed
+    assert not any("-RemoveOldCert" in c for c in plan_binding(HOST, alone).commands)
+    labels = [s.label for s in read_statements(HOST)]
+    assert "read:all-bindings" in labels
+    pipeline = next(s for s in read_statements(HOST) if s.label == "read:all-bindings")
+    assert pipeline.render() == (
+        "Get-IISSite -ErrorAction 'SilentlyContinue' | Get-IISSiteBinding -ErrorAction 'SilentlyContinue'"
     )
 
 

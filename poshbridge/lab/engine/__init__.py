@@ -109,6 +109,10 @@ def run_statement(
                 )
             )
         if call.is_script:
+            from poshbridge.lab.cmdlets.packages import run_fixed_statement
+
+            if len(statement) == 1 and run_fixed_statement(runspace, call.name):
+                continue
             raise _script_not_supported(call.name)
         info = lookup(call.name)
         if info is None or (info.module is not None and not _module_installed(host, info.module)):

@@ -642,7 +642,7 @@ def update_faults(faults: FaultConfig, body: dict[str, Any]) -> None:
     for key, value in body.items():
         if key not in known:
             raise _ManagementError(400, f"unknown fault field {key!r} (known: {', '.join(sorted(known))})")
-        if key in ("drop_next_receive", "auth_fail", "hang_next"):
+        if key in ("drop_next_receive", "auth_fail", "hang_next", "iis_administration_inbox"):
             if not isinstance(value, bool):
                 raise _ManagementError(400, f"{key} must be true or false")
         elif key in ("latency_ms", "fault_500_next"):
