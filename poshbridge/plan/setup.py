@@ -18,6 +18,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Literal
 
 from poshbridge.generate import web_config
@@ -251,35 +252,100 @@ def normalize_text(text: str | None) -> str | None:
 
 
 _TASK_NS = "{http://schemas.microsoft.com/windows/2004/02/mit/task}"
+# Set by Windows on registration (Date, URI) or not functional (Author): never compared.
 _IGNORED_REGISTRATION = {"Date", "Author", "URI"}
+# Task Scheduler schema types of the leaves poshbridge writes (task-scheduler-msdocs.xsd).
+_TASK_BOOLEANS = {
+    "Enabled", "StopAtDurationEnd", "DisallowStartIfOnBatteries", "StopIfGoingOnBatteries", "AllowHardTerminate",
+    "StartWhenAvailable", "RunOnlyIfNetworkAvailable", "AllowStartOnDemand", "Hidden", "RunOnlyIfIdle",
+    "WakeToRun", "StopOnIdleEnd", "RestartOnIdle", "DisallowStartOnRemoteAppSession", "UseUnifiedSchedulingEngine",
+}  # fmt: skip
+_TASK_DURATIONS = {"Interval", "Duration", "ExecutionTimeLimit", "RandomDelay", "Delay", "DeleteExpiredTaskAfter",
+                   "IdleDuration", "WaitTimeout"}  # fmt: skip
+_TASK_INTEGERS = {"Priority", "DaysInterval", "WeeksInterval"}
+_TASK_DATETIMES = {"StartBoundary", "EndBoundary"}
+# Schema defaults: Windows may leave an element out of its export when it holds the default.
+_TASK_DEFAULTS = {
+    "Enabled": "true", "StopAtDurationEnd": "false", "MultipleInstancesPolicy": "IgnoreNew",
+    "DisallowStartIfOnBatteries": "true", "StopIfGoingOnBatteries": "true", "AllowHardTerminate": "true",
+    "StartWhenAvailable": "false", "RunOnlyIfNetworkAvailable": "false", "AllowStartOnDemand": "true",
+    "Hidden": "false", "RunOnlyIfIdle": "false", "WakeToRun": "false", "ExecutionTimeLimit": "PT72H",
+    "Priority": "7", "StopOnIdleEnd": "true", "RestartOnIdle": "false", "RandomDelay": "PT0M", "Delay": "PT0M",
+}  # fmt: skip
+_ISO_DURATION = re.compile(r"^P(?!$)(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
 
-
-def _canonical_xml(text: str) -> str | None:
+def _task_leaves(text: str) -> dict[tuple[str, str], str] | None:
+    """Every leaf value and attribute of a task document: (path, tag or ``@attribute``) -> text.
+    The path is made of local names with the index among same-named siblings."""
     cleaned = re.sub(r"^\s*<\?xml[^>]*\?>", "", text.lstrip("\ufeff"))
     try:
         root = ET.fromstring(cleaned)  # noqa: S314 - our own task document or the host's export of it
     except ET.ParseError:
         return None
+    leaves: dict[tuple[str, str], str] = {}
 
-    def walk(element: ET.Element) -> str:
-        tag = element.tag.replace(_TASK_NS, "")
+    def walk(element: ET.Element, path: str, tag: str) -> None:
+        for name, value in element.attrib.items():
+            leaves[(path, "@" + name)] = value
         children = list(element)
-        if tag == "RegistrationInfo":
-            children = [c for c in children if c.tag.replace(_TASK_NS, "") not in _IGNORED_REGISTRATION]
-        attrs = sorted((k, v) for k, v in element.attrib.items())
-        inner = "".join(walk(c) for c in children)
-        text = (element.text or "").strip()
-        return f"<{tag}{attrs}>{text}{inner}</{tag}>"
+        if not children:
+            leaves[(path, tag)] = (element.text or "").strip()
+            return
+        seen: dict[str, int] = {}
+        for child in children:
+            child_tag = child.tag.replace(_TASK_NS, "")
+            if path == "/Task[0]/RegistrationInfo[0]" and child_tag in _IGNORED_REGISTRATION:
+                continue
+            seen[child_tag] = seen.get(child_tag, 0) + 1
+            walk(child, f"{path}/{child_tag}[{seen[child_tag] - 1}]", child_tag)
 
-    return walk(root)
+    root_tag = root.tag.replace(_TASK_NS, "")
+    walk(root, f"/{root_tag}[0]", root_tag)
+    return leaves
+
+
+def _task_value(tag: str, text: str) -> object:
+    """A leaf value as Task Scheduler understands it (so re-serialized spellings compare equal)."""
+    if tag in _TASK_BOOLEANS and text in ("true", "1", "false", "0"):
+        return text in ("true", "1")
+    if tag in _TASK_INTEGERS and text.isdigit():
+        return int(text)
+    if tag in _TASK_DURATIONS:
+        match = _ISO_DURATION.match(text)
+        if match:
+            d, h, m, sec = (int(x or 0) for x in match.groups())
+            return ((d * 24 + h) * 60 + m) * 60 + sec
+    if tag in _TASK_DATETIMES:
+        try:
+            return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return text
+    return text
 
 
 def task_documents_equal(wanted: str, exported: str | None) -> bool:
-    """Equal ignoring RegistrationInfo Date/Author/URI, the XML declaration and whitespace."""
+    """Whether the registered task holds every value poshbridge sets (issue 8 item 10).
+
+    Windows re-serializes a task on registration: its own element order, declaration and whitespace,
+    RegistrationInfo Date/URI added, defaults filled in, values in its own spelling. So this compares
+    the leaves and attributes of ``wanted`` (ignoring RegistrationInfo Date/Author/URI) with the same
+    paths in ``exported``, as typed values; elements only Windows writes are ignored, and an element
+    Windows left out counts as its schema default."""
     if exported is None:
         return False
-    a, b = _canonical_xml(wanted), _canonical_xml(exported)
-    return a is not None and a == b
+    want, have = _task_leaves(wanted), _task_leaves(exported)
+    if want is None or have is None:
+        return False
+    for key, text in want.items():
+        tag = key[1]
+        if key in have:
+            if _task_value(tag, have[key]) != _task_value(tag, text):
+                return False
+        elif tag.startswith("@") or tag not in _TASK_DEFAULTS:
+            return False
+        elif _task_value(tag, _TASK_DEFAULTS[tag]) != _task_value(tag, text):
+            return False
+    return True
 
 
 def _version_key(text: str | None) -> tuple[int, ...]:

@@ -247,6 +247,49 @@ def test_task_xml_equivalence_ignores_registration_date_author_and_whitespace() 
     assert not task_documents_equal(TASK_XML, None)
 
 
+def _windows_export(generated: str) -> str:
+    """How Windows hands a registered task back (issue 8 item 10): its own declaration, CRLF and
+    indentation, RegistrationInfo Date added, elements in its own order, values in its own spelling
+    (1 for true, PT72H for P3D), defaults it fills in (IdleSettings Duration/WaitTimeout)."""
+    body = generated.split("?>", 1)[1]
+    body = body.replace("<RegistrationInfo>", "<RegistrationInfo><Date>2026-11-29T23:03:13.2122980</Date>")
+    body = body.replace("<ExecutionTimeLimit>P3D</ExecutionTimeLimit>", "<ExecutionTimeLimit>PT72H</ExecutionTimeLimit>")
+    body = body.replace("<Enabled>true</Enabled>", "<Enabled>1</Enabled>")
+    body = body.replace(
+        "<IdleSettings>", "<IdleSettings><Duration>PT10M</Duration><WaitTimeout>PT1H</WaitTimeout>"
+    )
+    # the trigger's Enabled moved before StartBoundary, Priority first in Settings
+    body = body.replace("      <Enabled>1</Enabled>\n", "").replace(
+        "<StartBoundary>", "<Enabled>1</Enabled><StartBoundary>"
+    )
+    body = body.replace("    <Priority>7</Priority>\n", "").replace("<Settings>", "<Settings><Priority>7</Priority>")
+    return '<?xml version="1.0" encoding="UTF-16"?>\r\n' + body.replace("\n", "\r\n")
+
+
+def test_task_comparison_is_by_the_values_poshbridge_sets_not_by_text() -> None:
+    from poshbridge.generate.task_xml import task_xml_for_register
+
+    wanted = task_xml_for_register(HOST, "hardened")
+    exported = _windows_export(wanted)
+    assert exported != wanted and "<Enabled>1</Enabled><StartBoundary>" in exported
+    assert task_documents_equal(wanted, exported)
+    # what poshbridge sets still counts, in every spelling
+    assert not task_documents_equal(wanted, exported.replace("2024-01-01T03:17:00", "2024-01-01T04:41:00"))
+    assert not task_documents_equal(wanted, exported.replace("<Interval>PT1H</Interval>", "<Interval>PT2H</Interval>"))
+    assert not task_documents_equal(wanted, exported.replace("-NonInteractive ", ""))
+    assert not task_documents_equal(
+        wanted, exported.replace("<StartWhenAvailable>true</StartWhenAvailable>", "<StartWhenAvailable>0</StartWhenAvailable>")
+    )
+    # an element Windows leaves out counts as its schema default: false for StartWhenAvailable ...
+    assert not task_documents_equal(
+        wanted, exported.replace("<StartWhenAvailable>true</StartWhenAvailable>", "")
+    )
+    # ... and true for AllowStartOnDemand, which is what poshbridge sets
+    assert task_documents_equal(wanted, exported.replace("<AllowStartOnDemand>true</AllowStartOnDemand>", ""))
+    assert not task_documents_equal(wanted, exported.replace('Context="Author"', 'Context="Other"'))
+    assert not task_documents_equal(wanted, "<Task")
+
+
 def test_binding_with_another_thumbprint_is_changed_by_a_pipeline() -> None:
     step = plan_binding(HOST, configured(bindings=(IISBinding("https", "*:443:", "CD" * 20),)))
     assert step.status == "changed"
