@@ -18,8 +18,9 @@ Per host (``HostSession`` = one RunspacePool; open + one invocation + close = 5 
 Files are read as BYTES: ``Get-Content -Encoding Byte -Raw`` is Windows PowerShell 5.1's way to get
 one ``byte[]`` per file (PowerShell 7 spells it ``-AsByteStream``; WinRM's default endpoint and the
 renewal task run 5.1). Without ``-Raw`` 5.1 answers an ``object[]`` of boxed bytes, one ``<By>``
-element per byte on the wire (about ten times the size); an empty file answers nothing. Transcripts are UTF-8 with or without BOM, UTF-16 or CP932, and only
-the parser decides. Text answers (a host that returns strings) are accepted too.
+element per byte on the wire (about ten times the size); an empty file answers nothing.
+Transcripts are UTF-8 with or without BOM, UTF-16 or CP932, and only the parser decides. Text
+answers (a host that returns strings) are accepted too.
 
 Only when the newest ``max_logs`` runs are not all among those (the task has not run for two days,
 or a file appeared between listing and reading) does a second invocation read them by name.
@@ -204,8 +205,6 @@ def parse_logs(files: Mapping[str, bytes]) -> tuple[list[TranscriptFile], list[R
         else:
             transcripts.append(parse_transcript(data, name))
     return transcripts, results
-
-
 
 
 def pick_order(host: HostConfig, orders: Sequence[Any]) -> Mapping[str, Any] | None:

@@ -33,8 +33,9 @@ from poshbridge.poshacme.model import (
     PAServer,
     ScheduledTaskInfo,
     dicts,
+    get_field,
 )
-from poshbridge.powershell.command import SWITCH, Batch, Cmd, Secret, Statement
+from poshbridge.powershell.command import SWITCH, Batch, Cmd, Secret, SecureSecret, Statement
 
 StepStatus = Literal["changed", "unchanged", "failed", "skipped", "pending"]
 
@@ -78,6 +79,7 @@ class Desired:
     eab_kid: Secret | str | None = None
     eab_hmac: Secret | None = None
     eab_error: str | None = None  # why the EAB credentials could not be resolved (never the value)
+    pfx_password: SecureSecret | None = None  # acme.pfx_password (New-PACertificate -PfxPassSecure)
 
 
 # ----- facts -------------------------------------------------------------------------------------------
@@ -98,6 +100,7 @@ class SetupFacts:
     script: str | None = None
     bindings: tuple[IISBinding, ...] = ()
     all_bindings: tuple[IISBinding, ...] | None = None  # every site's (None: not read)
+    home_sddl: str | None = None  # Get-Acl of POSHACME_HOME (its Sddl property)
     task: ScheduledTaskInfo | None = None
     task_xml: str | None = None
     poshacme_read: bool = False  # the Posh-ACME reads ran
@@ -129,6 +132,7 @@ def web_config_path(host: HostConfig) -> str:
 # Labels of the read statements (also used to read outputs back).
 R_MODULES = "read:modules"
 R_HOME = "read:home"
+R_HOME_ACL = "read:home-acl"
 R_WEBCONFIG = "read:web.config"
 R_SCRIPT = "read:script"
 R_BINDINGS = "read:bindings"
@@ -166,11 +170,10 @@ def read_statements(host: HostConfig) -> list[Statement]:
     return [
         _stmt(calls.get_modules(), label=R_MODULES),
         _stmt(calls.test_path(host.acme.poshacme_home), label=R_HOME),
+        _stmt(calls.get_acl(host.acme.poshacme_home), label=R_HOME_ACL),
         _stmt(calls.get_content_raw(web_config_path(host)), label=R_WEBCONFIG),
         _stmt(calls.get_content_raw(r.script_path), label=R_SCRIPT),
-        _stmt(
-            calls.get_iis_site_bindings(host.iis.site), label=R_BINDINGS
-        ),
+        _stmt(calls.get_iis_site_bindings(host.iis.site), label=R_BINDINGS),
         _stmt(*calls.get_all_site_bindings(), label=R_ALL_BINDINGS),
         _stmt(calls.get_scheduled_task(name=r.task_name, path=r.task_path), label=R_TASK),
         _stmt(calls.get_scheduled_task_info(name=r.task_name, path=r.task_path), label=R_TASK_INFO),
@@ -208,6 +211,10 @@ def facts_from_outputs(
     if did(R_HOME):
         values = [v for v in outputs.get(R_HOME, []) if isinstance(v, bool)]
         changes["home_exists"] = bool(values and values[0])
+    if did(R_HOME_ACL):
+        acls = dicts(outputs.get(R_HOME_ACL, []))
+        sddl = get_field(acls[0], "Sddl") if acls else None
+        changes["home_sddl"] = sddl if isinstance(sddl, str) else None
     if did(R_WEBCONFIG):
         changes["web_config"] = _text(outputs.get(R_WEBCONFIG, []))
     if did(R_SCRIPT):
@@ -256,12 +263,13 @@ _TASK_NS = "{http://schemas.microsoft.com/windows/2004/02/mit/task}"
 _IGNORED_REGISTRATION = {"Date", "Author", "URI"}
 # Task Scheduler schema types of the leaves poshbridge writes (task-scheduler-msdocs.xsd).
 _TASK_BOOLEANS = {
-    "Enabled", "StopAtDurationEnd", "DisallowStartIfOnBatteries", "StopIfGoingOnBatteries", "AllowHardTerminate",
-    "StartWhenAvailable", "RunOnlyIfNetworkAvailable", "AllowStartOnDemand", "Hidden", "RunOnlyIfIdle",
-    "WakeToRun", "StopOnIdleEnd", "RestartOnIdle", "DisallowStartOnRemoteAppSession", "UseUnifiedSchedulingEngine",
+    "Enabled", "StopAtDurationEnd", "DisallowStartIfOnBatteries", "StopIfGoingOnBatteries",
+    "AllowHardTerminate", "StartWhenAvailable", "RunOnlyIfNetworkAvailable", "AllowStartOnDemand", "Hidden",
+    "RunOnlyIfIdle", "WakeToRun", "StopOnIdleEnd", "RestartOnIdle", "DisallowStartOnRemoteAppSession",
+    "UseUnifiedSchedulingEngine",
 }  # fmt: skip
-_TASK_DURATIONS = {"Interval", "Duration", "ExecutionTimeLimit", "RandomDelay", "Delay", "DeleteExpiredTaskAfter",
-                   "IdleDuration", "WaitTimeout"}  # fmt: skip
+_TASK_DURATIONS = {"Interval", "Duration", "ExecutionTimeLimit", "RandomDelay", "Delay",
+                   "DeleteExpiredTaskAfter", "IdleDuration", "WaitTimeout"}  # fmt: skip
 _TASK_INTEGERS = {"Priority", "DaysInterval", "WeeksInterval"}
 _TASK_DATETIMES = {"StartBoundary", "EndBoundary"}
 # Schema defaults: Windows may leave an element out of its export when it holds the default.
@@ -270,9 +278,11 @@ _TASK_DEFAULTS = {
     "DisallowStartIfOnBatteries": "true", "StopIfGoingOnBatteries": "true", "AllowHardTerminate": "true",
     "StartWhenAvailable": "false", "RunOnlyIfNetworkAvailable": "false", "AllowStartOnDemand": "true",
     "Hidden": "false", "RunOnlyIfIdle": "false", "WakeToRun": "false", "ExecutionTimeLimit": "PT72H",
-    "Priority": "7", "StopOnIdleEnd": "true", "RestartOnIdle": "false", "RandomDelay": "PT0M", "Delay": "PT0M",
+    "Priority": "7", "StopOnIdleEnd": "true", "RestartOnIdle": "false", "RandomDelay": "PT0M",
+    "Delay": "PT0M",
 }  # fmt: skip
 _ISO_DURATION = re.compile(r"^P(?!$)(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+
 
 def _task_leaves(text: str) -> dict[tuple[str, str], str] | None:
     """Every leaf value and attribute of a task document: (path, tag or ``@attribute``) -> text.
@@ -342,10 +352,53 @@ def task_documents_equal(wanted: str, exported: str | None) -> bool:
             if _task_value(tag, have[key]) != _task_value(tag, text):
                 return False
         elif tag.startswith("@") or tag not in _TASK_DEFAULTS:
-            return False
+            return False  # an attribute, or an element without a default, that Windows does not hold
         elif _task_value(tag, _TASK_DEFAULTS[tag]) != _task_value(tag, text):
             return False
     return True
+
+
+_SDDL_ACE = re.compile(r"\(([^()]*)\)")
+_SDDL_SIDS = {"S-1-5-18": "SY", "S-1-5-32-544": "BA"}
+_SDDL_FULL = {"FA", "0X1F01FF"}
+
+
+def home_acl_drift(sddl: str | None) -> str | None:
+    """None when the DACL of POSHACME_HOME is protected and allows exactly SYSTEM and Administrators
+    full control (inherited to subfolders and files); otherwise what is wrong. Linear-time parsing."""
+    if sddl is None:
+        return "ACL not read"
+    if len(sddl) > 16384:
+        return "ACL too long"
+    start = sddl.find("D:")
+    if start < 0:
+        return "no DACL"
+    dacl = sddl[start + 2 :]
+    sacl = dacl.find("S:")  # a SACL section may follow (SIDs are written S-1-..., never S:)
+    dacl = dacl[:sacl] if sacl >= 0 else dacl
+    flags = dacl.split("(", 1)[0]
+    if "P" not in flags:
+        return "inherits from its parent folder"
+    wanted = {("SY", "FA"), ("BA", "FA")}
+    found: set[tuple[str, str]] = set()
+    for ace in _SDDL_ACE.findall(dacl):
+        parts = ace.split(";")
+        if len(parts) != 6:
+            return "unreadable ACE"
+        kind, ace_flags, rights, _obj, _inh, sid = parts
+        sid = _SDDL_SIDS.get(sid.upper(), sid.upper())
+        tokens = {ace_flags[i : i + 2].upper() for i in range(0, len(ace_flags), 2)}
+        if (
+            kind.upper() != "A"
+            or tokens != {"OI", "CI"}
+            or rights.upper() not in _SDDL_FULL
+            or sid not in ("SY", "BA")
+        ):
+            return f"grants {sid}" if kind.upper() == "A" else f"has a {kind} entry for {sid}"
+        found.add((sid, "FA"))
+    if found != wanted:
+        return "missing " + ", ".join(sorted(s for s, _r in wanted - found))
+    return None
 
 
 def _version_key(text: str | None) -> tuple[int, ...]:
@@ -419,9 +472,9 @@ class SetupPlan:
         return [s for s in self.steps if s.status == "pending"]
 
 
-
 STEP_MODULES = "modules"
 STEP_HOME = "poshacme-home"
+STEP_HOME_ACL = "poshacme-home-acl"
 STEP_WEBCONFIG = "challenge-web.config"
 STEP_SCRIPT = "renewal-script"
 STEP_TASK = "scheduled-task"
@@ -435,6 +488,7 @@ STEP_VERIFY = "tls-verify"
 SETUP_STEP_ORDER = (
     STEP_MODULES,
     STEP_HOME,
+    STEP_HOME_ACL,
     STEP_WEBCONFIG,
     STEP_SCRIPT,
     STEP_TASK,
@@ -462,7 +516,9 @@ def plan_setup(
         add(Step(STEP_MODULES, "pending", "module list not read yet"))
         modules_ready = False
     elif not missing:
-        add(Step(STEP_MODULES, "unchanged", "Posh-ACME, Posh-ACME.Deploy and IISAdministration are installed"))
+        add(
+            Step(STEP_MODULES, "unchanged", "Posh-ACME, Posh-ACME.Deploy and IISAdministration are installed")
+        )
     elif install_modules:
         add(
             Step(
@@ -513,6 +569,20 @@ def plan_setup(
                     if modules_ready
                     else _stmt(calls.test_path(home), label="home:check"),
                 ),
+            )
+        )
+
+    # 2b. POSHACME_HOME's ACL: SYSTEM + Administrators only, nothing inherited (read back every run)
+    drift = home_acl_drift(facts.home_sddl) if facts.home_exists else "created now"
+    if drift is None:
+        add(Step(STEP_HOME_ACL, "unchanged", f"{home}: SYSTEM and Administrators only, inheritance removed"))
+    else:
+        add(
+            Step(
+                STEP_HOME_ACL,
+                "changed",
+                f"{home} ({drift}): remove inheritance, grant SYSTEM and Administrators full control only",
+                (_stmt(*calls.set_home_acl(home), label="home:acl"),),
             )
         )
 
@@ -581,7 +651,11 @@ def plan_setup(
         why = "decided once " + ("the modules are installed" if not modules_ready else f"{home} exists")
         add(Step(STEP_SERVER, "pending", why, (env, _stmt(_set_server(host), label="server:set"))))
         add(Step(STEP_ACCOUNT, "pending", why, (_stmt(_new_account(host, desired), label="account:new"),)))
-        add(Step(STEP_CERT, "pending", why, (_stmt(_new_certificate(host), label="certificate:new"),)))
+        add(
+            Step(
+                STEP_CERT, "pending", why, (_stmt(_new_certificate(host, desired), label="certificate:new"),)
+            )
+        )
         return plan
 
     if server_matches(facts, host):
@@ -599,7 +673,7 @@ def plan_setup(
         add(Step(STEP_ACCOUNT, "pending", "decided once the ACME server is selected",
                  (_stmt(_new_account(host, desired), label="account:new"),)))  # fmt: skip
         add(Step(STEP_CERT, "pending", "decided once the account is known",
-                 (_stmt(_new_certificate(host), label="certificate:new"),)))  # fmt: skip
+                 (_stmt(_new_certificate(host, desired), label="certificate:new"),)))  # fmt: skip
         return plan
 
     account = reusable_account(facts, host)
@@ -664,7 +738,7 @@ def plan_setup(
                 STEP_CERT,
                 "changed",
                 f"{why}: request a certificate for {', '.join(host.domains)} (http-01, WebRoot)",
-                (env, _stmt(_new_certificate(host), label="certificate:new"),
+                (env, _stmt(_new_certificate(host, desired), label="certificate:new"),
                  _stmt(calls.get_pa_certificate(host.order_name), label="certificate:get")),
             )
         )  # fmt: skip
@@ -684,13 +758,14 @@ def _new_account(host: HostConfig, desired: Desired) -> Cmd:
     )
 
 
-def _new_certificate(host: HostConfig) -> Cmd:
+def _new_certificate(host: HostConfig, desired: Desired) -> Cmd:
     return calls.new_pa_certificate(
         host.domains,
         webroot=host.webroot,
         order_name=host.order_name,
         key_length=host.acme.cert_key_length,
         plugin=host.acme.plugin,
+        pfx_password=desired.pfx_password,
     )
 
 

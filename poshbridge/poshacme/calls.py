@@ -10,7 +10,7 @@ from __future__ import annotations
 import ntpath
 from collections.abc import Sequence
 
-from poshbridge.powershell.command import SWITCH, Cmd, Secret
+from poshbridge.powershell.command import SWITCH, Cmd, Secret, SecureSecret
 from poshbridge.powershell.fixed import ENABLE_TLS12
 
 REQUIRED_MODULES = ("Posh-ACME", "Posh-ACME.Deploy", "IISAdministration")
@@ -34,7 +34,6 @@ def _mailto(contacts: Sequence[str]) -> list[str]:
 def set_poshacme_home(home: str) -> Cmd:
     """Process-level POSHACME_HOME for this runspace pool, before any Posh-ACME cmdlet."""
     return Cmd.of("Set-Item", Path="Env:POSHACME_HOME", Value=home, ErrorAction="Stop")
-
 
 
 def get_modules(names: Sequence[str] = REQUIRED_MODULES) -> Cmd:
@@ -71,13 +70,38 @@ def new_directory(path: str) -> Cmd:
     return Cmd.of("New-Item", ItemType="Directory", Path=path, Force=SWITCH, ErrorAction="Stop")
 
 
+# POSHACME_HOME holds the ACME account key (acct.json) and certificate keys: SYSTEM and Administrators
+# only, full control, inherited by everything below, nothing inherited from ProgramData (where
+# BUILTIN\\Users may read; win-acme fixed the same exposure, win-acme/win-acme#2227).
+HOME_SDDL = "D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)"
+DIRECTORY_SECURITY = "System.Security.AccessControl.DirectorySecurity"
+
+
+def get_acl(path: str) -> Cmd:
+    return Cmd.of("Get-Acl", LiteralPath=path, ErrorAction="SilentlyContinue")
+
+
+def set_home_acl(path: str) -> tuple[Cmd, Cmd]:
+    """``New-Object DirectorySecurity -Property @{SetSecurityDescriptorSddlForm = <fixed SDDL>} | Set-Acl``.
+
+    New-Object's -Property calls a METHOD named by a key with the value as its argument
+    (PowerShell New-Object.cs, LanguagePrimitives.SetObjectProperties with enableMethodCall), so the
+    DACL is built on the host from data; Set-Acl takes it from the pipeline (-AclObject is
+    ValueFromPipeline) and writes only the DACL (the SDDL holds no owner or group)."""
+    return (
+        Cmd.of(
+            "New-Object", TypeName=DIRECTORY_SECURITY, Property={"SetSecurityDescriptorSddlForm": HOME_SDDL}
+        ),
+        Cmd.of("Set-Acl", LiteralPath=path, ErrorAction="Stop"),
+    )
+
+
 def test_path(path: str) -> Cmd:
     return Cmd.of("Test-Path", LiteralPath=path)
 
 
 def get_content_raw(path: str) -> Cmd:
     return Cmd.of("Get-Content", LiteralPath=path, Raw=SWITCH, ErrorAction="SilentlyContinue")
-
 
 
 def set_content(path: str, value: str, *, encoding: str | None = None) -> Cmd:
@@ -138,7 +162,6 @@ def get_pa_order(name: str, *, refresh: bool = False) -> Cmd:
     return Cmd.of("Get-PAOrder", Name=name, Refresh=SWITCH if refresh else None)
 
 
-
 def new_pa_certificate(
     domains: Sequence[str],
     *,
@@ -146,6 +169,7 @@ def new_pa_certificate(
     order_name: str,
     key_length: str = "2048",
     plugin: str = "WebRoot",
+    pfx_password: SecureSecret | None = None,
 ) -> Cmd:
     return Cmd.of(
         "New-PACertificate",
@@ -154,6 +178,7 @@ def new_pa_certificate(
         Plugin=plugin,
         PluginArgs={"WRPath": webroot},
         CertKeyLength=key_length,
+        PfxPassSecure=pfx_password,  # without it Posh-ACME uses the public default 'poshacme'
     )
 
 
@@ -209,7 +234,6 @@ def get_all_site_bindings() -> tuple[Cmd, Cmd]:
         Cmd.of("Get-IISSite", ErrorAction="SilentlyContinue"),
         Cmd.of("Get-IISSiteBinding", ErrorAction="SilentlyContinue"),
     )
-
 
 
 # ----- Task Scheduler ----------------------------------------------------------------------------------

@@ -47,6 +47,12 @@ class Secret:
         raise TypeError("Secret values cannot be pickled")
 
 
+class SecureSecret(Secret):
+    """A secret the cmdlet takes as a ``SecureString`` (sent encrypted with the session key)."""
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True)
 class Cmd:
     """One cmdlet with named parameters (in order). ``SWITCH`` marks a switch parameter."""

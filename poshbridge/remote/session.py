@@ -32,7 +32,7 @@ from pypsrp.messages import MessageType
 from pypsrp.powershell import PowerShell
 
 from poshbridge.inventory.model import HostConfig
-from poshbridge.powershell.command import SWITCH, Batch, Secret, secrets_in
+from poshbridge.powershell.command import SWITCH, Batch, Secret, SecureSecret, secrets_in
 
 ConnectionKind = Literal["unreachable", "auth", "tls", "timeout", "dropped", "protocol", "config"]
 
@@ -394,6 +394,10 @@ def _resolve_secret(host: HostConfig, base_dir: Path) -> Secret | None:
 
 
 def _reveal(value: Any) -> Any:
+    if isinstance(value, SecureSecret):
+        from pypsrp.serializer import TaggedValue
+
+        return TaggedValue("SS", value.reveal())  # a SecureString, encrypted with the session key
     if isinstance(value, Secret):
         return value.reveal()
     if isinstance(value, Mapping):
@@ -422,6 +426,7 @@ class HostSession:
         self._warn = warn or (lambda text: print(text, file=sys.stderr))
         self._wsman: Any = None
         self._pool: Any = None
+        self._keys_exchanged = False
         self._secret_texts: list[str] = []
         self.batches_sent = 0
 
@@ -536,6 +541,13 @@ class HostSession:
             # a cmdlet may echo a bound value in its error text (a binding error, an ACME message)
             if secret.reveal() not in self._secret_texts:
                 self._secret_texts.append(secret.reveal())
+        values = [value for s in batch.statements for c in s.cmds for _k, value in c.params]
+        if any(isinstance(v, SecureSecret) for v in values) and not self._keys_exchanged:
+            try:  # a SecureString parameter needs the session key (PSRP public key exchange)
+                self._pool.exchange_keys()
+            except Exception as exc:
+                raise classify_connection_error(exc, self.host.name, self._scrub) from None
+            self._keys_exchanged = True
         nonce = "pb" + _secrets.token_hex(8)
         ps = _TrackedPowerShell(self._pool, nonce)
         for index, statement in enumerate(batch.statements):

@@ -98,8 +98,7 @@ def test_newest_runs_are_chosen_by_the_stamp_in_their_names() -> None:
     reads = read_batch("C:\\poshbridge\\logs\\", chosen[:1])
     (cmd,) = reads.statements[0].cmds
     assert (
-        cmd.render()
-        == "Get-Content -LiteralPath 'C:\\poshbridge\\logs\\acme_log.txt' -Encoding 'Byte' -Raw"
+        cmd.render() == "Get-Content -LiteralPath 'C:\\poshbridge\\logs\\acme_log.txt' -Encoding 'Byte' -Raw"
     )
 
 

@@ -67,13 +67,18 @@ def test_the_existing_bindings_ssl_flags_are_kept_and_only_passed_switches_chang
     _set_binding(twin, "*:8443:", certificate_hash=old, ssl_flags=37)
     result = twin.run(("Set-IISCertificate", {"CertThumbprint": new, "SiteName": SITE, "Port": 8443}))
     assert result.errors == [] and result.terminating is None
-    assert (_binding(twin, "*:8443:")["certificate_hash"], _binding(twin, "*:8443:")["ssl_flags"]) == (new, 37)
+    assert (_binding(twin, "*:8443:")["certificate_hash"], _binding(twin, "*:8443:")["ssl_flags"]) == (
+        new,
+        37,
+    )
     # -DisableOCSPStapling adds its bit; nothing else moves
     twin.run(("Set-IISCertificate", {"CertThumbprint": new, "SiteName": SITE, "Port": 8443,
                                      "DisableOCSPStapling": None}))  # fmt: skip
     assert _binding(twin, "*:8443:")["ssl_flags"] == 45
     # -RequireSNI:$false is an "Ensure Unset" done with -bxor in the source: it toggles the bit
-    twin.run(("Set-IISCertificate", {"CertThumbprint": new, "SiteName": SITE, "Port": 8443, "RequireSNI": False}))
+    twin.run(
+        ("Set-IISCertificate", {"CertThumbprint": new, "SiteName": SITE, "Port": 8443, "RequireSNI": False})
+    )
     assert _binding(twin, "*:8443:")["ssl_flags"] == 44
 
 

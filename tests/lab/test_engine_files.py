@@ -7,9 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_engine_kit import MODULES, Twin, prepare_gallery
-
 from psrpcore.types import PSByte
+from test_engine_kit import MODULES, Twin, prepare_gallery
 
 from poshbridge.lab.engine.contract import RunspaceState
 from poshbridge.lab.engine.objects import ObjectArray
@@ -224,11 +223,14 @@ def test_install_module_on_a_stock_5_1_fails_without_tls12_and_the_nuget_provide
     assert forced.errors[0].fully_qualified_error_id == (
         "NoMatchFoundForProvider,Microsoft.PowerShell.PackageManagement.Cmdlets.InstallPackageProvider"
     )
-    assert forced.terminating is not None and forced.terminating.message == (
-        "NuGet provider is required to interact with NuGet-based repositories. Please ensure that '2.8.5.201' "
-        "or newer version of NuGet provider is installed."
+    assert forced.terminating is not None
+    assert forced.terminating.message == (
+        "NuGet provider is required to interact with NuGet-based repositories. Please ensure that "
+        "'2.8.5.201' or newer version of NuGet provider is installed."
     )
-    provider = twin.run(("Install-PackageProvider", {"Name": "NuGet", "MinimumVersion": "2.8.5.201", "Force": None}))
+    provider = twin.run(
+        ("Install-PackageProvider", {"Name": "NuGet", "MinimumVersion": "2.8.5.201", "Force": None})
+    )
     assert provider.errors[0].fully_qualified_error_id.startswith("NoMatchFoundForProvider,")
     assert not twin.c("C:\\Program Files\\WindowsPowerShell\\Modules\\Posh-ACME").exists()
 
@@ -245,12 +247,16 @@ def test_with_the_provider_but_without_tls12_the_gallery_cannot_be_resolved(twin
         "Get-PSRepository to see all available registered module repositories."
     )
     twin.runspace = first
-    assert twin.run(("Install-Module", {"Name": "Posh-ACME", "Force": None, "Scope": "AllUsers"})).errors == []
+    assert (
+        twin.run(("Install-Module", {"Name": "Posh-ACME", "Force": None, "Scope": "AllUsers"})).errors == []
+    )
     assert twin.c("C:\\Program Files\\WindowsPowerShell\\Modules\\Posh-ACME").is_dir()
 
 
 def test_only_the_security_protocol_assignment_is_run_as_script(twin: Twin) -> None:
-    ok = twin.run(("[Net.ServicePointManager]::SecurityProtocol = [Net.SecurityProtocolType]::Tls12", {}), script=True)
+    ok = twin.run(
+        ("[Net.ServicePointManager]::SecurityProtocol = [Net.SecurityProtocolType]::Tls12", {}), script=True
+    )
     assert ok.terminating is None
     other = twin.run(("Remove-Item C:\\ -Recurse", {}), script=True).terminating
     assert other is not None and other.fully_qualified_error_id == "ScriptNotSupported"

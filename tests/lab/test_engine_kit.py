@@ -176,5 +176,7 @@ TLS12 = (
 def prepare_gallery(twin: Twin) -> None:
     """What ``setup --install-modules`` sends before Install-Module: TLS 1.2, then the NuGet provider."""
     assert twin.run((TLS12, {}), script=True).terminating is None
-    provider = twin.run(("Install-PackageProvider", {"Name": "NuGet", "MinimumVersion": "2.8.5.201", "Force": None}))
+    provider = twin.run(
+        ("Install-PackageProvider", {"Name": "NuGet", "MinimumVersion": "2.8.5.201", "Force": None})
+    )
     assert provider.errors == [] and provider.terminating is None

@@ -340,8 +340,10 @@ SCHEMA_ORDER_TASK = """<?xml version="1.0"?>
   <Triggers><CalendarTrigger><StartBoundary>2024-01-01T03:17:00</StartBoundary>
     <Repetition><StopAtDurationEnd>0</StopAtDurationEnd><Interval>PT1H</Interval></Repetition>
     <ScheduleByDay><DaysInterval>1</DaysInterval></ScheduleByDay></CalendarTrigger></Triggers>
-  <Actions Context="Author"><Exec><Arguments>-File "C:\\r.ps1"</Arguments><Command>powershell.exe</Command></Exec></Actions>
-  <Principals><Principal id="Author"><RunLevel>HighestAvailable</RunLevel><UserId>S-1-5-18</UserId></Principal></Principals>
+  <Actions Context="Author"><Exec><Arguments>-File "C:\\r.ps1"</Arguments>
+    <Command>powershell.exe</Command></Exec></Actions>
+  <Principals><Principal id="Author"><RunLevel>HighestAvailable</RunLevel>
+    <UserId>S-1-5-18</UserId></Principal></Principals>
   <Settings><StartWhenAvailable>1</StartWhenAvailable></Settings>
 </Task>
 """

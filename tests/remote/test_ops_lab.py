@@ -286,7 +286,9 @@ def test_server_2016_iis_administration_is_reported_before_issuance_and_installe
         assert commands[0].startswith("[Net.ServicePointManager]::SecurityProtocol = ")
         assert commands[1].startswith("Install-PackageProvider -Name 'NuGet' -MinimumVersion '2.8.5.201'")
         twin = lab.twin(name)
-        assert twin.real_path("C:\\Program Files\\WindowsPowerShell\\Modules\\IISAdministration\\1.1.0.0").is_dir()
+        assert twin.real_path(
+            "C:\\Program Files\\WindowsPowerShell\\Modules\\IISAdministration\\1.1.0.0"
+        ).is_dir()
         assert twin.real_path("C:\\Program Files\\PackageManagement\\ProviderAssemblies\\nuget").is_dir()
         served, _issuer = served_and_issuer(lab, name)
         assert served.thumbprint == installed.host(name)["objects"]["certificate"]["thumbprint"]
@@ -326,5 +328,74 @@ def test_remove_old_cert_never_deletes_a_certificate_another_site_still_uses(
         assert twin.cert_store().path(old) is not None
         intranet = twin.iis().load()["sites"]["intranet"]["bindings"][0]
         assert intranet["certificate_hash"] == old
+    finally:
+        lab.release(name)
+
+
+def test_poshacme_home_acl_is_set_then_drift_is_repaired(lab: LabHandle, tmp_path: Path) -> None:
+    """Issue 8 item 5: POSHACME_HOME (account and certificate keys) inherits BUILTIN\\Users read access
+    from ProgramData; setup removes inheritance, keeps SYSTEM + Administrators, and repairs drift."""
+    from poshbridge.lab.cmdlets.security import effective_sddl
+
+    name = lab.claim("poshacme home acl")
+    try:
+        home = "C:\\ProgramData\\poshbridge\\Posh-ACME"
+        first = cli(lab.inventory, tmp_path / "state", "setup", name, "--json")
+        assert first.code == 0, first
+        assert first.steps(name)["poshacme-home-acl"] == "changed"
+        twin = lab.twin(name)
+        assert effective_sddl(twin, home) == "O:BAG:SYD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)"
+        account_dir = next(p for p in twin.real_path(home).rglob("acct.json")).parent
+        inner = twin.windows_path(account_dir)
+        assert "BU)" not in effective_sddl(twin, inner)  # the account key's folder: no Users access
+        # someone turns inheritance back on (the twin's acl.json is what Set-Acl wrote)
+        acl_file = twin.root / "acl.json"
+        acl_file.write_text(acl_file.read_text("utf-8").replace("D:PAI", "D:AI"), "utf-8")
+        assert "(A;OICIID;0x1200a9;;;BU)" in effective_sddl(twin, home)
+        repaired = cli(lab.inventory, tmp_path / "state", "setup", name, "--json")
+        assert repaired.code == 0, repaired
+        step = next(s for s in repaired.host(name)["steps"] if s["name"] == "poshacme-home-acl")
+        assert step["status"] == "changed" and "inherits from its parent folder" in step["detail"], step
+        again = cli(lab.inventory, tmp_path / "state", "setup", name, "--json")
+        assert set(again.steps(name).values()) == {"unchanged"}, again
+    finally:
+        lab.release(name)
+
+
+def test_pfx_password_is_sent_as_a_securestring_and_never_shown(lab: LabHandle, tmp_path: Path) -> None:
+    """Issue 8 item 5: acme.pfx_password (a secret reference) replaces Posh-ACME's public default
+    'poshacme' through New-PACertificate -PfxPassSecure; dry-run masks it, nothing prints it."""
+    import base64
+
+    password = "Sentinel-Pfx-Secure-4711"
+    name = lab.claim("pfx password")
+    try:
+        secret_file = tmp_path / "pfx-password"
+        secret_file.write_text(password + "\n", "utf-8")
+        inventory = derived_inventory(
+            lab, tmp_path / "inv", {name: {"acme": {"pfx_password": {"file": str(secret_file)}}}}
+        )
+        dry = cli(inventory, tmp_path / "state", "setup", name, "--dry-run", "--json")
+        assert dry.code == 0, dry
+        commands = [c for s in dry.host(name)["steps"] for c in s["commands"]]
+        assert any(c.startswith("New-PACertificate ") and "-PfxPassSecure ********" in c for c in commands), (
+            commands
+        )
+        run = cli(inventory, tmp_path / "state", "setup", name, "--json")
+        assert run.code == 0, run
+        for text in (
+            dry.stdout,
+            dry.stderr,
+            run.stdout,
+            run.stderr,
+            (tmp_path / "state" / "history.jsonl").read_text("utf-8"),
+        ):
+            assert password not in text
+        home = lab.twin(name).real_path("C:\\ProgramData\\poshbridge\\Posh-ACME")
+        (order,) = home.rglob("order.json")
+        encoded = json.loads(order.read_text("utf-8-sig"))["PfxPassB64U"]
+        assert base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode() == password
+        served, _issuer = served_and_issuer(lab, name)  # Set-IISCertificate imported the PFX with it
+        assert served.thumbprint == run.host(name)["objects"]["certificate"]["thumbprint"]
     finally:
         lab.release(name)

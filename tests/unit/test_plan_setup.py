@@ -58,12 +58,15 @@ MODULES = (
     ModuleInfo("IISAdministration", "1.1.0.0"),
 )
 THUMB = "AB" * 20
+# what Get-Acl answers after setup set the ACL (Windows adds AI, the owner and the group)
+HOME_SDDL_READ_BACK = "O:BAG:SYD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)"
 
 
 def configured(**changes: object) -> SetupFacts:
     facts = SetupFacts(
         modules=MODULES,
         home_exists=True,
+        home_sddl=HOME_SDDL_READ_BACK,
         server=PAServer(location=DIRECTORY, disable_telemetry=True),
         accounts=(PAAccount(id="acct1", status="valid", contact=("mailto:admin@example.jp",)),),
         current_account=PAAccount(id="acct1", status="valid", contact=("mailto:admin@example.jp",)),
@@ -253,7 +256,9 @@ def _windows_export(generated: str) -> str:
     (1 for true, PT72H for P3D), defaults it fills in (IdleSettings Duration/WaitTimeout)."""
     body = generated.split("?>", 1)[1]
     body = body.replace("<RegistrationInfo>", "<RegistrationInfo><Date>2026-11-29T23:03:13.2122980</Date>")
-    body = body.replace("<ExecutionTimeLimit>P3D</ExecutionTimeLimit>", "<ExecutionTimeLimit>PT72H</ExecutionTimeLimit>")
+    body = body.replace(
+        "<ExecutionTimeLimit>P3D</ExecutionTimeLimit>", "<ExecutionTimeLimit>PT72H</ExecutionTimeLimit>"
+    )
     body = body.replace("<Enabled>true</Enabled>", "<Enabled>1</Enabled>")
     body = body.replace(
         "<IdleSettings>", "<IdleSettings><Duration>PT10M</Duration><WaitTimeout>PT1H</WaitTimeout>"
@@ -262,7 +267,9 @@ def _windows_export(generated: str) -> str:
     body = body.replace("      <Enabled>1</Enabled>\n", "").replace(
         "<StartBoundary>", "<Enabled>1</Enabled><StartBoundary>"
     )
-    body = body.replace("    <Priority>7</Priority>\n", "").replace("<Settings>", "<Settings><Priority>7</Priority>")
+    body = body.replace("    <Priority>7</Priority>\n", "").replace(
+        "<Settings>", "<Settings><Priority>7</Priority>"
+    )
     return '<?xml version="1.0" encoding="UTF-16"?>\r\n' + body.replace("\n", "\r\n")
 
 
@@ -275,10 +282,15 @@ def test_task_comparison_is_by_the_values_poshbridge_sets_not_by_text() -> None:
     assert task_documents_equal(wanted, exported)
     # what poshbridge sets still counts, in every spelling
     assert not task_documents_equal(wanted, exported.replace("2024-01-01T03:17:00", "2024-01-01T04:41:00"))
-    assert not task_documents_equal(wanted, exported.replace("<Interval>PT1H</Interval>", "<Interval>PT2H</Interval>"))
+    assert not task_documents_equal(
+        wanted, exported.replace("<Interval>PT1H</Interval>", "<Interval>PT2H</Interval>")
+    )
     assert not task_documents_equal(wanted, exported.replace("-NonInteractive ", ""))
     assert not task_documents_equal(
-        wanted, exported.replace("<StartWhenAvailable>true</StartWhenAvailable>", "<StartWhenAvailable>0</StartWhenAvailable>")
+        wanted,
+        exported.replace(
+            "<StartWhenAvailable>true</StartWhenAvailable>", "<StartWhenAvailable>0</StartWhenAvailable>"
+        ),
     )
     # an element Windows leaves out counts as its schema default: false for StartWhenAvailable ...
     assert not task_documents_equal(
@@ -307,7 +319,9 @@ def test_remove_old_cert_is_passed_only_when_no_other_binding_uses_the_old_certi
     ours = IISBinding("https", "*:443:", old)
     alone = configured(bindings=(ours,), all_bindings=(ours, IISBinding("http", "*:80:", None)))
     step = plan_binding(host, alone)
-    assert step.status == "changed" and any(c.endswith("-RemoveOldCert -ErrorAction 'Stop'") for c in step.commands)
+    assert step.status == "changed" and any(
+        c.endswith("-RemoveOldCert -ErrorAction 'Stop'") for c in step.commands
+    )
     shared = configured(bindings=(ours,), all_bindings=(ours, IISBinding("https", "*:8443:", old)))
     step = plan_binding(host, shared)
     assert step.status == "changed" and not any("-RemoveOldCert" in c for c in step.commands)
@@ -341,3 +355,52 @@ def test_facts_from_outputs_of_the_read_batch() -> None:
     assert facts.bindings[0].certificate_hash == THUMB
     assert facts.modules is not None and facts.modules[0].name == "Posh-ACME"
     assert facts.web_config is None
+
+
+def test_poshacme_home_acl_is_read_back_and_drift_repaired() -> None:
+    """Issue 8 item 5: POSHACME_HOME under ProgramData inherits read access for BUILTIN\\Users."""
+    home = HOST.acme.poshacme_home
+    assert statuses(plan_setup(HOST, configured(), DESIRED))["poshacme-home-acl"] == "unchanged"
+    inherited = "O:BAG:SYD:AI(A;OICIID;FA;;;SY)(A;OICIID;FA;;;BA)(A;OICIID;0x1200a9;;;BU)"
+    for sddl, why in (
+        (inherited, "inherits from its parent folder"),
+        ("O:BAG:SYD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)", "grants BU"),
+        ("O:BAG:SYD:PAI(A;OICI;FA;;;SY)", "missing BA"),
+        ("O:BAG:SYD:PAI(A;OICI;FA;;;SY)(A;CI;FA;;;BA)", "grants BA"),
+        (None, "ACL not read"),
+        ("O:BAG:SY", "no DACL"),
+    ):
+        step = next(
+            s
+            for s in plan_setup(HOST, configured(home_sddl=sddl), DESIRED).steps
+            if s.name == "poshacme-home-acl"
+        )
+        assert step.status == "changed" and why in step.reason, (sddl, step.reason)
+        assert step.commands == [
+            "New-Object -TypeName 'System.Security.AccessControl.DirectorySecurity' -Property "
+            "@{SetSecurityDescriptorSddlForm='D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)'} | "
+            f"Set-Acl -LiteralPath '{home}' -ErrorAction 'Stop'"
+        ]
+    # SIDs and rights may come back in their long forms; a SACL section does not matter
+    long_form = "O:BAG:SYD:PAI(A;CIOI;0x1f01ff;;;S-1-5-18)(A;OICI;FA;;;S-1-5-32-544)S:AI"
+    assert (
+        statuses(plan_setup(HOST, configured(home_sddl=long_form), DESIRED))["poshacme-home-acl"]
+        == "unchanged"
+    )
+    # a new home gets the ACL in the same batch, after New-Item
+    fresh = plan_setup(HOST, SetupFacts(modules=MODULES, home_exists=False), DESIRED)
+    assert statuses(fresh)["poshacme-home-acl"] == "changed"
+    labels = [s.label for s in read_statements(HOST)]
+    assert labels.index("read:home-acl") == labels.index("read:home") + 1
+    facts = facts_from_outputs(
+        {
+            "read:home-acl": [
+                {
+                    "Sddl": HOME_SDDL_READ_BACK,
+                    "_types": ["Deserialized.System.Security.AccessControl.DirectorySecurity"],
+                }
+            ]
+        },
+        {"read:home-acl": True},
+    )
+    assert facts.home_sddl == HOME_SDDL_READ_BACK

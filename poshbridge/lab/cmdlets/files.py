@@ -607,7 +607,10 @@ def get_content(ctx: Invocation) -> None:
                 ctx.output(ObjectArray(PSByte(b) for b in data))
             else:
                 ctx.output_many(
-                    [ObjectArray(PSByte(b) for b in data[i : i + read_count]) for i in range(0, len(data), read_count)]
+                    [
+                        ObjectArray(PSByte(b) for b in data[i : i + read_count])
+                        for i in range(0, len(data), read_count)
+                    ]
                 )
             continue
         text = decode_bytes(data, encoding)

@@ -92,7 +92,9 @@ def nuget_provider(host: TwinHost) -> str | None:
     folder = host.real_path(PROVIDER_DIR)
     if not folder.is_dir():
         return None
-    versions = [d.name for d in folder.iterdir() if (d / "Microsoft.PackageManagement.NuGetProvider.dll").is_file()]
+    versions = [
+        d.name for d in folder.iterdir() if (d / "Microsoft.PackageManagement.NuGetProvider.dll").is_file()
+    ]
     return max(versions, key=_version) if versions else None
 
 
@@ -112,15 +114,15 @@ def _bootstrap_failed(ctx: Invocation, name: str) -> None:
     ctx.warning("Unable to download the list of available providers. Check your internet connection.")
     ctx.error(
         error_record(
-            f"No match was found for the specified search criteria for the provider '{name}'. The package "
-            "provider requires 'PackageManagement' and 'Provider' tags. Please check if the specified package "
-            "has the tags.",
+            f"No match was found for the specified search criteria for the provider '{name}'. The "
+            "package provider requires 'PackageManagement' and 'Provider' tags. Please check if the "
+            "specified package has the tags.",
             "NoMatchFoundForProvider,Microsoft.PowerShell.PackageManagement.Cmdlets.InstallPackageProvider",
             "InvalidArgument",
             exception_type="System.Exception",
             target="Microsoft.PowerShell.PackageManagement.Cmdlets.InstallPackageProvider",
         ),
-        suffix=False,  # written by the nested PackageManagement\Install-PackageProvider even inside Install-Module
+        suffix=False,  # PackageManagement\Install-PackageProvider writes it, even inside Install-Module
     )
 
 
@@ -131,7 +133,10 @@ def _software_identity() -> Any:
             ("Name", "nuget"),
             ("Version", NUGET_VERSION),
             ("Status", "Installed"),
-            ("Source", f"https://onegetcdn.azureedge.net/providers/Microsoft.PackageManagement.NuGetProvider-{NUGET_VERSION}.dll"),
+            (
+                "Source",
+                f"https://onegetcdn.azureedge.net/providers/Microsoft.PackageManagement.NuGetProvider-{NUGET_VERSION}.dll",
+            ),
             ("Summary", "NuGet provider for the OneGet meta-package manager"),
         ],
     )
@@ -170,19 +175,19 @@ def gallery_reachable(ctx: Invocation, module_name: str) -> bool:
         if not ctx.switch("Force"):
             ctx.prompt_required(
                 "NuGet provider is required to continue",
-                "PowerShellGet requires NuGet provider version '2.8.5.201' or newer to interact with NuGet-based "
-                "repositories. The NuGet provider must be available in 'C:\\Program Files\\PackageManagement\\"
-                "ProviderAssemblies' or 'C:\\Users\\certadmin\\AppData\\Local\\PackageManagement\\"
-                "ProviderAssemblies'. You can also install the NuGet provider by running 'Install-PackageProvider "
-                "-Name NuGet -MinimumVersion 2.8.5.201 -Force'. Do you want PowerShellGet to install and import the "
-                "NuGet provider now?",
+                "PowerShellGet requires NuGet provider version '2.8.5.201' or newer to interact with "
+                "NuGet-based repositories. The NuGet provider must be available in 'C:\\Program Files\\"
+                "PackageManagement\\ProviderAssemblies' or 'C:\\Users\\certadmin\\AppData\\Local\\"
+                "PackageManagement\\ProviderAssemblies'. You can also install the NuGet provider by running "
+                "'Install-PackageProvider -Name NuGet -MinimumVersion 2.8.5.201 -Force'. Do you want "
+                "PowerShellGet to install and import the NuGet provider now?",
             )
         if not tls12(ctx):
             _bootstrap_failed(ctx, "NuGet")
             ctx.throw(
                 error_record(
-                    "NuGet provider is required to interact with NuGet-based repositories. Please ensure that "
-                    "'2.8.5.201' or newer version of NuGet provider is installed.",
+                    "NuGet provider is required to interact with NuGet-based repositories. Please ensure "
+                    "that '2.8.5.201' or newer version of NuGet provider is installed.",
                     "CouldNotInstallNuGetProvider",
                     "InvalidOperation",
                     exception_type="System.InvalidOperationException",

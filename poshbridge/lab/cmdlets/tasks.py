@@ -676,17 +676,45 @@ def _escape(text: str) -> str:
 _ORDER: dict[str, tuple[str, ...]] = {
     "Task": ("RegistrationInfo", "Triggers", "Principals", "Settings", "Actions", "Data"),
     "RegistrationInfo": (
-        "Date", "Author", "Version", "Description", "URI", "Source", "Documentation", "SecurityDescriptor",
+        "Date",
+        "Author",
+        "Version",
+        "Description",
+        "URI",
+        "Source",
+        "Documentation",
+        "SecurityDescriptor",
     ),
     "Repetition": ("Interval", "Duration", "StopAtDurationEnd"),
     "Principal": (
-        "UserId", "GroupId", "LogonType", "DisplayName", "RunLevel", "ProcessTokenSidType", "RequiredPrivileges",
+        "UserId",
+        "GroupId",
+        "LogonType",
+        "DisplayName",
+        "RunLevel",
+        "ProcessTokenSidType",
+        "RequiredPrivileges",
     ),
     "Settings": (
-        "MultipleInstancesPolicy", "DisallowStartIfOnBatteries", "StopIfGoingOnBatteries", "AllowHardTerminate",
-        "StartWhenAvailable", "RunOnlyIfNetworkAvailable", "NetworkSettings", "IdleSettings", "AllowStartOnDemand",
-        "Enabled", "Hidden", "RunOnlyIfIdle", "DisallowStartOnRemoteAppSession", "UseUnifiedSchedulingEngine",
-        "WakeToRun", "DeleteExpiredTaskAfter", "ExecutionTimeLimit", "Priority", "RestartOnFailure",
+        "MultipleInstancesPolicy",
+        "DisallowStartIfOnBatteries",
+        "StopIfGoingOnBatteries",
+        "AllowHardTerminate",
+        "StartWhenAvailable",
+        "RunOnlyIfNetworkAvailable",
+        "NetworkSettings",
+        "IdleSettings",
+        "AllowStartOnDemand",
+        "Enabled",
+        "Hidden",
+        "RunOnlyIfIdle",
+        "DisallowStartOnRemoteAppSession",
+        "UseUnifiedSchedulingEngine",
+        "WakeToRun",
+        "DeleteExpiredTaskAfter",
+        "ExecutionTimeLimit",
+        "Priority",
+        "RestartOnFailure",
     ),
     "IdleSettings": ("Duration", "WaitTimeout", "StopOnIdleEnd", "RestartOnIdle"),
     "Exec": ("Command", "Arguments", "WorkingDirectory"),
@@ -712,9 +740,9 @@ _SETTINGS_DEFAULTS = (
 )
 _IDLE_DEFAULTS = (("StopOnIdleEnd", "true"), ("RestartOnIdle", "false"))
 _BOOLEANS = {
-    "Enabled", "StopAtDurationEnd", "DisallowStartIfOnBatteries", "StopIfGoingOnBatteries", "AllowHardTerminate",
-    "StartWhenAvailable", "RunOnlyIfNetworkAvailable", "AllowStartOnDemand", "Hidden", "RunOnlyIfIdle",
-    "WakeToRun", "StopOnIdleEnd", "RestartOnIdle", "DisallowStartOnRemoteAppSession",
+    "Enabled", "StopAtDurationEnd", "DisallowStartIfOnBatteries", "StopIfGoingOnBatteries",
+    "AllowHardTerminate", "StartWhenAvailable", "RunOnlyIfNetworkAvailable", "AllowStartOnDemand", "Hidden",
+    "RunOnlyIfIdle", "WakeToRun", "StopOnIdleEnd", "RestartOnIdle", "DisallowStartOnRemoteAppSession",
     "UseUnifiedSchedulingEngine", "Volatile",
 }  # fmt: skip
 
@@ -737,8 +765,12 @@ def _fill_defaults(root: Node, uri: str, registered: datetime.datetime) -> None:
         info = Node("RegistrationInfo", NS, {}, 0, 0)
         root.children.insert(0, info)
     if info.find("Date") is None:
-        stamp = registered.astimezone(datetime.timezone.utc).replace(tzinfo=None)  # the lab's local time is UTC
-        info.children.append(_leaf("Date", stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond:06d}0"))
+        stamp = registered.astimezone(datetime.timezone.utc).replace(
+            tzinfo=None
+        )  # the lab's local time is UTC
+        info.children.append(
+            _leaf("Date", stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond:06d}0")
+        )
     uri_node = info.find("URI")
     if uri_node is None:
         info.children.append(_leaf("URI", uri))
@@ -779,7 +811,11 @@ def _write(node: Node, depth: int, out: list[str]) -> None:
     text = node.text.strip()
     if node.tag in _BOOLEANS and text in ("1", "0"):
         text = "true" if text == "1" else "false"
-    out.append(f"{pad}<{node.tag}{_attrs(node)}>{_escape(text)}</{node.tag}>" if text else f"{pad}<{node.tag}{_attrs(node)} />")
+    out.append(
+        f"{pad}<{node.tag}{_attrs(node)}>{_escape(text)}</{node.tag}>"
+        if text
+        else f"{pad}<{node.tag}{_attrs(node)} />"
+    )
 
 
 def reserialize(root: Node, uri: str, registered: datetime.datetime) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from psrpcore.types import PSListBase, PSNoteProperty, PSObject, PSSecureString, PSType, PSVersion
 from psrpcore.types._enum import PSEnumBase
 
+
 @PSType(["System.Object[]", "System.Array"], tag="LST")
 class ObjectArray(PSListBase):
     """A .NET ``object[]`` (serialized as ``<LST>`` under the System.Object[] type names)."""
