@@ -70,7 +70,7 @@ def recent_days(now: datetime, days: int = RECENT_DAYS) -> list[str]:
     return [(utc - timedelta(days=back)).strftime("%Y%m%d") for back in range(days)]
 
 
-def state_batch(host: HostConfig, now: datetime) -> Batch:
+def state_batch(host: HostConfig, now: datetime, edition: str | None = None) -> Batch:
     renewal = host.renewal
     log_dir = renewal.log_dir
     batch = Batch()
@@ -95,7 +95,7 @@ def state_batch(host: HostConfig, now: datetime) -> Batch:
     recent = [_join(log_dir, f"renew-{day}-*") for day in recent_days(now)] + [_join(log_dir, MANUAL_LOG)]
     batch.add(Cmd.of("Get-ChildItem", Path=recent, Name=SWITCH, ErrorAction=_SILENT), label="recent-names")
     batch.add(
-        Cmd.of("Get-Content", Path=recent, Encoding="Byte", Raw=SWITCH, ErrorAction=_SILENT),
+        Cmd.of("Get-Content", {"Path": recent, **_bytes(edition)}, Raw=SWITCH, ErrorAction=_SILENT),
         label="recent-content",
     )
     batch.add(calls.get_pa_orders(), label="orders")
@@ -122,18 +122,23 @@ def choose_log_files(names: Iterable[str], max_runs: int) -> list[str]:
     return manual + chosen
 
 
-def read_batch(log_dir: str, names: Sequence[str]) -> Batch:
+def read_batch(log_dir: str, names: Sequence[str], edition: str | None = None) -> Batch:
     batch = Batch()
     for name in names:
-        batch.add(_read(log_dir, name), label=f"file:{name}")
+        batch.add(_read(log_dir, name, edition=edition), label=f"file:{name}")
     return batch
 
 
-def _read(log_dir: str, name: str, *, silent: bool = False) -> Cmd:
+def _bytes(edition: str | None) -> dict[str, Any]:
+    """How the endpoint reads bytes: 5.1 ``-Encoding Byte``; PowerShell 7 (a PowerShell.7 endpoint) has
+    no Byte encoding and spells it ``-AsByteStream``."""
+    return {"AsByteStream": SWITCH} if (edition or "").lower() == "core" else {"Encoding": "Byte"}
+
+
+def _read(log_dir: str, name: str, *, silent: bool = False, edition: str | None = None) -> Cmd:
     return Cmd.of(
         "Get-Content",
-        LiteralPath=_join(log_dir, name),
-        Encoding="Byte",
+        {"LiteralPath": _join(log_dir, name), **_bytes(edition)},
         Raw=SWITCH,
         ErrorAction=_SILENT if silent else None,
     )
@@ -374,7 +379,7 @@ def collect_host(
     files: dict[str, bytes] = {}
     try:
         with HostSession(host, insecure=insecure, base_dir=base_dir or Path.cwd()) as session:
-            batch = state_batch(host, moment)
+            batch = state_batch(host, moment, session.ps_edition)
             result = session.run(batch)
             state.outputs = _outputs(result)
             state.errors = _findings(result)
@@ -383,7 +388,10 @@ def collect_host(
             missing = [name for name in wanted if name not in files]
             if missing:
                 # the reads first: a Posh-ACME statement that throws again must not stop them
-                second = Batch(read_batch(host.renewal.log_dir, missing).statements + _not_run(batch, result))
+                second = Batch(
+                    read_batch(host.renewal.log_dir, missing, session.ps_edition).statements
+                    + _not_run(batch, result)
+                )
                 answer = session.run(second)
                 more = _outputs(answer)
                 files.update(files_from_outputs(more))

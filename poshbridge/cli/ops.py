@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -436,7 +436,7 @@ def setup_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
             first = run_reads(session, setup_plan.read_batch(host))
             record_statement_errors(run, "read", first.statements)
             outputs, ran = _outputs(first)
-            facts = facts_from_outputs(outputs, ran)
+            facts = replace(facts_from_outputs(outputs, ran), ps_edition=session.ps_edition)
             final: dict[str, Step] = {}
             applied: set[str] = set()
             for _round in range(6):

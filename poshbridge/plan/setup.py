@@ -14,6 +14,7 @@ and a valid order with the same names and a certificate is kept.
 
 from __future__ import annotations
 
+import codecs
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
@@ -101,6 +102,7 @@ class SetupFacts:
     bindings: tuple[IISBinding, ...] = ()
     all_bindings: tuple[IISBinding, ...] | None = None  # every site's (None: not read)
     home_sddl: str | None = None  # Get-Acl of POSHACME_HOME (its Sddl property)
+    ps_edition: str | None = None  # the endpoint's PSEdition (Desktop = 5.1, Core = PowerShell 7)
     task: ScheduledTaskInfo | None = None
     task_xml: str | None = None
     poshacme_read: bool = False  # the Posh-ACME reads ran
@@ -249,6 +251,11 @@ def facts_from_outputs(
 
 
 # ----- comparisons ---------------------------------------------------------------------------------------
+
+
+def script_file_bytes(script: str) -> bytes:
+    """The renewal script as the file Windows PowerShell 5.1 must read: UTF-8 with BOM, CRLF."""
+    return codecs.BOM_UTF8 + script.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
 
 
 def normalize_text(text: str | None) -> str | None:
@@ -617,8 +624,13 @@ def plan_setup(
                 (
                     _stmt(calls.new_directory(calls.parent_dir(script_path)), label="script:mkdir"),
                     _stmt(calls.new_directory(host.renewal.log_dir), label="logs:mkdir"),
+                    # bytes with a BOM whatever the endpoint: a PowerShell 7 endpoint writes UTF-8 WITHOUT
+                    # a BOM, which the task's powershell.exe 5.1 then reads in the ANSI code page
                     _stmt(
-                        calls.set_content(script_path, desired.script, encoding="UTF8"), label="script:write"
+                        calls.set_content_bytes(
+                            script_path, script_file_bytes(desired.script), edition=facts.ps_edition
+                        ),
+                        label="script:write",
                     ),
                 ),
             )

@@ -108,6 +108,14 @@ def set_content(path: str, value: str, *, encoding: str | None = None) -> Cmd:
     return Cmd.of("Set-Content", LiteralPath=path, Value=value, Encoding=encoding, ErrorAction="Stop")
 
 
+def set_content_bytes(path: str, data: bytes, *, edition: str | None) -> Cmd:
+    """Write ``data`` as is. Windows PowerShell 5.1: ``-Encoding Byte``; PowerShell 7 has no Byte
+    encoding and spells it ``-AsByteStream`` (PowerShell EncodingUtils.cs / FileSystemProvider.cs)."""
+    if (edition or "").lower() == "core":
+        return Cmd.of("Set-Content", LiteralPath=path, Value=data, AsByteStream=SWITCH, ErrorAction="Stop")
+    return Cmd.of("Set-Content", LiteralPath=path, Value=data, Encoding="Byte", ErrorAction="Stop")
+
+
 def parent_dir(path: str) -> str:
     return ntpath.dirname(path)
 

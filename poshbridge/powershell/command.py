@@ -99,6 +99,8 @@ def render_value(value: Any) -> str:
         return "$true" if value else "$false"
     if isinstance(value, (int, float)):
         return str(value)
+    if isinstance(value, (bytes, bytearray)):
+        return f"<{len(value)} bytes>"
     if isinstance(value, Mapping):
         inner = "; ".join(f"{k}={render_value(v)}" for k, v in value.items())
         return "@{" + inner + "}"

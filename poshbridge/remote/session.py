@@ -517,6 +517,15 @@ class HostSession:
         finally:
             kwargs.pop("password", None)
 
+    @property
+    def ps_edition(self) -> str:
+        """``PSEdition`` of the endpoint (``Desktop``: Windows PowerShell 5.1; ``Core``: PowerShell 7, e.g.
+        a ``PowerShell.7`` configuration), from the PSVersionTable the pool sends when it opens."""
+        data = getattr(getattr(self._pool, "application_private_data", None), "data", None)
+        table = data.get("PSVersionTable") if isinstance(data, dict) else None
+        edition = table.get("PSEdition") if isinstance(table, dict) else None
+        return "Core" if str(edition or "").lower() == "core" else "Desktop"
+
     def close(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:

@@ -260,3 +260,32 @@ def test_only_the_security_protocol_assignment_is_run_as_script(twin: Twin) -> N
     assert ok.terminating is None
     other = twin.run(("Remove-Item C:\\ -Recurse", {}), script=True).terminating
     assert other is not None and other.fully_qualified_error_id == "ScriptNotSupported"
+
+
+# ----- a PowerShell 7 endpoint (issue 8 item 11) -------------------------------------------------------
+def test_powershell_7_writes_utf8_without_bom_and_knows_no_byte_encoding(twin: Twin) -> None:
+    from poshbridge.lab.engine.registry import EDITION
+
+    twin.runspace.variables[EDITION] = "Core"  # a pool opened on the PowerShell.7 configuration
+    twin.run(("Set-Content", {"LiteralPath": "C:\\s.ps1", "Value": "é", "Encoding": "UTF8"}))
+    assert twin.c("C:\\s.ps1").read_bytes() == b"\xc3\xa9\r\n"  # no BOM: 5.1 would read it as ANSI
+    twin.run(("Set-Content", {"LiteralPath": "C:\\b.ps1", "Value": "é", "Encoding": "utf8BOM"}))
+    assert twin.c("C:\\b.ps1").read_bytes() == b"\xef\xbb\xbf\xc3\xa9\r\n"
+    refused = twin.run(("Set-Content", {"LiteralPath": "C:\\x.bin", "Value": b"\x01", "Encoding": "Byte"}))
+    assert refused.terminating is not None
+    assert refused.terminating.message.startswith(
+        "Cannot process argument transformation on parameter 'Encoding'. 'Byte' is not a supported "
+        "encoding name."
+    )
+    data = b"\xef\xbb\xbf\xc3\xa9\r\n"
+    twin.run(("Set-Content", {"LiteralPath": "C:\\y.ps1", "Value": data, "AsByteStream": None}))
+    assert twin.c("C:\\y.ps1").read_bytes() == data
+    read = twin.run(("Get-Content", {"LiteralPath": "C:\\y.ps1", "AsByteStream": None, "Raw": None}))
+    assert read.output == [data]
+    # Windows PowerShell 5.1 has no -AsByteStream
+    twin.runspace.variables[EDITION] = "Desktop"
+    old = twin.run(("Set-Content", {"LiteralPath": "C:\\y.ps1", "Value": data, "AsByteStream": None}))
+    assert old.terminating is not None
+    assert "A parameter cannot be found that matches parameter name 'AsByteStream'." in old.terminating.message
+    twin.run(("Set-Content", {"LiteralPath": "C:\\z.ps1", "Value": data, "Encoding": "Byte"}))
+    assert twin.c("C:\\z.ps1").read_bytes() == data

@@ -753,3 +753,13 @@ def test_get_content_bytes_on_the_wire_are_one_by_element_per_byte_without_raw(l
     assert bytes(boxed.output[0]) == bytes(range(256)) * 4
     # ... and one byte[] (<BA>, base64) with -Raw
     assert raw.output == [bytes(range(256)) * 4]
+
+
+def test_the_powershell_7_configuration_is_a_core_endpoint(lab: Lab) -> None:
+    with RunspacePool(lab.wsman(), configuration_name="PowerShell.7") as pool:
+        assert pool.application_private_data is not None
+        table = pool.application_private_data.data["PSVersionTable"]
+        assert table["PSEdition"] == "Core" and table["PSVersion"].startswith("7.")
+        written = _run(pool, ("Set-Content", {"LiteralPath": "C:\\ps7.txt", "Value": "é", "Encoding": "UTF8"}))
+    assert written.had_errors is False
+    assert (lab.host.root / "C" / "ps7.txt").read_bytes() == b"\xc3\xa9\r\n"  # UTF-8 without BOM

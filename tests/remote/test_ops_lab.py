@@ -399,3 +399,33 @@ def test_pfx_password_is_sent_as_a_securestring_and_never_shown(lab: LabHandle, 
         assert served.thumbprint == run.host(name)["objects"]["certificate"]["thumbprint"]
     finally:
         lab.release(name)
+
+
+def test_a_powershell_7_endpoint_still_gets_a_script_with_a_bom(lab: LabHandle, tmp_path: Path) -> None:
+    """Issue 8 item 11: PowerShell 7 (configuration_name PowerShell.7) writes UTF-8 WITHOUT a BOM; the
+    task's powershell.exe 5.1 reads such a script in the ANSI code page. setup sends bytes with a BOM."""
+    from poshbridge.lab.cmdlets.files import decode_bytes
+
+    name = lab.claim("powershell 7 endpoint")
+    try:
+        log_dir = "C:\\poshbridge\\ログ"  # not ANSI: read as cp1252 it would name another folder
+        inventory = derived_inventory(
+            lab,
+            tmp_path / "inv",
+            {name: {"winrm": {"configuration_name": "PowerShell.7"}, "renewal": {"log_dir": log_dir}}},
+        )
+        run = cli(inventory, tmp_path / "state", "setup", name, "--json")
+        assert run.code == 0, run
+        step = next(s for s in run.host(name)["steps"] if s["name"] == "renewal-script")
+        assert any(c.startswith("Set-Content ") and "-AsByteStream" in c for c in step["commands"]), step
+        data = lab.twin(name).real_path("C:\\poshbridge\\renew.ps1").read_bytes()
+        assert data.startswith(b"\xef\xbb\xbf")
+        as_51_reads_it = decode_bytes(data, None)  # BOM first, else the ANSI code page (files.py)
+        assert f"$LogDir = '{log_dir}'" in as_51_reads_it
+        again = cli(inventory, tmp_path / "state", "setup", name, "--json")
+        assert set(again.steps(name).values()) == {"unchanged"}, again
+        audit = cli(inventory, tmp_path / "state", "audit", name, "--json")
+        assert audit.code in (0, 1), audit  # the audit reads files with -AsByteStream on PowerShell 7
+        assert "is not a supported encoding name" not in audit.stdout + audit.stderr, audit
+    finally:
+        lab.release(name)

@@ -28,7 +28,7 @@ from poshbridge.poshacme.model import (
     PAServer,
     ScheduledTaskInfo,
 )
-from poshbridge.powershell.command import MASK, Secret
+from poshbridge.powershell.command import MASK, SWITCH, Secret
 
 HMAC = "Sentinel-HMAC-0000"
 DIRECTORY = "https://127.0.0.1:14000/dir"
@@ -404,3 +404,25 @@ def test_poshacme_home_acl_is_read_back_and_drift_repaired() -> None:
         {"read:home-acl": True},
     )
     assert facts.home_sddl == HOME_SDDL_READ_BACK
+
+
+def test_the_renewal_script_is_uploaded_as_bytes_with_a_bom_whatever_the_endpoint() -> None:
+    """Issue 8 item 11: a PowerShell 7 endpoint writes -Encoding UTF8 without a BOM, and the task's
+    powershell.exe 5.1 reads a BOM-less script in the ANSI code page."""
+    for edition, switch in (
+        ("Desktop", ("Encoding", "Byte")),
+        ("Core", ("AsByteStream", SWITCH)),
+        (None, ("Encoding", "Byte")),
+    ):
+        facts = replace(configured(script=None), ps_edition=edition)
+        step = next(s for s in plan_setup(HOST, facts, DESIRED).steps if s.name == "renewal-script")
+        (write,) = [st.cmds[0] for st in step.statements if st.label == "script:write"]
+        data = write.param("Value")
+        assert isinstance(data, bytes) and data.startswith(b"\xef\xbb\xbf")
+        assert data[3:].decode("utf-8") == DESIRED.script.replace("\n", "\r\n")
+        assert write.param(switch[0]) == switch[1], edition
+        assert write.render().endswith(
+            f"-Value <{len(data)} bytes> "
+            + ("-AsByteStream" if edition == "Core" else "-Encoding 'Byte'")
+            + " -ErrorAction 'Stop'"
+        )
