@@ -286,6 +286,8 @@ def test_powershell_7_writes_utf8_without_bom_and_knows_no_byte_encoding(twin: T
     twin.runspace.variables[EDITION] = "Desktop"
     old = twin.run(("Set-Content", {"LiteralPath": "C:\\y.ps1", "Value": data, "AsByteStream": None}))
     assert old.terminating is not None
-    assert "A parameter cannot be found that matches parameter name 'AsByteStream'." in old.terminating.message
+    assert (
+        "A parameter cannot be found that matches parameter name 'AsByteStream'." in old.terminating.message
+    )
     twin.run(("Set-Content", {"LiteralPath": "C:\\z.ps1", "Value": data, "Encoding": "Byte"}))
     assert twin.c("C:\\z.ps1").read_bytes() == data

@@ -760,6 +760,8 @@ def test_the_powershell_7_configuration_is_a_core_endpoint(lab: Lab) -> None:
         assert pool.application_private_data is not None
         table = pool.application_private_data.data["PSVersionTable"]
         assert table["PSEdition"] == "Core" and table["PSVersion"].startswith("7.")
-        written = _run(pool, ("Set-Content", {"LiteralPath": "C:\\ps7.txt", "Value": "é", "Encoding": "UTF8"}))
+        written = _run(
+            pool, ("Set-Content", {"LiteralPath": "C:\\ps7.txt", "Value": "é", "Encoding": "UTF8"})
+        )
     assert written.had_errors is False
     assert (lab.host.root / "C" / "ps7.txt").read_bytes() == b"\xc3\xa9\r\n"  # UTF-8 without BOM

@@ -644,8 +644,11 @@ _GET_CONTENT_PARAMS = [
     default_set="Path",
     class_name="Microsoft.PowerShell.Commands.GetContentCommand",
 )
-def get_content(ctx: Invocation, encoding_override: str | None = None) -> None:
-    encoding = encoding_override or ctx.get("Encoding")
+def get_content(ctx: Invocation) -> None:
+    _get_content(ctx, ctx.get("Encoding"))
+
+
+def _get_content(ctx: Invocation, encoding: str | None) -> None:
     read_count = ctx.get("ReadCount", 1)
     for windows_path, real in resolve_paths(ctx):
         if real.is_dir():
@@ -711,7 +714,7 @@ def get_content(ctx: Invocation, encoding_override: str | None = None) -> None:
 )
 def get_content_ps7(ctx: Invocation) -> None:
     encoding = _ps7_encoding(ctx)
-    get_content(ctx, {"utf8nobom": "utf8", "byte": "Byte"}.get(encoding, encoding))
+    _get_content(ctx, {"utf8nobom": "utf8", "byte": "Byte"}.get(encoding, encoding))
 
 
 # ----- Remove-Item ---------------------------------------------------------------------------------
