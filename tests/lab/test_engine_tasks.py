@@ -388,3 +388,24 @@ def test_setup_compares_the_values_it_sets_against_the_reserialized_export(
     assert exported.replace("\r\n", "\n") != wanted  # a text comparison would re-register every run
     assert task_documents_equal(wanted, exported)
     assert not task_documents_equal(task_xml_for_register(host_config, "manual"), exported)
+
+
+def test_the_task_reads_a_script_without_bom_in_the_ansi_code_page(
+    twin: Twin, host_config: HostConfig
+) -> None:
+    """Issue 8 item 11: powershell.exe 5.1 reads a BOM-less script as ANSI (cp1252 on an en-US server),
+    so a UTF-8 script written by a PowerShell 7 endpoint names other folders; with a BOM it is right."""
+    from dataclasses import replace
+
+    host = replace(host_config, renewal=replace(host_config.renewal, log_dir="C:\\poshbridge\\ログ"))
+    script = render_renew_script(host, style="hardened").replace("\n", "\r\n").encode("utf-8")
+    twin.c("C:\\poshbridge").mkdir(parents=True, exist_ok=True)
+    assert _register(twin, task_xml_for_register(host, "hardened"), Force=None).errors == []
+    twin.c(host.renewal.script_path).write_bytes(script)  # what Set-Content -Encoding UTF8 writes on PS 7
+    _start(twin)
+    mojibake = "ログ".encode().decode("cp1252", errors="replace")
+    assert not twin.c("C:\\poshbridge\\ログ").exists()
+    assert any(p.name == mojibake for p in twin.c("C:\\poshbridge").iterdir())
+    twin.c(host.renewal.script_path).write_bytes(b"\xef\xbb\xbf" + script)  # what setup uploads
+    _start(twin)
+    assert list(twin.c("C:\\poshbridge\\ログ").glob("renew-*.txt"))
