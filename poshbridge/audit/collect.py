@@ -8,17 +8,19 @@ Per host (``HostSession`` = one RunspacePool; open + one invocation + close = 5 
   ``*.bak`` files under the Posh-ACME home (``-Recurse -Name``);
 - the runs of the last two days (the hardened script names its files ``renew-<UTC stamp>``, so the
   control node knows the day prefixes) and the manual script's ``acme_log.txt``: ``Get-ChildItem
-  -Name`` and ``Get-Content -Encoding Byte -ReadCount 0`` of the same path list
+  -Name`` and ``Get-Content -Encoding Byte -Raw`` of the same path list
   (``<dir>\renew-<today>-*``, ``<dir>\renew-<yesterday>-*``, ``<dir>\acme_log.txt``) in the same
   invocation; the provider enumerates both in the same order, so names and contents pair by
   position;
 - last the Posh-ACME cmdlets (``Get-PAOrder -List``, ``Get-PACertificate -List``), which ``throw``
   on a host without Posh-ACME state — a terminating error stops the rest of an invocation.
 
-Files are read as BYTES: ``Get-Content -Encoding Byte -ReadCount 0`` is Windows PowerShell 5.1's way
-to get one ``byte[]`` per file (PowerShell 7 spells it ``-AsByteStream``; WinRM's default endpoint
-and the renewal task run 5.1). Transcripts are UTF-8 with or without BOM, UTF-16 or CP932, and only
-the parser decides. Text answers (a host that returns strings) are accepted too.
+Files are read as BYTES: ``Get-Content -Encoding Byte -Raw`` is Windows PowerShell 5.1's way to get
+one ``byte[]`` per file (PowerShell 7 spells it ``-AsByteStream``; WinRM's default endpoint and the
+renewal task run 5.1). Without ``-Raw`` 5.1 answers an ``object[]`` of boxed bytes, one ``<By>``
+element per byte on the wire (about ten times the size); an empty file answers nothing.
+Transcripts are UTF-8 with or without BOM, UTF-16 or CP932, and only the parser decides. Text
+answers (a host that returns strings) are accepted too.
 
 Only when the newest ``max_logs`` runs are not all among those (the task has not run for two days,
 or a file appeared between listing and reading) does a second invocation read them by name.
@@ -68,7 +70,7 @@ def recent_days(now: datetime, days: int = RECENT_DAYS) -> list[str]:
     return [(utc - timedelta(days=back)).strftime("%Y%m%d") for back in range(days)]
 
 
-def state_batch(host: HostConfig, now: datetime) -> Batch:
+def state_batch(host: HostConfig, now: datetime, edition: str | None = None) -> Batch:
     renewal = host.renewal
     log_dir = renewal.log_dir
     batch = Batch()
@@ -93,7 +95,7 @@ def state_batch(host: HostConfig, now: datetime) -> Batch:
     recent = [_join(log_dir, f"renew-{day}-*") for day in recent_days(now)] + [_join(log_dir, MANUAL_LOG)]
     batch.add(Cmd.of("Get-ChildItem", Path=recent, Name=SWITCH, ErrorAction=_SILENT), label="recent-names")
     batch.add(
-        Cmd.of("Get-Content", Path=recent, Encoding="Byte", ReadCount=0, ErrorAction=_SILENT),
+        Cmd.of("Get-Content", {"Path": recent, **_bytes(edition)}, Raw=SWITCH, ErrorAction=_SILENT),
         label="recent-content",
     )
     batch.add(calls.get_pa_orders(), label="orders")
@@ -120,19 +122,24 @@ def choose_log_files(names: Iterable[str], max_runs: int) -> list[str]:
     return manual + chosen
 
 
-def read_batch(log_dir: str, names: Sequence[str]) -> Batch:
+def read_batch(log_dir: str, names: Sequence[str], edition: str | None = None) -> Batch:
     batch = Batch()
     for name in names:
-        batch.add(_read(log_dir, name), label=f"file:{name}")
+        batch.add(_read(log_dir, name, edition=edition), label=f"file:{name}")
     return batch
 
 
-def _read(log_dir: str, name: str, *, silent: bool = False) -> Cmd:
+def _bytes(edition: str | None) -> dict[str, Any]:
+    """How the endpoint reads bytes: 5.1 ``-Encoding Byte``; PowerShell 7 (a PowerShell.7 endpoint) has
+    no Byte encoding and spells it ``-AsByteStream``."""
+    return {"AsByteStream": SWITCH} if (edition or "").lower() == "core" else {"Encoding": "Byte"}
+
+
+def _read(log_dir: str, name: str, *, silent: bool = False, edition: str | None = None) -> Cmd:
     return Cmd.of(
         "Get-Content",
-        LiteralPath=_join(log_dir, name),
-        Encoding="Byte",
-        ReadCount=0,
+        {"LiteralPath": _join(log_dir, name), **_bytes(edition)},
+        Raw=SWITCH,
         ErrorAction=_SILENT if silent else None,
     )
 
@@ -203,8 +210,6 @@ def parse_logs(files: Mapping[str, bytes]) -> tuple[list[TranscriptFile], list[R
         else:
             transcripts.append(parse_transcript(data, name))
     return transcripts, results
-
-
 
 
 def pick_order(host: HostConfig, orders: Sequence[Any]) -> Mapping[str, Any] | None:
@@ -374,7 +379,7 @@ def collect_host(
     files: dict[str, bytes] = {}
     try:
         with HostSession(host, insecure=insecure, base_dir=base_dir or Path.cwd()) as session:
-            batch = state_batch(host, moment)
+            batch = state_batch(host, moment, session.ps_edition)
             result = session.run(batch)
             state.outputs = _outputs(result)
             state.errors = _findings(result)
@@ -383,7 +388,10 @@ def collect_host(
             missing = [name for name in wanted if name not in files]
             if missing:
                 # the reads first: a Posh-ACME statement that throws again must not stop them
-                second = Batch(read_batch(host.renewal.log_dir, missing).statements + _not_run(batch, result))
+                second = Batch(
+                    read_batch(host.renewal.log_dir, missing, session.ps_edition).statements
+                    + _not_run(batch, result)
+                )
                 answer = session.run(second)
                 more = _outputs(answer)
                 files.update(files_from_outputs(more))

@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from poshbridge.plan.setup import (
 )
 from poshbridge.poshacme.model import ObjectsView
 from poshbridge.poshacme.problems import AcmeProblem, is_acme_related, problem_from_exception_data
-from poshbridge.powershell.command import Batch, Secret
+from poshbridge.powershell.command import Batch, Secret, SecureSecret
 from poshbridge.remote.fleet import Report, make_view, run_fleet
 from poshbridge.remote.session import (
     BatchResult,
@@ -240,6 +240,10 @@ def _desired(host: HostConfig, ctx: Context, run: HostRun) -> Desired:
         hmac = _resolve(host.acme.eab_hmac, ctx)
     except SecretError as exc:  # only matters when an account must be created: the plan says so
         eab_error = f"EAB credentials not available: {exc}"
+    try:
+        pfx = _resolve(host.acme.pfx_password, ctx)
+    except SecretError as exc:  # the message names the reference, never a value
+        raise RemoteConnectionError("config", host.name, f"acme.pfx_password: {exc}") from None
     return Desired(
         web_config=challenge_web_config(),
         script=render_renew_script(host, "hardened"),
@@ -247,6 +251,7 @@ def _desired(host: HostConfig, ctx: Context, run: HostRun) -> Desired:
         eab_kid=kid,
         eab_hmac=hmac,
         eab_error=eab_error,
+        pfx_password=SecureSecret(pfx.reveal()) if pfx is not None else None,
     )
 
 
@@ -431,7 +436,7 @@ def setup_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
             first = run_reads(session, setup_plan.read_batch(host))
             record_statement_errors(run, "read", first.statements)
             outputs, ran = _outputs(first)
-            facts = facts_from_outputs(outputs, ran)
+            facts = replace(facts_from_outputs(outputs, ran), ps_edition=session.ps_edition)
             final: dict[str, Step] = {}
             applied: set[str] = set()
             for _round in range(6):

@@ -67,6 +67,9 @@ class AcmeConfig:
     account_key_length: str = "ec-256"
     poshacme_home: str = DEFAULT_POSHACME_HOME
     skip_certificate_check: bool = False  # Set-PAServer -SkipCertificateCheck; needs --insecure
+    pfx_password: SecretRef | None = (
+        None  # New-PACertificate -PfxPassSecure (default: Posh-ACME's 'poshacme')
+    )
 
 
 @dataclass(frozen=True)

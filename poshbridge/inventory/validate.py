@@ -523,6 +523,7 @@ FIELD_CHECKS: Final[dict[str, dict[str, Check]]] = {
         "account_key_length": _key_length,
         "poshacme_home": check_windows_path,
         "skip_certificate_check": check_bool,
+        "pfx_password": check_secret,
     },
     "renewal": {
         "script_path": _script_path,

@@ -81,47 +81,103 @@ def build_parser() -> argparse.ArgumentParser:
     def with_dir(p: argparse.ArgumentParser) -> None:
         p.add_argument("--dir", default=DEFAULT_DIR, type=Path, help=f"lab directory (default {DEFAULT_DIR})")
 
-    up = sub.add_parser("up", help="start the lab and wait until it is ready",
-                        description="Start the lab daemon detached; wait until every service answers.")
+    up = sub.add_parser(
+        "up",
+        help="start the lab and wait until it is ready",
+        description="Start the lab daemon detached; wait until every service answers.",
+    )
     with_dir(up)
     up.add_argument("--hosts", type=int, default=DEFAULT_HOSTS, help=f"twin hosts (default {DEFAULT_HOSTS})")
-    up.add_argument("--ocsp-lag", type=float, default=DEFAULT_LAG, metavar="SECONDS",
-                    help="OCSP says 'unknown' for a new certificate this long (default 10)")
-    up.add_argument("--sleep-cap", type=float, default=None, metavar="SECONDS",
-                    help="longest Start-Sleep inside the lab (default 2)")
-    up.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                    help="give up waiting for readiness after this long (default 90)")
+    up.add_argument(
+        "--ocsp-lag",
+        type=float,
+        default=DEFAULT_LAG,
+        metavar="SECONDS",
+        help="OCSP says 'unknown' for a new certificate this long (default 10)",
+    )
+    up.add_argument(
+        "--sleep-cap",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="longest Start-Sleep inside the lab (default 2)",
+    )
+    up.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="give up waiting for readiness after this long (default 90)",
+    )
 
-    status = sub.add_parser("status", help="show the twins, their endpoints, Pebble and the CA file",
-                            description="Show each twin's WinRM URLs and site endpoints, Pebble's directory "
-                            "URL and the lab CA file.")
+    status = sub.add_parser(
+        "status",
+        help="show the twins, their endpoints, Pebble and the CA file",
+        description="Show each twin's WinRM URLs and site endpoints, Pebble's directory "
+        "URL and the lab CA file.",
+    )
     with_dir(status)
     status.add_argument("--json", action="store_true", help="machine-readable output")
 
-    down = sub.add_parser("down", help="stop the processes the lab started (by pid files)",
-                          description="Stop exactly the processes named by DIR/run/*.pid; remove the files.")
+    down = sub.add_parser(
+        "down",
+        help="stop the processes the lab started (by pid files)",
+        description="Stop exactly the processes named by DIR/run/*.pid; remove the files.",
+    )
     with_dir(down)
 
-    fault = sub.add_parser("fault", help="inject faults into one twin's WinRM service",
-                           description="Change one twin's fault settings (only the options given).")
+    fault = sub.add_parser(
+        "fault",
+        help="inject faults into one twin's WinRM service",
+        description="Change one twin's fault settings (only the options given).",
+    )
     with_dir(fault)
     fault.add_argument("host", metavar="HOST", help="twin host name, e.g. host01")
     fault.add_argument("--latency-ms", type=int, metavar="N", help="add N ms to every WSMan request")
-    fault.add_argument("--drop-next-receive", action="store_true", default=None,
-                       help="close the connection during the next Receive")
+    fault.add_argument(
+        "--drop-next-receive",
+        action="store_true",
+        default=None,
+        help="close the connection during the next Receive",
+    )
     fault.add_argument("--fault-500", type=int, metavar="N", help="the next N WSMan requests get a 500 fault")
-    fault.add_argument("--auth-fail", dest="auth_fail", action="store_true", default=None,
-                       help="refuse every authentication attempt")
+    fault.add_argument(
+        "--auth-fail",
+        dest="auth_fail",
+        action="store_true",
+        default=None,
+        help="refuse every authentication attempt",
+    )
     fault.add_argument("--no-auth-fail", dest="auth_fail", action="store_false", help="accept logons again")
-    fault.add_argument("--hang-next", action="store_true", default=None,
-                       help="never answer the next WSMan request")
-    fault.add_argument("--acme-error", metavar="TYPE:DETAIL",
-                       help="the next ACME order fails with this problem (e.g. rejectedIdentifier:no way)")
+    fault.add_argument(
+        "--hang-next", action="store_true", default=None, help="never answer the next WSMan request"
+    )
+    fault.add_argument(
+        "--acme-error",
+        metavar="TYPE:DETAIL",
+        help="the next ACME order fails with this problem (e.g. rejectedIdentifier:no way)",
+    )
+    fault.add_argument(
+        "--iis-administration-inbox",
+        dest="iis_administration_inbox",
+        action="store_true",
+        default=None,
+        help="only the in-box IISAdministration 1.0.0.0, as on Windows Server 2016",
+    )
+    fault.add_argument(
+        "--no-iis-administration-inbox",
+        dest="iis_administration_inbox",
+        action="store_false",
+        help="IISAdministration 1.1.0.0 in the box again (Windows Server 2019)",
+    )
     fault.add_argument("--clear", action="store_true", help="reset every fault first")
 
-    reset = sub.add_parser("reset", help="wipe one twin back to fresh",
-                           description="Wipe a twin back to fresh: no Posh-ACME state, no web.config, no "
-                           "binding certificate, no tasks; faults and counters cleared.")
+    reset = sub.add_parser(
+        "reset",
+        help="wipe one twin back to fresh",
+        description="Wipe a twin back to fresh: no Posh-ACME state, no web.config, no "
+        "binding certificate, no tasks; faults and counters cleared.",
+    )
     with_dir(reset)
     reset.add_argument("host", metavar="HOST", help="twin host name, e.g. host01")
     return parser
@@ -265,8 +321,10 @@ def cmd_up(args: argparse.Namespace, out: Console, err: Console) -> int:
         return EXIT_FAILED
     existing = running_daemon(lab_dir)
     if existing is not None:
-        err.print(f"a lab is already running in {lab_dir} (pid {existing}); "
-                  f"`poshbridge lab down --dir {lab_dir}` first")
+        err.print(
+            f"a lab is already running in {lab_dir} (pid {existing}); "
+            f"`poshbridge lab down --dir {lab_dir}` first"
+        )
         return EXIT_FAILED
     lab_dir.mkdir(parents=True, exist_ok=True)
     (lab_dir / "logs").mkdir(exist_ok=True)
@@ -277,15 +335,28 @@ def cmd_up(args: argparse.Namespace, out: Console, err: Console) -> int:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
     env.pop("NTLM_USER_FILE", None)
     argv = [
-        sys.executable, "-m", "poshbridge.lab.services.daemon",
-        "--dir", str(lab_dir), "--hosts", str(args.hosts), "--ocsp-lag", str(args.ocsp_lag),
+        sys.executable,
+        "-m",
+        "poshbridge.lab.services.daemon",
+        "--dir",
+        str(lab_dir),
+        "--hosts",
+        str(args.hosts),
+        "--ocsp-lag",
+        str(args.ocsp_lag),
     ]
     if args.sleep_cap is not None:
         argv += ["--sleep-cap", str(args.sleep_cap)]
     with open(lab_dir / "logs" / "daemon.out", "ab") as output:
         proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, env=env,
-            cwd=str(lab_dir), start_new_session=True, close_fds=True,
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=str(lab_dir),
+            start_new_session=True,
+            close_fds=True,
         )
     deadline = time.monotonic() + args.timeout
     while not (lab_dir / "ready").exists():
@@ -295,8 +366,9 @@ def cmd_up(args: argparse.Namespace, out: Console, err: Console) -> int:
             lab_down(lab_dir)
             return EXIT_FAILED
         if time.monotonic() > deadline:
-            err.print(f"error: the lab was not ready after {args.timeout:g} s; stopping it. "
-                      f"See {lab_dir / 'logs'}")
+            err.print(
+                f"error: the lab was not ready after {args.timeout:g} s; stopping it. See {lab_dir / 'logs'}"
+            )
             lab_down(lab_dir)
             return EXIT_FAILED
         time.sleep(0.1)
@@ -320,15 +392,17 @@ def status_document(lab_dir: Path) -> dict[str, Any]:
     running = running_daemon(lab_dir) is not None and (lab_dir / "ready").exists()
     hosts = []
     for name, host in sorted(info["hosts"].items()):
-        hosts.append({
-            "name": name,
-            "domains": host["domains"],
-            "site": host["site"],
-            "winrm_http_url": host["winrm_http_url"],
-            "winrm_https_url": host["winrm_https_url"],
-            "site_http": host["site_http"],
-            "site_https": host["site_https"],
-        })
+        hosts.append(
+            {
+                "name": name,
+                "domains": host["domains"],
+                "site": host["site"],
+                "winrm_http_url": host["winrm_http_url"],
+                "winrm_https_url": host["winrm_https_url"],
+                "site_http": host["site_http"],
+                "site_https": host["site_https"],
+            }
+        )
     return {
         "dir": str(lab_dir),
         "running": running,
@@ -360,8 +434,14 @@ def _print_status(lab_dir: Path, out: Console, *, as_json: bool) -> int:
     for column in ("host", "WinRM http", "WinRM https", "site http", "site https", "domains"):
         table.add_column(column, no_wrap=True)
     for host in doc["hosts"]:
-        table.add_row(host["name"], host["winrm_http_url"], host["winrm_https_url"], host["site_http"],
-                      host["site_https"], ", ".join(host["domains"]))
+        table.add_row(
+            host["name"],
+            host["winrm_http_url"],
+            host["winrm_https_url"],
+            host["site_http"],
+            host["site_https"],
+            ", ".join(host["domains"]),
+        )
     out.print(table)
     return EXIT_OK if doc["running"] else EXIT_FAILED
 
@@ -395,7 +475,7 @@ def cmd_down(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def parse_acme_error(text: str) -> dict[str, Any]:
     """``TYPE:DETAIL`` -> ``{"type": <full URN>, "detail": DETAIL, "status": 400}``."""
-    rest = text[len(ACME_ERROR_PREFIX):] if text.startswith(ACME_ERROR_PREFIX) else text
+    rest = text[len(ACME_ERROR_PREFIX) :] if text.startswith(ACME_ERROR_PREFIX) else text
     short, sep, detail = rest.partition(":")
     if not short or not sep:
         raise ValueError("--acme-error wants TYPE:DETAIL, e.g. rejectedIdentifier:domain not allowed")
@@ -406,8 +486,15 @@ def cmd_fault(args: argparse.Namespace, out: Console, err: Console) -> int:
     lab_dir: Path = args.dir.resolve()
     body: dict[str, Any] = {}
     if args.clear:
-        body.update(latency_ms=0, drop_next_receive=False, fault_500_next=0, auth_fail=False, hang_next=False,
-                    acme_error_next_order=None)
+        body.update(
+            latency_ms=0,
+            drop_next_receive=False,
+            fault_500_next=0,
+            auth_fail=False,
+            hang_next=False,
+            acme_error_next_order=None,
+            iis_administration_inbox=False,
+        )
     if args.latency_ms is not None:
         body["latency_ms"] = args.latency_ms
     if args.drop_next_receive:
@@ -418,6 +505,8 @@ def cmd_fault(args: argparse.Namespace, out: Console, err: Console) -> int:
         body["auth_fail"] = args.auth_fail
     if args.hang_next:
         body["hang_next"] = True
+    if args.iis_administration_inbox is not None:
+        body["iis_administration_inbox"] = args.iis_administration_inbox
     if args.acme_error is not None:
         try:
             body["acme_error_next_order"] = parse_acme_error(args.acme_error)
@@ -425,8 +514,9 @@ def cmd_fault(args: argparse.Namespace, out: Console, err: Console) -> int:
             err.print(f"error: {exc}")
             return EXIT_USAGE
     try:
-        faults = management(lab_dir, "POST" if body else "GET", f"/hosts/{args.host}/faults",
-                            body if body else None)
+        faults = management(
+            lab_dir, "POST" if body else "GET", f"/hosts/{args.host}/faults", body if body else None
+        )
     except (LabNotRunning, RuntimeError) as exc:
         err.print(f"error: {exc}")
         return EXIT_FAILED

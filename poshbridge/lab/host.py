@@ -68,6 +68,9 @@ class FaultConfig:
     auth_fail: bool = False  # every authentication attempt is refused (401)
     hang_next: bool = False  # the next WSMan request never answers (until the client gives up)
     acme_error_next_order: dict[str, Any] | None = None  # {"type", "detail", "status"} for the next order
+    # Windows Server 2016: only the in-box IISAdministration 1.0.0.0 (Set-IISCertificate needs >= 1.1.0.0
+    # from the PowerShell Gallery; Install-Module IISAdministration adds it)
+    iis_administration_inbox: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

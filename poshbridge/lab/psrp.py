@@ -63,6 +63,7 @@ from poshbridge.lab.engine.contract import (
     RunspaceState,
     TerminatingError,
 )
+from poshbridge.lab.engine.registry import EDITION
 from poshbridge.lab.host import TwinHost
 from poshbridge.lab.wsman import iso_duration, run_time
 
@@ -110,8 +111,32 @@ _EXCEPTION_BASES: dict[str, list[str]] = {
 }
 
 
-def application_private_data() -> dict[str, Any]:
-    """What a Windows Server 2019 (PowerShell 5.1 Desktop) endpoint sends after the pool opens."""
+PS7_BUILD = "7.4.6"
+CORE = "Core"
+
+
+def application_private_data(edition: str = "Desktop") -> dict[str, Any]:
+    """What a Windows Server 2019 endpoint sends after the pool opens: Windows PowerShell 5.1 Desktop,
+    or PowerShell 7 (``PSEdition`` Core) behind the PowerShell.7 configuration."""
+    if edition == CORE:
+        return {
+            "DebugMode": 1,
+            "DebugStop": False,
+            "DebugBreakpointCount": 0,
+            "PSVersionTable": {
+                "PSVersion": PSVersion(PS7_BUILD),
+                "PSEdition": CORE,
+                "GitCommitId": PS7_BUILD,
+                "OS": "Microsoft Windows 10.0.17763",
+                "Platform": "Win32NT",
+                "PSCompatibleVersions": [
+                    PSVersion(v) for v in ("1.0", "2.0", "3.0", "4.0", "5.0", "5.1", PS7_BUILD)
+                ],
+                "PSRemotingProtocolVersion": PSVersion("2.3"),
+                "SerializationVersion": PSVersion("1.1.0.1"),
+                "WSManStackVersion": PSVersion("3.0"),
+            },
+        }
     return {
         "DebugMode": 1,
         "DebugStop": False,
@@ -250,8 +275,8 @@ def _fix_ci(event: PSRPEvent[Any, Any]) -> None:
 class LabRunspacePool(ServerRunspacePool):
     """ServerRunspacePool with the CI/ci fix and a record of whether the client holds the session key."""
 
-    def __init__(self) -> None:
-        super().__init__(application_private_data=application_private_data())
+    def __init__(self, edition: str = "Desktop") -> None:
+        super().__init__(application_private_data=application_private_data(edition))
         self.client_has_session_key = False
 
     def _process_SetMaxRunspaces(self, event: SetMaxRunspacesEvent) -> None:
@@ -420,8 +445,10 @@ class PSRPShell:
         self.input_streams = input_streams
         self.output_streams = output_streams
         self.cond = threading.Condition(threading.RLock())
-        self.pool = LabRunspacePool()
+        edition = CORE if resource_uri.rstrip("/").lower().endswith("/powershell.7") else "Desktop"
+        self.pool = LabRunspacePool(edition)
         self.runspace = RunspaceState(user=owner.rsplit("\\", 1)[-1] or "certadmin")
+        self.runspace.variables[EDITION] = edition
         self.runspace.location = f"C:\\Users\\{self.runspace.user}\\Documents"
         self.queues: dict[uuid.UUID | None, deque[bytes]] = {None: deque()}
         self.pipelines: dict[uuid.UUID, LabPipeline] = {}

@@ -54,7 +54,10 @@ ACTION_SIGNAL = _SHELL + "Signal"
 ANONYMOUS = "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous"
 
 POWERSHELL_URI_PREFIX = "http://schemas.microsoft.com/powershell/"
-SUPPORTED_CONFIGURATIONS = ("Microsoft.PowerShell",)
+# Microsoft.PowerShell: Windows PowerShell 5.1 (the default endpoint); PowerShell.7: the endpoint
+# Enable-PSRemoting registers in PowerShell 7 (lab.psrp gives it PowerShell 7's behaviour where the
+# client depends on it: file encodings).
+SUPPORTED_CONFIGURATIONS = ("Microsoft.PowerShell", "PowerShell.7")
 SHELL_RESOURCE_URI = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"
 CONFIG_RESOURCE_URI = "http://schemas.microsoft.com/wbem/wsman/1/config"
 COMMAND_STATE_DONE = _SHELL + "CommandState/Done"
@@ -130,7 +133,8 @@ def resource_not_found_fault(resource_uri: str) -> WSManFault:
         "w:DestinationUnreachable",
         CODE_RESOURCE_NOT_FOUND,
         "The WS-Management service cannot process the request because the resource URI "
-        f"{resource_uri} was not found (the lab serves only the Microsoft.PowerShell configuration).",
+        f"{resource_uri} was not found (the lab serves the Microsoft.PowerShell and PowerShell.7 "
+        "configurations).",
         value="s:Sender",
     )
 

@@ -14,10 +14,12 @@ and a valid order with the same names and a certificate is kept.
 
 from __future__ import annotations
 
+import codecs
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Literal
 
 from poshbridge.generate import web_config
@@ -32,8 +34,9 @@ from poshbridge.poshacme.model import (
     PAServer,
     ScheduledTaskInfo,
     dicts,
+    get_field,
 )
-from poshbridge.powershell.command import SWITCH, Batch, Cmd, Secret, Statement
+from poshbridge.powershell.command import SWITCH, Batch, Cmd, Secret, SecureSecret, Statement
 
 StepStatus = Literal["changed", "unchanged", "failed", "skipped", "pending"]
 
@@ -77,6 +80,7 @@ class Desired:
     eab_kid: Secret | str | None = None
     eab_hmac: Secret | None = None
     eab_error: str | None = None  # why the EAB credentials could not be resolved (never the value)
+    pfx_password: SecureSecret | None = None  # acme.pfx_password (New-PACertificate -PfxPassSecure)
 
 
 # ----- facts -------------------------------------------------------------------------------------------
@@ -96,6 +100,9 @@ class SetupFacts:
     web_config: str | None = None
     script: str | None = None
     bindings: tuple[IISBinding, ...] = ()
+    all_bindings: tuple[IISBinding, ...] | None = None  # every site's (None: not read)
+    home_sddl: str | None = None  # Get-Acl of POSHACME_HOME (its Sddl property)
+    ps_edition: str | None = None  # the endpoint's PSEdition (Desktop = 5.1, Core = PowerShell 7)
     task: ScheduledTaskInfo | None = None
     task_xml: str | None = None
     poshacme_read: bool = False  # the Posh-ACME reads ran
@@ -127,9 +134,11 @@ def web_config_path(host: HostConfig) -> str:
 # Labels of the read statements (also used to read outputs back).
 R_MODULES = "read:modules"
 R_HOME = "read:home"
+R_HOME_ACL = "read:home-acl"
 R_WEBCONFIG = "read:web.config"
 R_SCRIPT = "read:script"
 R_BINDINGS = "read:bindings"
+R_ALL_BINDINGS = "read:all-bindings"
 R_TASK = "read:task"
 R_TASK_INFO = "read:task-info"
 R_ENV = "env:POSHACME_HOME"
@@ -163,11 +172,11 @@ def read_statements(host: HostConfig) -> list[Statement]:
     return [
         _stmt(calls.get_modules(), label=R_MODULES),
         _stmt(calls.test_path(host.acme.poshacme_home), label=R_HOME),
+        _stmt(calls.get_acl(host.acme.poshacme_home), label=R_HOME_ACL),
         _stmt(calls.get_content_raw(web_config_path(host)), label=R_WEBCONFIG),
         _stmt(calls.get_content_raw(r.script_path), label=R_SCRIPT),
-        _stmt(
-            calls.get_iis_site_bindings(host.iis.site), label=R_BINDINGS
-        ),
+        _stmt(calls.get_iis_site_bindings(host.iis.site), label=R_BINDINGS),
+        _stmt(*calls.get_all_site_bindings(), label=R_ALL_BINDINGS),
         _stmt(calls.get_scheduled_task(name=r.task_name, path=r.task_path), label=R_TASK),
         _stmt(calls.get_scheduled_task_info(name=r.task_name, path=r.task_path), label=R_TASK_INFO),
         *poshacme_read_statements(host),
@@ -204,12 +213,20 @@ def facts_from_outputs(
     if did(R_HOME):
         values = [v for v in outputs.get(R_HOME, []) if isinstance(v, bool)]
         changes["home_exists"] = bool(values and values[0])
+    if did(R_HOME_ACL):
+        acls = dicts(outputs.get(R_HOME_ACL, []))
+        sddl = get_field(acls[0], "Sddl") if acls else None
+        changes["home_sddl"] = sddl if isinstance(sddl, str) else None
     if did(R_WEBCONFIG):
         changes["web_config"] = _text(outputs.get(R_WEBCONFIG, []))
     if did(R_SCRIPT):
         changes["script"] = _text(outputs.get(R_SCRIPT, []))
     if did(R_BINDINGS):
         changes["bindings"] = tuple(IISBinding.from_obj(o) for o in dicts(outputs.get(R_BINDINGS, [])))
+    if did(R_ALL_BINDINGS):
+        changes["all_bindings"] = tuple(
+            IISBinding.from_obj(o) for o in dicts(outputs.get(R_ALL_BINDINGS, []))
+        )
     if did(R_TASK):
         tasks = dicts(outputs.get(R_TASK, []))
         infos = dicts(outputs.get(R_TASK_INFO, []))
@@ -236,6 +253,11 @@ def facts_from_outputs(
 # ----- comparisons ---------------------------------------------------------------------------------------
 
 
+def script_file_bytes(script: str) -> bytes:
+    """The renewal script as the file Windows PowerShell 5.1 must read: UTF-8 with BOM, CRLF."""
+    return codecs.BOM_UTF8 + script.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
+
+
 def normalize_text(text: str | None) -> str | None:
     """Line ends and the trailing newline do not matter (Set-Content adds CRLF; a BOM may appear)."""
     if text is None:
@@ -244,35 +266,165 @@ def normalize_text(text: str | None) -> str | None:
 
 
 _TASK_NS = "{http://schemas.microsoft.com/windows/2004/02/mit/task}"
+# Set by Windows on registration (Date, URI) or not functional (Author): never compared.
 _IGNORED_REGISTRATION = {"Date", "Author", "URI"}
+# Task Scheduler schema types of the leaves poshbridge writes (task-scheduler-msdocs.xsd).
+_TASK_BOOLEANS = {
+    "Enabled", "StopAtDurationEnd", "DisallowStartIfOnBatteries", "StopIfGoingOnBatteries",
+    "AllowHardTerminate", "StartWhenAvailable", "RunOnlyIfNetworkAvailable", "AllowStartOnDemand", "Hidden",
+    "RunOnlyIfIdle", "WakeToRun", "StopOnIdleEnd", "RestartOnIdle", "DisallowStartOnRemoteAppSession",
+    "UseUnifiedSchedulingEngine",
+}  # fmt: skip
+_TASK_DURATIONS = {"Interval", "Duration", "ExecutionTimeLimit", "RandomDelay", "Delay",
+                   "DeleteExpiredTaskAfter", "IdleDuration", "WaitTimeout"}  # fmt: skip
+_TASK_INTEGERS = {"Priority", "DaysInterval", "WeeksInterval"}
+_TASK_DATETIMES = {"StartBoundary", "EndBoundary"}
+# Schema defaults: Windows may leave an element out of its export when it holds the default.
+_TASK_DEFAULTS = {
+    "Enabled": "true", "StopAtDurationEnd": "false", "MultipleInstancesPolicy": "IgnoreNew",
+    "DisallowStartIfOnBatteries": "true", "StopIfGoingOnBatteries": "true", "AllowHardTerminate": "true",
+    "StartWhenAvailable": "false", "RunOnlyIfNetworkAvailable": "false", "AllowStartOnDemand": "true",
+    "Hidden": "false", "RunOnlyIfIdle": "false", "WakeToRun": "false", "ExecutionTimeLimit": "PT72H",
+    "Priority": "7", "StopOnIdleEnd": "true", "RestartOnIdle": "false", "RandomDelay": "PT0M",
+    "Delay": "PT0M",
+}  # fmt: skip
+_ISO_DURATION = re.compile(r"^P(?!$)(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
 
 
-def _canonical_xml(text: str) -> str | None:
+def _task_leaves(text: str) -> dict[tuple[str, str], str] | None:
+    """Every leaf value and attribute of a task document: (path, tag or ``@attribute``) -> text.
+    The path is made of local names with the index among same-named siblings."""
     cleaned = re.sub(r"^\s*<\?xml[^>]*\?>", "", text.lstrip("\ufeff"))
     try:
         root = ET.fromstring(cleaned)  # noqa: S314 - our own task document or the host's export of it
     except ET.ParseError:
         return None
+    leaves: dict[tuple[str, str], str] = {}
 
-    def walk(element: ET.Element) -> str:
-        tag = element.tag.replace(_TASK_NS, "")
+    def walk(element: ET.Element, path: str, tag: str) -> None:
+        for name, value in element.attrib.items():
+            leaves[(path, "@" + name)] = value
         children = list(element)
-        if tag == "RegistrationInfo":
-            children = [c for c in children if c.tag.replace(_TASK_NS, "") not in _IGNORED_REGISTRATION]
-        attrs = sorted((k, v) for k, v in element.attrib.items())
-        inner = "".join(walk(c) for c in children)
-        text = (element.text or "").strip()
-        return f"<{tag}{attrs}>{text}{inner}</{tag}>"
+        if not children:
+            leaves[(path, tag)] = (element.text or "").strip()
+            return
+        seen: dict[str, int] = {}
+        for child in children:
+            child_tag = child.tag.replace(_TASK_NS, "")
+            if path == "/Task[0]/RegistrationInfo[0]" and child_tag in _IGNORED_REGISTRATION:
+                continue
+            seen[child_tag] = seen.get(child_tag, 0) + 1
+            walk(child, f"{path}/{child_tag}[{seen[child_tag] - 1}]", child_tag)
 
-    return walk(root)
+    root_tag = root.tag.replace(_TASK_NS, "")
+    walk(root, f"/{root_tag}[0]", root_tag)
+    return leaves
+
+
+def _task_value(tag: str, text: str) -> object:
+    """A leaf value as Task Scheduler understands it (so re-serialized spellings compare equal)."""
+    if tag in _TASK_BOOLEANS and text in ("true", "1", "false", "0"):
+        return text in ("true", "1")
+    if tag in _TASK_INTEGERS and text.isdigit():
+        return int(text)
+    if tag in _TASK_DURATIONS:
+        match = _ISO_DURATION.match(text)
+        if match:
+            d, h, m, sec = (int(x or 0) for x in match.groups())
+            return ((d * 24 + h) * 60 + m) * 60 + sec
+    if tag in _TASK_DATETIMES:
+        try:
+            return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return text
+    return text
 
 
 def task_documents_equal(wanted: str, exported: str | None) -> bool:
-    """Equal ignoring RegistrationInfo Date/Author/URI, the XML declaration and whitespace."""
+    """Whether the registered task holds every value poshbridge sets (issue 8 item 10).
+
+    Windows re-serializes a task on registration: its own element order, declaration and whitespace,
+    RegistrationInfo Date/URI added, defaults filled in, values in its own spelling. So this compares
+    the leaves and attributes of ``wanted`` (ignoring RegistrationInfo Date/Author/URI) with the same
+    paths in ``exported``, as typed values; elements only Windows writes are ignored, and an element
+    Windows left out counts as its schema default."""
     if exported is None:
         return False
-    a, b = _canonical_xml(wanted), _canonical_xml(exported)
-    return a is not None and a == b
+    want, have = _task_leaves(wanted), _task_leaves(exported)
+    if want is None or have is None:
+        return False
+    for key, text in want.items():
+        tag = key[1]
+        if key in have:
+            if _task_value(tag, have[key]) != _task_value(tag, text):
+                return False
+        elif tag.startswith("@") or tag not in _TASK_DEFAULTS:
+            return False  # an attribute, or an element without a default, that Windows does not hold
+        elif _task_value(tag, _TASK_DEFAULTS[tag]) != _task_value(tag, text):
+            return False
+    return True
+
+
+_SDDL_ACE = re.compile(r"\(([^()]*)\)")
+_SDDL_SIDS = {"S-1-5-18": "SY", "S-1-5-32-544": "BA"}
+_SDDL_FULL = {"FA", "0X1F01FF"}
+
+
+def home_acl_drift(sddl: str | None) -> str | None:
+    """None when the DACL of POSHACME_HOME is protected and allows exactly SYSTEM and Administrators
+    full control (inherited to subfolders and files); otherwise what is wrong. Linear-time parsing."""
+    if sddl is None:
+        return "ACL not read"
+    if len(sddl) > 16384:
+        return "ACL too long"
+    start = sddl.find("D:")
+    if start < 0:
+        return "no DACL"
+    dacl = sddl[start + 2 :]
+    sacl = dacl.find("S:")  # a SACL section may follow (SIDs are written S-1-..., never S:)
+    dacl = dacl[:sacl] if sacl >= 0 else dacl
+    flags = dacl.split("(", 1)[0]
+    if "P" not in flags:
+        return "inherits from its parent folder"
+    wanted = {("SY", "FA"), ("BA", "FA")}
+    found: set[tuple[str, str]] = set()
+    for ace in _SDDL_ACE.findall(dacl):
+        parts = ace.split(";")
+        if len(parts) != 6:
+            return "unreadable ACE"
+        kind, ace_flags, rights, _obj, _inh, sid = parts
+        sid = _SDDL_SIDS.get(sid.upper(), sid.upper())
+        tokens = {ace_flags[i : i + 2].upper() for i in range(0, len(ace_flags), 2)}
+        if (
+            kind.upper() != "A"
+            or tokens != {"OI", "CI"}
+            or rights.upper() not in _SDDL_FULL
+            or sid not in ("SY", "BA")
+        ):
+            return f"grants {sid}" if kind.upper() == "A" else f"has a {kind} entry for {sid}"
+        found.add((sid, "FA"))
+    if found != wanted:
+        return "missing " + ", ".join(sorted(s for s, _r in wanted - found))
+    return None
+
+
+def _version_key(text: str | None) -> tuple[int, ...]:
+    parts = re.findall(r"\d+", text or "")[:4]
+    return tuple(int(p) for p in parts) + (0,) * (4 - len(parts))
+
+
+def module_gaps(modules: Sequence[ModuleInfo]) -> list[tuple[str, str]]:
+    """(module, why) for each required module that is absent or older than its minimum version."""
+    gaps: list[tuple[str, str]] = []
+    for name in calls.REQUIRED_MODULES:
+        versions = [m.version for m in modules if (m.name or "").lower() == name.lower()]
+        minimum = calls.MINIMUM_MODULE_VERSIONS.get(name)
+        if not versions:
+            gaps.append((name, name + (f" (>= {minimum})" if minimum else "")))
+        elif minimum and max(_version_key(v) for v in versions) < _version_key(minimum):
+            newest = max(versions, key=_version_key)
+            gaps.append((name, f"{name} {newest} is older than {minimum}"))
+    return gaps
 
 
 def same_names(order: PAOrder, domains: Sequence[str]) -> bool:
@@ -327,9 +479,9 @@ class SetupPlan:
         return [s for s in self.steps if s.status == "pending"]
 
 
-
 STEP_MODULES = "modules"
 STEP_HOME = "poshacme-home"
+STEP_HOME_ACL = "poshacme-home-acl"
 STEP_WEBCONFIG = "challenge-web.config"
 STEP_SCRIPT = "renewal-script"
 STEP_TASK = "scheduled-task"
@@ -343,6 +495,7 @@ STEP_VERIFY = "tls-verify"
 SETUP_STEP_ORDER = (
     STEP_MODULES,
     STEP_HOME,
+    STEP_HOME_ACL,
     STEP_WEBCONFIG,
     STEP_SCRIPT,
     STEP_TASK,
@@ -363,22 +516,28 @@ def plan_setup(
     add = plan.steps.append
     env = env_statement(host)
 
-    # 1. modules
-    present = {(m.name or "").lower() for m in facts.modules or ()}
-    missing = [m for m in calls.REQUIRED_MODULES if m.lower() not in present]
+    # 1. modules (IISAdministration >= 1.1.0.0 too: Set-IISCertificate throws without it, AFTER issuance)
+    missing = module_gaps(facts.modules or ())
     modules_ready = True
     if facts.modules is None:
         add(Step(STEP_MODULES, "pending", "module list not read yet"))
         modules_ready = False
     elif not missing:
-        add(Step(STEP_MODULES, "unchanged", "Posh-ACME and Posh-ACME.Deploy are installed"))
+        add(
+            Step(STEP_MODULES, "unchanged", "Posh-ACME, Posh-ACME.Deploy and IISAdministration are installed")
+        )
     elif install_modules:
         add(
             Step(
                 STEP_MODULES,
                 "changed",
-                "install " + ", ".join(missing) + " for all users",
-                tuple(_stmt(calls.install_module(m), label=f"install:{m}") for m in missing),
+                "install " + ", ".join(m for m, _why in missing) + " for all users"
+                " (TLS 1.2 for this session and the NuGet provider first)",
+                (
+                    _stmt(calls.enable_tls12(), label="install:tls12"),
+                    _stmt(calls.install_nuget_provider(), label="install:nuget"),
+                    *(_stmt(calls.install_module(m), label=f"install:{m}") for m, _why in missing),
+                ),
             )
         )
         modules_ready = False  # Posh-ACME cmdlets are decided after the install
@@ -388,7 +547,7 @@ def plan_setup(
                 STEP_MODULES,
                 "failed",
                 "missing module(s): "
-                + ", ".join(missing)
+                + ", ".join(why for _m, why in missing)
                 + " — install them (Install-Module -Name <module> -Scope AllUsers) or run setup"
                 " with --install-modules",
             )
@@ -417,6 +576,20 @@ def plan_setup(
                     if modules_ready
                     else _stmt(calls.test_path(home), label="home:check"),
                 ),
+            )
+        )
+
+    # 2b. POSHACME_HOME's ACL: SYSTEM + Administrators only, nothing inherited (read back every run)
+    drift = home_acl_drift(facts.home_sddl) if facts.home_exists else "created now"
+    if drift is None:
+        add(Step(STEP_HOME_ACL, "unchanged", f"{home}: SYSTEM and Administrators only, inheritance removed"))
+    else:
+        add(
+            Step(
+                STEP_HOME_ACL,
+                "changed",
+                f"{home} ({drift}): remove inheritance, grant SYSTEM and Administrators full control only",
+                (_stmt(*calls.set_home_acl(home), label="home:acl"),),
             )
         )
 
@@ -451,8 +624,13 @@ def plan_setup(
                 (
                     _stmt(calls.new_directory(calls.parent_dir(script_path)), label="script:mkdir"),
                     _stmt(calls.new_directory(host.renewal.log_dir), label="logs:mkdir"),
+                    # bytes with a BOM whatever the endpoint: a PowerShell 7 endpoint writes UTF-8 WITHOUT
+                    # a BOM, which the task's powershell.exe 5.1 then reads in the ANSI code page
                     _stmt(
-                        calls.set_content(script_path, desired.script, encoding="UTF8"), label="script:write"
+                        calls.set_content_bytes(
+                            script_path, script_file_bytes(desired.script), edition=facts.ps_edition
+                        ),
+                        label="script:write",
                     ),
                 ),
             )
@@ -485,7 +663,11 @@ def plan_setup(
         why = "decided once " + ("the modules are installed" if not modules_ready else f"{home} exists")
         add(Step(STEP_SERVER, "pending", why, (env, _stmt(_set_server(host), label="server:set"))))
         add(Step(STEP_ACCOUNT, "pending", why, (_stmt(_new_account(host, desired), label="account:new"),)))
-        add(Step(STEP_CERT, "pending", why, (_stmt(_new_certificate(host), label="certificate:new"),)))
+        add(
+            Step(
+                STEP_CERT, "pending", why, (_stmt(_new_certificate(host, desired), label="certificate:new"),)
+            )
+        )
         return plan
 
     if server_matches(facts, host):
@@ -503,7 +685,7 @@ def plan_setup(
         add(Step(STEP_ACCOUNT, "pending", "decided once the ACME server is selected",
                  (_stmt(_new_account(host, desired), label="account:new"),)))  # fmt: skip
         add(Step(STEP_CERT, "pending", "decided once the account is known",
-                 (_stmt(_new_certificate(host), label="certificate:new"),)))  # fmt: skip
+                 (_stmt(_new_certificate(host, desired), label="certificate:new"),)))  # fmt: skip
         return plan
 
     account = reusable_account(facts, host)
@@ -568,7 +750,7 @@ def plan_setup(
                 STEP_CERT,
                 "changed",
                 f"{why}: request a certificate for {', '.join(host.domains)} (http-01, WebRoot)",
-                (env, _stmt(_new_certificate(host), label="certificate:new"),
+                (env, _stmt(_new_certificate(host, desired), label="certificate:new"),
                  _stmt(calls.get_pa_certificate(host.order_name), label="certificate:get")),
             )
         )  # fmt: skip
@@ -588,20 +770,21 @@ def _new_account(host: HostConfig, desired: Desired) -> Cmd:
     )
 
 
-def _new_certificate(host: HostConfig) -> Cmd:
+def _new_certificate(host: HostConfig, desired: Desired) -> Cmd:
     return calls.new_pa_certificate(
         host.domains,
         webroot=host.webroot,
         order_name=host.order_name,
         key_length=host.acme.cert_key_length,
         plugin=host.acme.plugin,
+        pfx_password=desired.pfx_password,
     )
 
 
 # ----- binding (after the certificate and the OCSP wait) -------------------------------------------------
 
 
-def bind_statements(host: HostConfig) -> tuple[Statement, ...]:
+def bind_statements(host: HostConfig, *, remove_old_cert: bool = False) -> tuple[Statement, ...]:
     """``Get-PACertificate -Name <order> | Set-IISCertificate ...``: the PFX password stays on the host."""
     iis = host.iis
     return (
@@ -614,12 +797,29 @@ def bind_statements(host: HostConfig) -> tuple[Statement, ...]:
                 ip_address=iis.ip_address,
                 host_header=iis.host_header,
                 require_sni=iis.require_sni,
-                remove_old_cert=iis.remove_old_cert,
+                remove_old_cert=remove_old_cert,
             ),
             label="bind:set",
         ),
         _stmt(calls.get_iis_site_bindings(iis.site), label=R_BINDINGS),
+        _stmt(*calls.get_all_site_bindings(), label=R_ALL_BINDINGS),
     )
+
+
+def old_cert_shared(host: HostConfig, facts: SetupFacts) -> bool | None:
+    """Whether the certificate the binding serves now is used by any OTHER binding (any site).
+
+    ``-RemoveOldCert`` deletes the replaced certificate from LocalMachine\\My unconditionally
+    (Posh-ACME.Deploy Private/Remove-OldCert.ps1): a binding of another site (or another host header)
+    still using it would lose its certificate. None when every site's bindings were not read."""
+    binding = facts.binding_for(host)
+    old = (binding.certificate_hash or "").upper() if binding is not None else ""
+    if not old:
+        return False
+    if facts.all_bindings is None:
+        return None
+    users = sum(1 for b in facts.all_bindings if (b.certificate_hash or "").upper() == old)
+    return users > 1  # the binding being replaced is one of them
 
 
 def plan_binding(host: HostConfig, facts: SetupFacts) -> Step:
@@ -631,7 +831,18 @@ def plan_binding(host: HostConfig, facts: SetupFacts) -> Step:
     if binding is not None and binding.certificate_hash == cert.thumbprint:
         return Step(STEP_BIND, "unchanged", f"{where} serves {cert.thumbprint}")
     current = binding.certificate_hash if binding is not None else "no https binding"
-    return Step(STEP_BIND, "changed", f"{where}: {current} → {cert.thumbprint}", bind_statements(host))
+    reason = f"{where}: {current} → {cert.thumbprint}"
+    remove_old = host.iis.remove_old_cert
+    if remove_old:
+        shared = old_cert_shared(host, facts)
+        if shared is not False:
+            remove_old = False
+            reason += (
+                f" (keeping {current} in LocalMachine\\My: another binding uses it)"
+                if shared
+                else " (old certificate kept: the other sites' bindings could not be read)"
+            )
+    return Step(STEP_BIND, "changed", reason, bind_statements(host, remove_old_cert=remove_old))
 
 
 def cert_files_batch(host: HostConfig, cert: PACertificate) -> Batch:

@@ -47,12 +47,28 @@ class Secret:
         raise TypeError("Secret values cannot be pickled")
 
 
+class SecureSecret(Secret):
+    """A secret the cmdlet takes as a ``SecureString`` (sent encrypted with the session key)."""
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True)
 class Cmd:
     """One cmdlet with named parameters (in order). ``SWITCH`` marks a switch parameter."""
 
     name: str
     params: tuple[tuple[str, Any], ...] = ()
+    is_script: bool = False  # ``name`` is one of poshbridge.powershell.fixed.FIXED_SCRIPTS
+
+    @classmethod
+    def fixed_script(cls, text: str) -> Cmd:
+        """A fixed statement sent with ``add_script`` (only the constants in ``powershell.fixed``)."""
+        from poshbridge.powershell.fixed import FIXED_SCRIPTS
+
+        if text not in FIXED_SCRIPTS:
+            raise ValueError("only the fixed statements of poshbridge.powershell.fixed can be sent as script")
+        return cls(text, (), True)
 
     @classmethod
     def of(cls, name: str, params: Mapping[str, Any] | None = None, /, **kwargs: Any) -> Cmd:
@@ -68,6 +84,8 @@ class Cmd:
 
     def render(self) -> str:
         """Human-readable, secrets masked. For dry-run and logs only: never sent anywhere."""
+        if self.is_script:
+            return self.name
         parts = [self.name]
         for key, value in self.params:
             parts.append(f"-{key}" if value is SWITCH else f"-{key} {render_value(value)}")
@@ -81,6 +99,8 @@ def render_value(value: Any) -> str:
         return "$true" if value else "$false"
     if isinstance(value, (int, float)):
         return str(value)
+    if isinstance(value, (bytes, bytearray)):
+        return f"<{len(value)} bytes>"
     if isinstance(value, Mapping):
         inner = "; ".join(f"{k}={render_value(v)}" for k, v in value.items())
         return "@{" + inner + "}"

@@ -32,7 +32,7 @@ from pypsrp.messages import MessageType
 from pypsrp.powershell import PowerShell
 
 from poshbridge.inventory.model import HostConfig
-from poshbridge.powershell.command import SWITCH, Batch, Secret, secrets_in
+from poshbridge.powershell.command import SWITCH, Batch, Secret, SecureSecret, secrets_in
 from poshbridge.remote import pypsrp_hooks
 
 ConnectionKind = Literal["unreachable", "auth", "tls", "timeout", "dropped", "protocol", "config"]
@@ -404,6 +404,10 @@ def _resolve_secret(host: HostConfig, base_dir: Path) -> Secret | None:
 
 
 def _reveal(value: Any) -> Any:
+    if isinstance(value, SecureSecret):
+        from pypsrp.serializer import TaggedValue
+
+        return TaggedValue("SS", value.reveal())  # a SecureString, encrypted with the session key
     if isinstance(value, Secret):
         return value.reveal()
     if isinstance(value, Mapping):
@@ -436,6 +440,7 @@ class HostSession:
         self._transport = transport
         self._wsman: Any = None
         self._pool: Any = None
+        self._keys_exchanged = False
         self._secret_texts: list[str] = []
         self.batches_sent = 0
 
@@ -527,6 +532,15 @@ class HostSession:
         finally:
             kwargs.pop("password", None)
 
+    @property
+    def ps_edition(self) -> str:
+        """``PSEdition`` of the endpoint (``Desktop``: Windows PowerShell 5.1; ``Core``: PowerShell 7, e.g.
+        a ``PowerShell.7`` configuration), from the PSVersionTable the pool sends when it opens."""
+        data = getattr(getattr(self._pool, "application_private_data", None), "data", None)
+        table = data.get("PSVersionTable") if isinstance(data, dict) else None
+        edition = table.get("PSEdition") if isinstance(table, dict) else None
+        return "Core" if str(edition or "").lower() == "core" else "Desktop"
+
     def close(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
@@ -551,12 +565,22 @@ class HostSession:
             # a cmdlet may echo a bound value in its error text (a binding error, an ACME message)
             if secret.reveal() not in self._secret_texts:
                 self._secret_texts.append(secret.reveal())
+        values = [value for s in batch.statements for c in s.cmds for _k, value in c.params]
+        if any(isinstance(v, SecureSecret) for v in values) and not self._keys_exchanged:
+            try:  # a SecureString parameter needs the session key (PSRP public key exchange)
+                self._pool.exchange_keys()
+            except Exception as exc:
+                raise classify_connection_error(exc, self.host.name, self._scrub) from None
+            self._keys_exchanged = True
         nonce = "pb" + _secrets.token_hex(8)
         ps = _TrackedPowerShell(self._pool, nonce)
         for index, statement in enumerate(batch.statements):
             ps.add_cmdlet("Write-Output").add_parameter("InputObject", f"{nonce}:{index}")
             ps.add_statement()
             for cmd in statement.cmds:
+                if cmd.is_script:  # a fixed constant of poshbridge.powershell.fixed (no values)
+                    ps.add_script(cmd.name)
+                    continue
                 ps.add_cmdlet(cmd.name)
                 for key, value in cmd.params:
                     if value is SWITCH:

@@ -56,7 +56,12 @@ def test_state_batch_is_one_invocation_with_posh_acme_last() -> None:
     ]
     names, contents = batch.statements[6].cmds[0], batch.statements[7].cmds[0]
     assert names.param("Path") == contents.param("Path") == recent
-    assert (contents.param("Encoding"), contents.param("ReadCount")) == ("Byte", 0)
+    # -Raw: one byte[] per file; without it 5.1 sends an object[] with one <By> per byte (issue 8 item 6)
+    assert (contents.param("Encoding"), contents.param("Raw"), contents.param("ReadCount")) == (
+        "Byte",
+        SWITCH,
+        None,
+    )
     assert batch.statements[-1].cmds[0].render() == "Get-PACertificate -List"
 
 
@@ -93,8 +98,7 @@ def test_newest_runs_are_chosen_by_the_stamp_in_their_names() -> None:
     reads = read_batch("C:\\poshbridge\\logs\\", chosen[:1])
     (cmd,) = reads.statements[0].cmds
     assert (
-        cmd.render()
-        == "Get-Content -LiteralPath 'C:\\poshbridge\\logs\\acme_log.txt' -Encoding 'Byte' -ReadCount 0"
+        cmd.render() == "Get-Content -LiteralPath 'C:\\poshbridge\\logs\\acme_log.txt' -Encoding 'Byte' -Raw"
     )
 
 

@@ -7,9 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_engine_kit import MODULES, Twin
+from psrpcore.types import PSByte
+from test_engine_kit import MODULES, Twin, prepare_gallery
 
 from poshbridge.lab.engine.contract import RunspaceState
+from poshbridge.lab.engine.objects import ObjectArray
 from poshbridge.lab.engine.values import ps_properties
 
 
@@ -71,8 +73,24 @@ def test_get_content_lines_raw_and_bytes(twin: Twin) -> None:
     twin.c("C:\\f.txt").write_bytes(b"\xef\xbb\xbfone\r\ntwo\r\n")
     assert twin.run(("Get-Content", {"Path": "C:\\f.txt"})).output == ["one", "two"]
     assert twin.run(("Get-Content", {"Path": "C:\\f.txt", "Raw": None})).output == ["one\r\ntwo\r\n"]
-    data = twin.run(("Get-Content", {"Path": "C:\\f.txt", "Encoding": "Byte", "ReadCount": 0})).output
-    assert data == [b"\xef\xbb\xbfone\r\ntwo\r\n"]
+    raw = twin.run(("Get-Content", {"Path": "C:\\f.txt", "Encoding": "Byte", "Raw": None})).output
+    assert raw == [b"\xef\xbb\xbfone\r\ntwo\r\n"]
+
+
+def test_get_content_bytes_without_raw_are_boxed_bytes_like_5_1(twin: Twin) -> None:
+    # FileSystemContentReaderWriter.ReadByteEncoded: one boxed System.Byte per block unless -Raw
+    twin.c("C:\\f.bin").write_bytes(b"\x00\xffA")
+    whole = twin.run(("Get-Content", {"Path": "C:\\f.bin", "Encoding": "Byte", "ReadCount": 0})).output
+    assert len(whole) == 1 and isinstance(whole[0], ObjectArray)
+    assert [type(b) for b in whole[0]] == [PSByte, PSByte, PSByte] and list(whole[0]) == [0, 255, 65]
+    each = twin.run(("Get-Content", {"Path": "C:\\f.bin", "Encoding": "Byte"})).output
+    assert each == [0, 255, 65] and all(isinstance(b, PSByte) for b in each)
+    raw = twin.run(("Get-Content", {"Path": "C:\\f.bin", "Encoding": "Byte", "Raw": None})).output
+    assert raw == [b"\x00\xffA"] and isinstance(raw[0], bytes)
+    twin.c("C:\\empty.bin").write_bytes(b"")
+    for extra in ({"Raw": None}, {"ReadCount": 0}):
+        params = {"Path": "C:\\empty.bin", "Encoding": "Byte", **extra}
+        assert twin.run(("Get-Content", params)).output == []
 
 
 def test_missing_parent_folder(twin: Twin) -> None:
@@ -171,6 +189,7 @@ def test_modules_live_on_disk(twin: Twin) -> None:
         "module "
         "directory."
     )
+    prepare_gallery(twin)
     installed = twin.run(("Install-Module", {"Name": "Posh-ACME", "Force": None, "Scope": "AllUsers"}))
     assert installed.terminating is None and installed.errors == []
     assert twin.run(("Get-PAServer", {})).terminating is None
@@ -187,3 +206,88 @@ def test_posh_acme_home_is_read_at_first_use(twin: Twin) -> None:
     assert twin.run(("Get-PAServer", {})).warnings == []  # read once per pool, like module import
     twin.c("C:\\missing-home").mkdir()
     assert twin.run(("Import-Module", {"Name": "Posh-ACME", "Force": None})).warnings == []
+
+
+# ----- PowerShellGet on a stock 5.1 (issue 8 item 12) --------------------------------------------------
+def test_install_module_on_a_stock_5_1_fails_without_tls12_and_the_nuget_provider(twin: Twin) -> None:
+    shutil.rmtree(twin.c("C:\\Program Files\\WindowsPowerShell\\Modules\\Posh-ACME"))
+    # no NuGet provider, no -Force: PowerShellGet asks, and a remote session cannot answer
+    asked = twin.run(("Install-Module", {"Name": "Posh-ACME", "Scope": "AllUsers"})).terminating
+    assert asked is not None and "NuGet provider version '2.8.5.201' or newer" in asked.message
+    # -Force bootstraps the provider, which needs TLS 1.2: the 5.1 session offers Ssl3, Tls only
+    forced = twin.run(("Install-Module", {"Name": "Posh-ACME", "Force": None, "Scope": "AllUsers"}))
+    assert forced.warnings == [
+        "Unable to download from URI 'https://go.microsoft.com/fwlink/?LinkID=627338&clcid=0x409' to ''.",
+        "Unable to download the list of available providers. Check your internet connection.",
+    ]
+    assert forced.errors[0].fully_qualified_error_id == (
+        "NoMatchFoundForProvider,Microsoft.PowerShell.PackageManagement.Cmdlets.InstallPackageProvider"
+    )
+    assert forced.terminating is not None
+    assert forced.terminating.message == (
+        "NuGet provider is required to interact with NuGet-based repositories. Please ensure that "
+        "'2.8.5.201' or newer version of NuGet provider is installed."
+    )
+    provider = twin.run(
+        ("Install-PackageProvider", {"Name": "NuGet", "MinimumVersion": "2.8.5.201", "Force": None})
+    )
+    assert provider.errors[0].fully_qualified_error_id.startswith("NoMatchFoundForProvider,")
+    assert not twin.c("C:\\Program Files\\WindowsPowerShell\\Modules\\Posh-ACME").exists()
+
+
+def test_with_the_provider_but_without_tls12_the_gallery_cannot_be_resolved(twin: Twin) -> None:
+    shutil.rmtree(twin.c("C:\\Program Files\\WindowsPowerShell\\Modules\\Posh-ACME"))
+    prepare_gallery(twin)  # TLS 1.2 in THIS session, provider installed machine-wide
+    other_session = RunspaceState()  # a new runspace pool: Ssl3, Tls again
+    twin.runspace, first = other_session, twin.runspace
+    result = twin.run(("Install-Module", {"Name": "Posh-ACME", "Force": None, "Scope": "AllUsers"}))
+    assert result.warnings == ["Unable to resolve package source 'https://www.powershellgallery.com/api/v2'."]
+    assert result.errors[0].message == (
+        "No match was found for the specified search criteria and module name 'Posh-ACME'. Try "
+        "Get-PSRepository to see all available registered module repositories."
+    )
+    twin.runspace = first
+    assert (
+        twin.run(("Install-Module", {"Name": "Posh-ACME", "Force": None, "Scope": "AllUsers"})).errors == []
+    )
+    assert twin.c("C:\\Program Files\\WindowsPowerShell\\Modules\\Posh-ACME").is_dir()
+
+
+def test_only_the_security_protocol_assignment_is_run_as_script(twin: Twin) -> None:
+    ok = twin.run(
+        ("[Net.ServicePointManager]::SecurityProtocol = [Net.SecurityProtocolType]::Tls12", {}), script=True
+    )
+    assert ok.terminating is None
+    other = twin.run(("Remove-Item C:\\ -Recurse", {}), script=True).terminating
+    assert other is not None and other.fully_qualified_error_id == "ScriptNotSupported"
+
+
+# ----- a PowerShell 7 endpoint (issue 8 item 11) -------------------------------------------------------
+def test_powershell_7_writes_utf8_without_bom_and_knows_no_byte_encoding(twin: Twin) -> None:
+    from poshbridge.lab.engine.registry import EDITION
+
+    twin.runspace.variables[EDITION] = "Core"  # a pool opened on the PowerShell.7 configuration
+    twin.run(("Set-Content", {"LiteralPath": "C:\\s.ps1", "Value": "é", "Encoding": "UTF8"}))
+    assert twin.c("C:\\s.ps1").read_bytes() == b"\xc3\xa9\r\n"  # no BOM: 5.1 would read it as ANSI
+    twin.run(("Set-Content", {"LiteralPath": "C:\\b.ps1", "Value": "é", "Encoding": "utf8BOM"}))
+    assert twin.c("C:\\b.ps1").read_bytes() == b"\xef\xbb\xbf\xc3\xa9\r\n"
+    refused = twin.run(("Set-Content", {"LiteralPath": "C:\\x.bin", "Value": b"\x01", "Encoding": "Byte"}))
+    assert refused.terminating is not None
+    assert refused.terminating.message.startswith(
+        "Cannot process argument transformation on parameter 'Encoding'. 'Byte' is not a supported "
+        "encoding name."
+    )
+    data = b"\xef\xbb\xbf\xc3\xa9\r\n"
+    twin.run(("Set-Content", {"LiteralPath": "C:\\y.ps1", "Value": data, "AsByteStream": None}))
+    assert twin.c("C:\\y.ps1").read_bytes() == data
+    read = twin.run(("Get-Content", {"LiteralPath": "C:\\y.ps1", "AsByteStream": None, "Raw": None}))
+    assert read.output == [data]
+    # Windows PowerShell 5.1 has no -AsByteStream
+    twin.runspace.variables[EDITION] = "Desktop"
+    old = twin.run(("Set-Content", {"LiteralPath": "C:\\y.ps1", "Value": data, "AsByteStream": None}))
+    assert old.terminating is not None
+    assert (
+        "A parameter cannot be found that matches parameter name 'AsByteStream'." in old.terminating.message
+    )
+    twin.run(("Set-Content", {"LiteralPath": "C:\\z.ps1", "Value": data, "Encoding": "Byte"}))
+    assert twin.c("C:\\z.ps1").read_bytes() == data

@@ -165,3 +165,18 @@ class Twin:
         except TerminatingError as exc:
             result.terminating = exc.record
         return result
+
+
+TLS12 = (
+    "[Net.ServicePointManager]::SecurityProtocol = "
+    "[Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12"
+)
+
+
+def prepare_gallery(twin: Twin) -> None:
+    """What ``setup --install-modules`` sends before Install-Module: TLS 1.2, then the NuGet provider."""
+    assert twin.run((TLS12, {}), script=True).terminating is None
+    provider = twin.run(
+        ("Install-PackageProvider", {"Name": "NuGet", "MinimumVersion": "2.8.5.201", "Force": None})
+    )
+    assert provider.errors == [] and provider.terminating is None

@@ -332,3 +332,80 @@ def test_missing_module_fails_the_hardened_run(twin: Twin, host_config: HostConf
     assert _start(twin)["LastTaskResult"] == 1
     text = _transcripts(twin, "renew-*.txt")[0].decode("utf-8-sig")
     assert "PS>TerminatingError(Import-Module)" in text
+
+
+# ----- Windows re-serializes a registered task (issue 8 item 10) -------------------------------------
+SCHEMA_ORDER_TASK = """<?xml version="1.0"?>
+<Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">
+  <Triggers><CalendarTrigger><StartBoundary>2024-01-01T03:17:00</StartBoundary>
+    <Repetition><StopAtDurationEnd>0</StopAtDurationEnd><Interval>PT1H</Interval></Repetition>
+    <ScheduleByDay><DaysInterval>1</DaysInterval></ScheduleByDay></CalendarTrigger></Triggers>
+  <Actions Context="Author"><Exec><Arguments>-File "C:\\r.ps1"</Arguments>
+    <Command>powershell.exe</Command></Exec></Actions>
+  <Principals><Principal id="Author"><RunLevel>HighestAvailable</RunLevel>
+    <UserId>S-1-5-18</UserId></Principal></Principals>
+  <Settings><StartWhenAvailable>1</StartWhenAvailable></Settings>
+</Task>
+"""
+
+
+def test_export_is_windows_own_serialization_not_the_registered_text(twin: Twin) -> None:
+    assert _register(twin, SCHEMA_ORDER_TASK).errors == []
+    exported = twin.run(("Export-ScheduledTask", {"TaskName": "poshbridge renew"})).output[0]
+    assert exported != SCHEMA_ORDER_TASK
+    assert exported.startswith('<?xml version="1.0" encoding="UTF-16"?>\r\n<Task version="1.2" ')
+    assert "\n" not in exported.replace("\r\n", "")  # CRLF only
+    # RegistrationInfo: Date set at registration (MS-TSCH 2.5.1), URI = the task path
+    assert re.search(r"<Date>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}</Date>", exported)
+    assert "<URI>\\poshbridge renew</URI>" in exported
+    # export order (task-scheduler.md §2), canonical booleans, trigger Enabled filled in
+    tags = re.findall(r"<(\w+)[ >]", exported)
+    trigger = tags[tags.index("CalendarTrigger") + 1 : tags.index("Principals")]
+    assert trigger == ["Repetition", "Interval", "StopAtDurationEnd", "StartBoundary", "Enabled",
+                       "ScheduleByDay", "DaysInterval"]  # fmt: skip
+    assert tags.index("Principals") < tags.index("Settings") < tags.index("Actions")
+    assert tags[tags.index("Exec") + 1 : tags.index("Exec") + 3] == ["Command", "Arguments"]
+    assert "<StopAtDurationEnd>false</StopAtDurationEnd>" in exported
+    assert "<StartWhenAvailable>true</StartWhenAvailable>" in exported
+    # the v1.2 settings Windows fills with their defaults
+    for element in ("<MultipleInstancesPolicy>IgnoreNew<", "<ExecutionTimeLimit>PT72H<", "<Priority>7<",
+                    "<StopOnIdleEnd>true<", "<AllowStartOnDemand>true<"):  # fmt: skip
+        assert element in exported
+    # registering the export again changes nothing (idempotent, like Windows)
+    assert _register(twin, exported, Force=None).errors == []
+    again = twin.run(("Export-ScheduledTask", {"TaskName": "poshbridge renew"})).output[0]
+    assert again == exported
+
+
+def test_setup_compares_the_values_it_sets_against_the_reserialized_export(
+    twin: Twin, host_config: HostConfig
+) -> None:
+    from poshbridge.plan.setup import task_documents_equal
+
+    wanted = task_xml_for_register(host_config, "hardened")
+    assert _register(twin, wanted).errors == []
+    exported = twin.run(("Export-ScheduledTask", {"TaskName": "poshbridge renew"})).output[0]
+    assert exported.replace("\r\n", "\n") != wanted  # a text comparison would re-register every run
+    assert task_documents_equal(wanted, exported)
+    assert not task_documents_equal(task_xml_for_register(host_config, "manual"), exported)
+
+
+def test_the_task_reads_a_script_without_bom_in_the_ansi_code_page(
+    twin: Twin, host_config: HostConfig
+) -> None:
+    """Issue 8 item 11: powershell.exe 5.1 reads a BOM-less script as ANSI (cp1252 on an en-US server),
+    so a UTF-8 script written by a PowerShell 7 endpoint names other folders; with a BOM it is right."""
+    from dataclasses import replace
+
+    host = replace(host_config, renewal=replace(host_config.renewal, log_dir="C:\\poshbridge\\ログ"))
+    script = render_renew_script(host, style="hardened").replace("\n", "\r\n").encode("utf-8")
+    twin.c("C:\\poshbridge").mkdir(parents=True, exist_ok=True)
+    assert _register(twin, task_xml_for_register(host, "hardened"), Force=None).errors == []
+    twin.c(host.renewal.script_path).write_bytes(script)  # what Set-Content -Encoding UTF8 writes on PS 7
+    _start(twin)
+    mojibake = "ログ".encode().decode("cp1252", errors="replace")
+    assert not twin.c("C:\\poshbridge\\ログ").exists()
+    assert any(p.name == mojibake for p in twin.c("C:\\poshbridge").iterdir())
+    twin.c(host.renewal.script_path).write_bytes(b"\xef\xbb\xbf" + script)  # what setup uploads
+    _start(twin)
+    assert list(twin.c("C:\\poshbridge\\ログ").glob("renew-*.txt"))

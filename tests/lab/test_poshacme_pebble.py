@@ -18,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from labkit import CHALLENGE_WEB_CONFIG, LabHandle
 from psrpcore.types import PSSecureString
-from test_engine_kit import Twin
+from test_engine_kit import Twin, prepare_gallery
 
 from poshbridge.lab.engine.contract import RunspaceState
 from poshbridge.lab.engine.values import ps_properties
@@ -299,5 +299,6 @@ def test_posh_acme_cmdlets_need_the_module(lab: LabHandle, lab_host: str, missin
 
     shutil.rmtree(twin.c(f"C:\\Program Files\\WindowsPowerShell\\Modules\\{missing}"))
     assert twin.run(("Set-PAServer", {"DirectoryUrl": lab.pebble_directory})).terminating is not None
+    prepare_gallery(twin)
     assert twin.run(("Install-Module", {"Name": missing, "Force": None})).errors == []
     _ready(twin, lab)

@@ -187,8 +187,15 @@ def test_fault_cli_and_management_api(lab: LabHandle, lab_host: str) -> None:
     assert run_lab_cli("fault", lab_host, "--dir", str(lab.dir), "--clear").returncode == 0
     assert lab.faults(lab_host) == {
         "latency_ms": 0, "drop_next_receive": False, "fault_500_next": 0, "auth_fail": False,
-        "hang_next": False, "acme_error_next_order": None,
+        "hang_next": False, "acme_error_next_order": None, "iis_administration_inbox": False,
     }
+    assert run_lab_cli("fault", lab_host, "--dir", str(lab.dir), "--iis-administration-inbox").returncode == 0
+    assert lab.faults(lab_host)["iis_administration_inbox"] is True
+    with pytest.raises(LabAPIError) as not_a_bool:
+        lab.faults(lab_host, iis_administration_inbox="yes")
+    assert not_a_bool.value.status == 400
+    assert run_lab_cli("fault", lab_host, "--dir", str(lab.dir), "--clear").returncode == 0
+    assert lab.faults(lab_host)["iis_administration_inbox"] is False
     with pytest.raises(LabAPIError) as unknown_field:
         lab.faults(lab_host, latency=5)
     assert unknown_field.value.status == 400

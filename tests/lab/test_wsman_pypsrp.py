@@ -740,3 +740,28 @@ def test_stop_closes_connections_and_aborts_running_pipelines(lab: Lab) -> None:
     assert len(lab.http.shells) == 0
     with pytest.raises(requests.exceptions.ConnectionError):
         ps.poll_invoke()
+
+
+# ----- Get-Content -Encoding Byte on the wire (issue 8 item 6) --------------------------------------
+def test_get_content_bytes_on_the_wire_are_one_by_element_per_byte_without_raw(lab: Lab) -> None:
+    (lab.host.root / "C" / "f.bin").write_bytes(bytes(range(256)) * 4)
+    with RunspacePool(lab.wsman()) as pool:
+        boxed = _run(pool, ("Get-Content", {"LiteralPath": "C:\\f.bin", "Encoding": "Byte", "ReadCount": 0}))
+        raw = _run(pool, ("Get-Content", {"LiteralPath": "C:\\f.bin", "Encoding": "Byte", "Raw": True}))
+    # 5.1 answers object[] of boxed bytes without -Raw: pypsrp sees a list of ints (one <By> each) ...
+    assert len(boxed.output) == 1 and isinstance(boxed.output[0], list)
+    assert bytes(boxed.output[0]) == bytes(range(256)) * 4
+    # ... and one byte[] (<BA>, base64) with -Raw
+    assert raw.output == [bytes(range(256)) * 4]
+
+
+def test_the_powershell_7_configuration_is_a_core_endpoint(lab: Lab) -> None:
+    with RunspacePool(lab.wsman(), configuration_name="PowerShell.7") as pool:
+        assert pool.application_private_data is not None
+        table = pool.application_private_data.data["PSVersionTable"]
+        assert table["PSEdition"] == "Core" and table["PSVersion"].startswith("7.")
+        written = _run(
+            pool, ("Set-Content", {"LiteralPath": "C:\\ps7.txt", "Value": "é", "Encoding": "UTF8"})
+        )
+    assert written.had_errors is False
+    assert (lab.host.root / "C" / "ps7.txt").read_bytes() == b"\xc3\xa9\r\n"  # UTF-8 without BOM

@@ -259,3 +259,173 @@ def test_dry_run_changes_nothing(lab: LabHandle, lab_host: str, state: Path) -> 
     assert not twin.real_path("C:\\ProgramData\\poshbridge\\Posh-ACME").exists()
     status = cli(lab.inventory, state, "status", lab_host, "--json")
     assert status.host(lab_host)["objects"]["task"] is None
+
+
+def test_server_2016_iis_administration_is_reported_before_issuance_and_installed_on_request(
+    lab: LabHandle, tmp_path: Path
+) -> None:
+    """Issue 8 items 3 and 12: Set-IISCertificate needs IISAdministration >= 1.1.0.0 (a gallery module;
+    Server 2016 ships 1.0.0.0), and Install-Module on a stock 5.1 needs TLS 1.2 and the NuGet provider."""
+    name = lab.claim("server 2016 IISAdministration")
+    try:
+        lab.faults(name, iis_administration_inbox=True)
+        home = lab.twin(name).real_path("C:\\ProgramData\\poshbridge\\Posh-ACME")
+        refused = cli(lab.inventory, tmp_path / "state", "setup", name, "--json")
+        assert refused.code == 1, refused
+        steps = refused.steps(name)
+        assert steps["modules"] == "failed" and steps["certificate"] == "skipped", refused
+        modules = next(s for s in refused.host(name)["steps"] if s["name"] == "modules")
+        assert "IISAdministration 1.0.0.0 is older than 1.1.0.0" in modules["detail"]
+        assert not list(home.rglob("order.json")), "nothing may be issued before the module check"
+
+        installed = cli(lab.inventory, tmp_path / "state", "setup", name, "--install-modules", "--json")
+        assert installed.code == 0, installed
+        steps = installed.steps(name)
+        assert steps["modules"] == "changed" and steps["iis-binding"] == "changed", installed
+        commands = next(s for s in installed.host(name)["steps"] if s["name"] == "modules")["commands"]
+        assert commands[0].startswith("[Net.ServicePointManager]::SecurityProtocol = ")
+        assert commands[1].startswith("Install-PackageProvider -Name 'NuGet' -MinimumVersion '2.8.5.201'")
+        twin = lab.twin(name)
+        assert twin.real_path(
+            "C:\\Program Files\\WindowsPowerShell\\Modules\\IISAdministration\\1.1.0.0"
+        ).is_dir()
+        assert twin.real_path("C:\\Program Files\\PackageManagement\\ProviderAssemblies\\nuget").is_dir()
+        served, _issuer = served_and_issuer(lab, name)
+        assert served.thumbprint == installed.host(name)["objects"]["certificate"]["thumbprint"]
+    finally:
+        lab.faults(name, iis_administration_inbox=False)
+        lab.release(name)
+
+
+def test_remove_old_cert_never_deletes_a_certificate_another_site_still_uses(
+    lab: LabHandle, tmp_path: Path
+) -> None:
+    """Issue 8 item 8: Set-IISCertificate -RemoveOldCert deletes the replaced certificate from
+    LocalMachine\\My whatever else uses it (Posh-ACME.Deploy Remove-OldCert): poshbridge leaves the
+    switch out when another binding serves that certificate."""
+    from labkit import bind_certificate, pfx_bytes, self_signed
+
+    name = lab.claim("remove old cert, shared")
+    try:
+        twin = lab.twin(name)
+        cert, key = self_signed(twin.domains[0], twin.domains)
+        old = bind_certificate(twin, pfx_bytes(cert, key))
+        state = twin.iis().load()
+        state["sites"]["intranet"] = {
+            "id": 7,
+            "physical_path": "C:\\inetpub\\intranet",
+            "state": "Started",
+            "bindings": [{"protocol": "https", "binding_information": "*:1:intranet.example",
+                          "certificate_hash": old, "certificate_store": "My", "ssl_flags": 1}],
+        }  # fmt: skip
+        twin.iis().save(state)
+        inventory = derived_inventory(lab, tmp_path / "inv", {name: {"iis": {"remove_old_cert": True}}})
+        run = cli(inventory, tmp_path / "state", "setup", name, "--json")
+        assert run.code == 0, run
+        bind = next(s for s in run.host(name)["steps"] if s["name"] == "iis-binding")
+        assert bind["status"] == "changed" and "another binding uses it" in bind["detail"], bind
+        assert not any("-RemoveOldCert" in c for c in bind["commands"])
+        assert twin.cert_store().path(old) is not None
+        intranet = twin.iis().load()["sites"]["intranet"]["bindings"][0]
+        assert intranet["certificate_hash"] == old
+    finally:
+        lab.release(name)
+
+
+def test_poshacme_home_acl_is_set_then_drift_is_repaired(lab: LabHandle, tmp_path: Path) -> None:
+    """Issue 8 item 5: POSHACME_HOME (account and certificate keys) inherits BUILTIN\\Users read access
+    from ProgramData; setup removes inheritance, keeps SYSTEM + Administrators, and repairs drift."""
+    from poshbridge.lab.cmdlets.security import effective_sddl
+
+    name = lab.claim("poshacme home acl")
+    try:
+        home = "C:\\ProgramData\\poshbridge\\Posh-ACME"
+        first = cli(lab.inventory, tmp_path / "state", "setup", name, "--json")
+        assert first.code == 0, first
+        assert first.steps(name)["poshacme-home-acl"] == "changed"
+        twin = lab.twin(name)
+        assert effective_sddl(twin, home) == "O:BAG:SYD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)"
+        account_dir = next(p for p in twin.real_path(home).rglob("acct.json")).parent
+        inner = twin.windows_path(account_dir)
+        assert "BU)" not in effective_sddl(twin, inner)  # the account key's folder: no Users access
+        # someone turns inheritance back on (the twin's acl.json is what Set-Acl wrote)
+        acl_file = twin.root / "acl.json"
+        acl_file.write_text(acl_file.read_text("utf-8").replace("D:PAI", "D:AI"), "utf-8")
+        assert "(A;OICIID;0x1200a9;;;BU)" in effective_sddl(twin, home)
+        repaired = cli(lab.inventory, tmp_path / "state", "setup", name, "--json")
+        assert repaired.code == 0, repaired
+        step = next(s for s in repaired.host(name)["steps"] if s["name"] == "poshacme-home-acl")
+        assert step["status"] == "changed" and "inherits from its parent folder" in step["detail"], step
+        again = cli(lab.inventory, tmp_path / "state", "setup", name, "--json")
+        assert set(again.steps(name).values()) == {"unchanged"}, again
+    finally:
+        lab.release(name)
+
+
+def test_pfx_password_is_sent_as_a_securestring_and_never_shown(lab: LabHandle, tmp_path: Path) -> None:
+    """Issue 8 item 5: acme.pfx_password (a secret reference) replaces Posh-ACME's public default
+    'poshacme' through New-PACertificate -PfxPassSecure; dry-run masks it, nothing prints it."""
+    import base64
+
+    password = "Sentinel-Pfx-Secure-4711"
+    name = lab.claim("pfx password")
+    try:
+        secret_file = tmp_path / "pfx-password"
+        secret_file.write_text(password + "\n", "utf-8")
+        inventory = derived_inventory(
+            lab, tmp_path / "inv", {name: {"acme": {"pfx_password": {"file": str(secret_file)}}}}
+        )
+        dry = cli(inventory, tmp_path / "state", "setup", name, "--dry-run", "--json")
+        assert dry.code == 0, dry
+        commands = [c for s in dry.host(name)["steps"] for c in s["commands"]]
+        assert any(c.startswith("New-PACertificate ") and "-PfxPassSecure ********" in c for c in commands), (
+            commands
+        )
+        run = cli(inventory, tmp_path / "state", "setup", name, "--json")
+        assert run.code == 0, run
+        for text in (
+            dry.stdout,
+            dry.stderr,
+            run.stdout,
+            run.stderr,
+            (tmp_path / "state" / "history.jsonl").read_text("utf-8"),
+        ):
+            assert password not in text
+        home = lab.twin(name).real_path("C:\\ProgramData\\poshbridge\\Posh-ACME")
+        (order,) = home.rglob("order.json")
+        encoded = json.loads(order.read_text("utf-8-sig"))["PfxPassB64U"]
+        assert base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode() == password
+        served, _issuer = served_and_issuer(lab, name)  # Set-IISCertificate imported the PFX with it
+        assert served.thumbprint == run.host(name)["objects"]["certificate"]["thumbprint"]
+    finally:
+        lab.release(name)
+
+
+def test_a_powershell_7_endpoint_still_gets_a_script_with_a_bom(lab: LabHandle, tmp_path: Path) -> None:
+    """Issue 8 item 11: PowerShell 7 (configuration_name PowerShell.7) writes UTF-8 WITHOUT a BOM; the
+    task's powershell.exe 5.1 reads such a script in the ANSI code page. setup sends bytes with a BOM."""
+    from poshbridge.lab.cmdlets.files import decode_bytes
+
+    name = lab.claim("powershell 7 endpoint")
+    try:
+        log_dir = "C:\\poshbridge\\ログ"  # not ANSI: read as cp1252 it would name another folder
+        inventory = derived_inventory(
+            lab,
+            tmp_path / "inv",
+            {name: {"winrm": {"configuration_name": "PowerShell.7"}, "renewal": {"log_dir": log_dir}}},
+        )
+        run = cli(inventory, tmp_path / "state", "setup", name, "--json")
+        assert run.code == 0, run
+        step = next(s for s in run.host(name)["steps"] if s["name"] == "renewal-script")
+        assert any(c.startswith("Set-Content ") and "-AsByteStream" in c for c in step["commands"]), step
+        data = lab.twin(name).real_path("C:\\poshbridge\\renew.ps1").read_bytes()
+        assert data.startswith(b"\xef\xbb\xbf")
+        as_51_reads_it = decode_bytes(data, None)  # BOM first, else the ANSI code page (files.py)
+        assert f"$LogDir = '{log_dir}'" in as_51_reads_it
+        again = cli(inventory, tmp_path / "state", "setup", name, "--json")
+        assert set(again.steps(name).values()) == {"unchanged"}, again
+        audit = cli(inventory, tmp_path / "state", "audit", name, "--json")
+        assert audit.code in (0, 1), audit  # the audit reads files with -AsByteStream on PowerShell 7
+        assert "is not a supported encoding name" not in audit.stdout + audit.stderr, audit
+    finally:
+        lab.release(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from poshbridge.inventory.model import AcmeConfig, HostConfig, IISConfig
@@ -27,7 +28,7 @@ from poshbridge.poshacme.model import (
     PAServer,
     ScheduledTaskInfo,
 )
-from poshbridge.powershell.command import MASK, Secret
+from poshbridge.powershell.command import MASK, SWITCH, Secret
 
 HMAC = "Sentinel-HMAC-0000"
 DIRECTORY = "https://127.0.0.1:14000/dir"
@@ -51,14 +52,21 @@ DESIRED = Desired(
     eab_kid="kid-1",
     eab_hmac=Secret(HMAC),
 )
-MODULES = (ModuleInfo("Posh-ACME", "4.32.0"), ModuleInfo("Posh-ACME.Deploy", "2.1.0"))
+MODULES = (
+    ModuleInfo("Posh-ACME", "4.32.0"),
+    ModuleInfo("Posh-ACME.Deploy", "2.1.0"),
+    ModuleInfo("IISAdministration", "1.1.0.0"),
+)
 THUMB = "AB" * 20
+# what Get-Acl answers after setup set the ACL (Windows adds AI, the owner and the group)
+HOME_SDDL_READ_BACK = "O:BAG:SYD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)"
 
 
 def configured(**changes: object) -> SetupFacts:
     facts = SetupFacts(
         modules=MODULES,
         home_exists=True,
+        home_sddl=HOME_SDDL_READ_BACK,
         server=PAServer(location=DIRECTORY, disable_telemetry=True),
         accounts=(PAAccount(id="acct1", status="valid", contact=("mailto:admin@example.jp",)),),
         current_account=PAAccount(id="acct1", status="valid", contact=("mailto:admin@example.jp",)),
@@ -182,7 +190,7 @@ def test_order_with_other_names_gets_a_new_certificate() -> None:
 
 
 def test_missing_modules_fail_clearly_or_install() -> None:
-    facts = configured(modules=(ModuleInfo("Posh-ACME", "4.32.0"),))
+    facts = configured(modules=(ModuleInfo("Posh-ACME", "4.32.0"), MODULES[2]))
     plan = plan_setup(HOST, facts, DESIRED)
     modules = plan.steps[0]
     assert (
@@ -193,8 +201,30 @@ def test_missing_modules_fail_clearly_or_install() -> None:
     assert plan.blocked and all(s.status == "skipped" for s in plan.steps[1:])
     plan = plan_setup(HOST, facts, DESIRED, install_modules=True)
     assert plan.steps[0].commands == [
-        "Install-Module -Name 'Posh-ACME.Deploy' -Force -Scope 'AllUsers' -ErrorAction 'Stop'"
+        "[Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor"
+        " [Net.SecurityProtocolType]::Tls12",
+        "Install-PackageProvider -Name 'NuGet' -MinimumVersion '2.8.5.201' -Force -ErrorAction 'Stop'",
+        "Install-Module -Name 'Posh-ACME.Deploy' -Force -Scope 'AllUsers' -ErrorAction 'Stop'",
     ]
+    tls = plan.steps[0].statements[0].cmds[0]
+    assert tls.is_script and tls.params == ()  # one fixed statement, no values (issue 8 item 12)
+
+
+def test_iis_administration_older_than_1_1_is_reported_before_anything_is_issued() -> None:
+    # Windows Server 2016 ships IISAdministration 1.0.0.0; Set-IISCertificate needs >= 1.1.0.0
+    inbox = (*MODULES[:2], ModuleInfo("IISAdministration", "1.0.0.0"))
+    plan = plan_setup(HOST, configured(modules=inbox), DESIRED)
+    assert plan.steps[0].status == "failed" and plan.blocked
+    assert "IISAdministration 1.0.0.0 is older than 1.1.0.0" in plan.steps[0].reason
+    assert statuses(plan)["certificate"] == "skipped"
+    plan = plan_setup(HOST, configured(modules=inbox), DESIRED, install_modules=True)
+    assert plan.steps[0].commands[-1] == (
+        "Install-Module -Name 'IISAdministration' -MinimumVersion '1.1.0.0' -Force -Scope 'AllUsers'"
+        " -ErrorAction 'Stop'"
+    )
+    # 1.0.0.0 in the box and 1.1.0.0 from the gallery side by side: the newest counts
+    both = (*inbox, ModuleInfo("IISAdministration", "1.1.0.0"))
+    assert plan_setup(HOST, configured(modules=both), DESIRED).steps[0].status == "unchanged"
 
 
 def test_web_config_content_compared_ignoring_line_ends() -> None:
@@ -220,12 +250,91 @@ def test_task_xml_equivalence_ignores_registration_date_author_and_whitespace() 
     assert not task_documents_equal(TASK_XML, None)
 
 
+def _windows_export(generated: str) -> str:
+    """How Windows hands a registered task back (issue 8 item 10): its own declaration, CRLF and
+    indentation, RegistrationInfo Date added, elements in its own order, values in its own spelling
+    (1 for true, PT72H for P3D), defaults it fills in (IdleSettings Duration/WaitTimeout)."""
+    body = generated.split("?>", 1)[1]
+    body = body.replace("<RegistrationInfo>", "<RegistrationInfo><Date>2026-11-29T23:03:13.2122980</Date>")
+    body = body.replace(
+        "<ExecutionTimeLimit>P3D</ExecutionTimeLimit>", "<ExecutionTimeLimit>PT72H</ExecutionTimeLimit>"
+    )
+    body = body.replace("<Enabled>true</Enabled>", "<Enabled>1</Enabled>")
+    body = body.replace(
+        "<IdleSettings>", "<IdleSettings><Duration>PT10M</Duration><WaitTimeout>PT1H</WaitTimeout>"
+    )
+    # the trigger's Enabled moved before StartBoundary, Priority first in Settings
+    body = body.replace("      <Enabled>1</Enabled>\n", "").replace(
+        "<StartBoundary>", "<Enabled>1</Enabled><StartBoundary>"
+    )
+    body = body.replace("    <Priority>7</Priority>\n", "").replace(
+        "<Settings>", "<Settings><Priority>7</Priority>"
+    )
+    return '<?xml version="1.0" encoding="UTF-16"?>\r\n' + body.replace("\n", "\r\n")
+
+
+def test_task_comparison_is_by_the_values_poshbridge_sets_not_by_text() -> None:
+    from poshbridge.generate.task_xml import task_xml_for_register
+
+    wanted = task_xml_for_register(HOST, "hardened")
+    exported = _windows_export(wanted)
+    assert exported != wanted and "<Enabled>1</Enabled><StartBoundary>" in exported
+    assert task_documents_equal(wanted, exported)
+    # what poshbridge sets still counts, in every spelling
+    assert not task_documents_equal(wanted, exported.replace("2024-01-01T03:17:00", "2024-01-01T04:41:00"))
+    assert not task_documents_equal(
+        wanted, exported.replace("<Interval>PT1H</Interval>", "<Interval>PT2H</Interval>")
+    )
+    assert not task_documents_equal(wanted, exported.replace("-NonInteractive ", ""))
+    assert not task_documents_equal(
+        wanted,
+        exported.replace(
+            "<StartWhenAvailable>true</StartWhenAvailable>", "<StartWhenAvailable>0</StartWhenAvailable>"
+        ),
+    )
+    # an element Windows leaves out counts as its schema default: false for StartWhenAvailable ...
+    assert not task_documents_equal(
+        wanted, exported.replace("<StartWhenAvailable>true</StartWhenAvailable>", "")
+    )
+    # ... and true for AllowStartOnDemand, which is what poshbridge sets
+    assert task_documents_equal(wanted, exported.replace("<AllowStartOnDemand>true</AllowStartOnDemand>", ""))
+    assert not task_documents_equal(wanted, exported.replace('Context="Author"', 'Context="Other"'))
+    assert not task_documents_equal(wanted, "<Task")
+
+
 def test_binding_with_another_thumbprint_is_changed_by_a_pipeline() -> None:
     step = plan_binding(HOST, configured(bindings=(IISBinding("https", "*:443:", "CD" * 20),)))
     assert step.status == "changed"
     assert (
         "Get-PACertificate -Name 'example.jp' | "
         "Set-IISCertificate -SiteName 'example.jp' -Port 443 -ErrorAction 'Stop'" in step.commands
+    )
+
+
+def test_remove_old_cert_is_passed_only_when_no_other_binding_uses_the_old_certificate() -> None:
+    # Posh-ACME.Deploy Remove-OldCert deletes the replaced certificate from LocalMachine\\My whatever
+    # else uses it (issue 8 item 8): poshbridge decides from every site's bindings.
+    host = replace(HOST, iis=replace(HOST.iis, remove_old_cert=True))
+    old = "CD" * 20
+    ours = IISBinding("https", "*:443:", old)
+    alone = configured(bindings=(ours,), all_bindings=(ours, IISBinding("http", "*:80:", None)))
+    step = plan_binding(host, alone)
+    assert step.status == "changed" and any(
+        c.endswith("-RemoveOldCert -ErrorAction 'Stop'") for c in step.commands
+    )
+    shared = configured(bindings=(ours,), all_bindings=(ours, IISBinding("https", "*:8443:", old)))
+    step = plan_binding(host, shared)
+    assert step.status == "changed" and not any("-RemoveOldCert" in c for c in step.commands)
+    assert "another binding uses it" in step.reason
+    unknown = configured(bindings=(ours,), all_bindings=None)
+    assert not any("-RemoveOldCert" in c for c in plan_binding(host, unknown).commands)
+    # never asked for: never passed
+    assert not any("-RemoveOldCert" in c for c in plan_binding(HOST, alone).commands)
+    labels = [s.label for s in read_statements(HOST)]
+    assert "read:all-bindings" in labels
+    pipeline = next(s for s in read_statements(HOST) if s.label == "read:all-bindings")
+    assert pipeline.render() == (
+        "Get-IISSite -ErrorAction 'SilentlyContinue' | Get-IISSiteBinding -ErrorAction 'SilentlyContinue'"
     )
 
 
@@ -246,3 +355,74 @@ def test_facts_from_outputs_of_the_read_batch() -> None:
     assert facts.bindings[0].certificate_hash == THUMB
     assert facts.modules is not None and facts.modules[0].name == "Posh-ACME"
     assert facts.web_config is None
+
+
+def test_poshacme_home_acl_is_read_back_and_drift_repaired() -> None:
+    """Issue 8 item 5: POSHACME_HOME under ProgramData inherits read access for BUILTIN\\Users."""
+    home = HOST.acme.poshacme_home
+    assert statuses(plan_setup(HOST, configured(), DESIRED))["poshacme-home-acl"] == "unchanged"
+    inherited = "O:BAG:SYD:AI(A;OICIID;FA;;;SY)(A;OICIID;FA;;;BA)(A;OICIID;0x1200a9;;;BU)"
+    for sddl, why in (
+        (inherited, "inherits from its parent folder"),
+        ("O:BAG:SYD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)", "grants BU"),
+        ("O:BAG:SYD:PAI(A;OICI;FA;;;SY)", "missing BA"),
+        ("O:BAG:SYD:PAI(A;OICI;FA;;;SY)(A;CI;FA;;;BA)", "grants BA"),
+        (None, "ACL not read"),
+        ("O:BAG:SY", "no DACL"),
+    ):
+        step = next(
+            s
+            for s in plan_setup(HOST, configured(home_sddl=sddl), DESIRED).steps
+            if s.name == "poshacme-home-acl"
+        )
+        assert step.status == "changed" and why in step.reason, (sddl, step.reason)
+        assert step.commands == [
+            "New-Object -TypeName 'System.Security.AccessControl.DirectorySecurity' -Property "
+            "@{SetSecurityDescriptorSddlForm='D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)'} | "
+            f"Set-Acl -LiteralPath '{home}' -ErrorAction 'Stop'"
+        ]
+    # SIDs and rights may come back in their long forms; a SACL section does not matter
+    long_form = "O:BAG:SYD:PAI(A;CIOI;0x1f01ff;;;S-1-5-18)(A;OICI;FA;;;S-1-5-32-544)S:AI"
+    assert (
+        statuses(plan_setup(HOST, configured(home_sddl=long_form), DESIRED))["poshacme-home-acl"]
+        == "unchanged"
+    )
+    # a new home gets the ACL in the same batch, after New-Item
+    fresh = plan_setup(HOST, SetupFacts(modules=MODULES, home_exists=False), DESIRED)
+    assert statuses(fresh)["poshacme-home-acl"] == "changed"
+    labels = [s.label for s in read_statements(HOST)]
+    assert labels.index("read:home-acl") == labels.index("read:home") + 1
+    facts = facts_from_outputs(
+        {
+            "read:home-acl": [
+                {
+                    "Sddl": HOME_SDDL_READ_BACK,
+                    "_types": ["Deserialized.System.Security.AccessControl.DirectorySecurity"],
+                }
+            ]
+        },
+        {"read:home-acl": True},
+    )
+    assert facts.home_sddl == HOME_SDDL_READ_BACK
+
+
+def test_the_renewal_script_is_uploaded_as_bytes_with_a_bom_whatever_the_endpoint() -> None:
+    """Issue 8 item 11: a PowerShell 7 endpoint writes -Encoding UTF8 without a BOM, and the task's
+    powershell.exe 5.1 reads a BOM-less script in the ANSI code page."""
+    for edition, switch in (
+        ("Desktop", ("Encoding", "Byte")),
+        ("Core", ("AsByteStream", SWITCH)),
+        (None, ("Encoding", "Byte")),
+    ):
+        facts = replace(configured(script=None), ps_edition=edition)
+        step = next(s for s in plan_setup(HOST, facts, DESIRED).steps if s.name == "renewal-script")
+        (write,) = [st.cmds[0] for st in step.statements if st.label == "script:write"]
+        data = write.param("Value")
+        assert isinstance(data, bytes) and data.startswith(b"\xef\xbb\xbf")
+        assert data[3:].decode("utf-8") == DESIRED.script.replace("\n", "\r\n")
+        assert write.param(switch[0]) == switch[1], edition
+        assert write.render().endswith(
+            f"-Value <{len(data)} bytes> "
+            + ("-AsByteStream" if edition == "Core" else "-Encoding 'Byte'")
+            + " -ErrorAction 'Stop'"
+        )

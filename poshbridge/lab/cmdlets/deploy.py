@@ -1,9 +1,15 @@
-"""Posh-ACME.Deploy 2.1.0: Set-IISCertificate (docs/reference/posh-acme.md §7).
+"""Posh-ACME.Deploy 2.1.0: Set-IISCertificate (rmbolger/Posh-ACME.Deploy
+Posh-ACME.Deploy/Public/Set-IISCertificate.ps1).
 
-Imports the PFX into the twin's emulated ``Cert:\\LocalMachine\\My`` when the thumbprint is not there,
-then makes each ``<IP>:<Port>:<host>`` https binding of the site use it. Like the real function, every
-failure is trapped and written as a NON-terminating error (``trap { $PSCmdlet.WriteError($PSItem);
-return }``) and nothing is output: callers need ``-ErrorAction Stop`` to notice.
+Begin block: without an IISAdministration module >= 1.1.0.0 the function ends with a TERMINATING
+error (``$PSCmdlet.ThrowTerminatingError``). Process block: imports the PFX into the twin's emulated
+``Cert:\\LocalMachine\\My`` when the thumbprint is not there (Private/Confirm-CertInstall.ps1), then
+makes each ``<IP>:<Port>:<host>`` https binding of the site use it, starting from the EXISTING
+binding's sslFlags and changing only the switches that were passed. Like the real function, every
+failure in the process block is trapped and written as a NON-terminating error (``trap
+{ $PSCmdlet.WriteError($PSItem); return }``) and nothing is output: callers need ``-ErrorAction Stop``
+to notice. ``-RemoveOldCert`` deletes each replaced thumbprint from LocalMachine\\My whether or not
+another binding still uses it (Private/Remove-OldCert.ps1).
 """
 
 from __future__ import annotations
@@ -19,6 +25,19 @@ from poshbridge.lab.engine.values import secure_text
 
 MODULE = "Posh-ACME.Deploy"
 SSL_SNI = 1
+# Set-IISCertificate.ps1, begin block: $switchMap of switches to Microsoft.Web.Administration.SslFlags
+SWITCH_FLAGS = {
+    "RequireSNI": SSL_SNI,  # Sni
+    "DisableHTTP2": 4,  # DisableHTTP2
+    "DisableOCSPStapling": 8,  # DisableOCSPStp
+    "DisableQUIC": 16,  # DisableQUIC
+    "DisableTLS13": 32,  # DisableTLS13
+    "DisableLegacyTLS": 64,  # DisableLegacyTLS
+}
+IIS_ADMINISTRATION_NEEDED = (
+    "The IISAdministration module version 1.1.0.0 or newer is required to use this function. "
+    "https://blogs.iis.net/iisteam/introducing-iisadministration-in-the-powershell-gallery"
+)
 
 
 class _Trapped(Exception):
@@ -61,10 +80,31 @@ def _fail(ctx: Invocation, message: str) -> Any:
     aliases=("Set-IISCertificateNew",),
 )
 def set_iis_certificate(ctx: Invocation) -> None:
+    # Begin block: Get-Command New-IISSiteBinding, else Get-Module -ListAvailable IISAdministration -All
+    # filtered on Version -ge 1.1.0.0; none -> throw, caught and re-thrown with ThrowTerminatingError.
+    if not _iis_administration_1_1(ctx):
+        ctx.throw_script(IIS_ADMINISTRATION_NEEDED)
     try:
         _set(ctx)
     except _Trapped:
         return
+
+
+def _iis_administration_1_1(ctx: Invocation) -> bool:
+    from poshbridge.lab.cmdlets.core import module_versions
+
+    return any(v >= (1, 1, 0, 0) for v in module_versions(ctx.host, "IISAdministration"))
+
+
+def _new_flags(ctx: Invocation, current: int) -> int:
+    """Set-IISCertificate.ps1: for each switch in $psb (bound, even as -Switch:$false): -bor when set,
+    -bxor when passed as $false (the source's "Ensure Unset", a toggle); unpassed switches keep the
+    binding's bits."""
+    flags = current
+    for name, bit in SWITCH_FLAGS.items():
+        if ctx.has(name):
+            flags = flags | bit if ctx.switch(name) else flags ^ bit
+    return flags
 
 
 def _set(ctx: Invocation) -> None:
@@ -111,8 +151,7 @@ def _set(ctx: Invocation) -> None:
             _fail(ctx, f"Site {site_name} not found.")
         assert site_key is not None
         site = state["sites"][site_key]
-        flags = SSL_SNI if ctx.switch("RequireSNI") else 0
-        old_thumbs: set[str] = set()
+        old_thumbs: list[str] = []
         for header in headers:
             bind = f"{ip}:{port}:{header}"
             existing = next(
@@ -125,17 +164,18 @@ def _set(ctx: Invocation) -> None:
                 None,
             )
             if existing is not None:
-                same = (
-                    str(existing.get("certificate_hash") or "").upper() == thumbprint
-                    and int(existing.get("ssl_flags") or 0) == flags
-                )
-                if same:
+                old_thumb = str(existing.get("certificate_hash") or "").upper()
+                current = int(existing.get("ssl_flags") or 0)
+                flags = _new_flags(ctx, current)
+                if current == flags and old_thumb == thumbprint:
                     ctx.verbose(f"IIS site binding already exists for {bind}")
                     continue
                 ctx.verbose(f"Deleting IIS site binding for {bind}")
-                if existing.get("certificate_hash"):
-                    old_thumbs.add(str(existing["certificate_hash"]).upper())
                 site["bindings"].remove(existing)
+                if old_thumb != thumbprint:
+                    old_thumbs.append(old_thumb)
+            else:
+                flags = _new_flags(ctx, 0)
             ctx.verbose(f"Adding IIS site binding for {bind}")
             site.setdefault("bindings", []).append(
                 {
@@ -148,11 +188,9 @@ def _set(ctx: Invocation) -> None:
             )
         iis.save(state)
     if ctx.switch("RemoveOldCert"):
-        in_use = {
-            str(b.get("certificate_hash") or "").upper()
-            for s in iis.load()["sites"].values()
-            for b in s.get("bindings", [])
-        }
-        for old in sorted(old_thumbs - {thumbprint} - in_use):
-            ctx.verbose(f"Deleting old cert with thumbprint {old}")
-            store.remove(old)
+        # Remove-OldCert.ps1: Get-ChildItem Cert:\LocalMachine\My | Where Thumbprint -eq $old | Remove-Item,
+        # with no look at other bindings that may still use it.
+        for old in sorted(set(old_thumbs)):
+            if old and store.path(old) is not None:
+                ctx.verbose(f"Deleting old cert with thumbprint {old}")
+                store.remove(old)

@@ -19,8 +19,10 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from psrpcore.types import PSByte
+
 from poshbridge.lab.cmdlets.core import env_get_item, env_item_not_found, env_name, env_set_item
-from poshbridge.lab.engine.objects import file_system_info
+from poshbridge.lab.engine.objects import ObjectArray, file_system_info
 from poshbridge.lab.engine.registry import Invocation, Param, cmdlet, env_get, env_set, error_record
 from poshbridge.lab.engine.values import ps_string, to_python
 from poshbridge.lab.host import SandboxError, TwinHost
@@ -196,6 +198,8 @@ def _item(ctx: Invocation, windows_path: str, real: Path, *, name_only: bool = F
 # ----- encodings -----------------------------------------------------------------------------------
 def encode_text(text: str, encoding: str) -> bytes:
     enc = encoding.lower()
+    if enc == "utf8nobom":  # PowerShell 7's utf8 / utf8NoBOM / default
+        return text.encode("utf-8")
     if enc == "utf8":
         return b"\xef\xbb\xbf" + text.encode("utf-8")
     if enc == "unicode":
@@ -479,10 +483,10 @@ def _render_values(values: list[Any], encoding: str, no_newline: bool) -> bytes:
     return encode_text(text, encoding)
 
 
-def _write_content(ctx: Invocation, append: bool) -> None:
+def _write_content(ctx: Invocation, append: bool, encoding: str | None = None) -> None:
     values = ctx.get("Value")
     values = values if isinstance(values, list) else [values]
-    encoding = str(ctx.get("Encoding") or "Default")
+    encoding = encoding or str(ctx.get("Encoding") or "Default")
     # pipeline input: the first object (re)writes the file, the following ones append to it
     first = not ctx.state.get("written")
     targets = resolve_paths(ctx, must_exist=False) if first else ctx.state["targets"]
@@ -548,34 +552,103 @@ def add_content(ctx: Invocation) -> None:
     _write_content(ctx, append=True)
 
 
+# ----- PowerShell 7 (a PowerShell.7 endpoint) -----------------------------------------------------------
+# PowerShell/PowerShell src/System.Management.Automation/utils/EncodingUtils.cs (EncodingConversion,
+# ArgumentToEncodingTransformationAttribute): -Encoding is a System.Text.Encoding; "utf8", "utf8NoBOM" and
+# "default" are UTF-8 WITHOUT a BOM (Encoding.Default on .NET), "utf8BOM" writes one, "ansi" is the code
+# page; an unknown name such as 5.1's "Byte" fails the argument transformation. Bytes are written and
+# read with the FileSystem provider's -AsByteStream switch (namespaces/FileSystemProvider.cs).
+_PS7_ENCODINGS = {
+    "utf8": "utf8nobom",
+    "utf8nobom": "utf8nobom",
+    "default": "utf8nobom",
+    "utf8bom": "utf8",
+    "ascii": "ascii",
+    "ansi": "default",
+    "unicode": "unicode",
+    "string": "unicode",
+    "unknown": "unicode",
+    "bigendianunicode": "bigendianunicode",
+    "utf32": "utf32",
+    "bigendianutf32": "bigendianutf32",
+    "oem": "oem",
+    "utf7": "utf7",
+}
+
+
+def _ps7_encoding(ctx: Invocation) -> str:
+    if ctx.switch("AsByteStream"):
+        return "byte"
+    name = ctx.get("Encoding")
+    if name is None:
+        return "utf8nobom"
+    mapped = _PS7_ENCODINGS.get(str(name).lower())
+    if mapped is None:
+        ctx.throw(
+            error_record(
+                f"Cannot process argument transformation on parameter 'Encoding'. '{name}' is not a "
+                "supported encoding name. For information on defining a custom encoding, see the "
+                "documentation for the Encoding.RegisterProvider method. (Parameter 'name')",
+                "ParameterArgumentTransformationError",
+                "InvalidData",
+                exception_type="System.Management.Automation.ParameterBindingArgumentTransformationException",
+                target=name,
+            )
+        )
+    return mapped
+
+
+def _ps7_content_params() -> list[Param]:
+    params = [p for p in _content_params() if p.name != "Encoding"]
+    return [*params, Param("Encoding"), Param("AsByteStream", "switch")]
+
+
+@cmdlet(
+    "Set-Content",
+    _ps7_content_params(),
+    default_set="Path",
+    should_process=True,
+    class_name="Microsoft.PowerShell.Commands.SetContentCommand",
+    edition="Core",
+)
+def set_content_ps7(ctx: Invocation) -> None:
+    _write_content(ctx, append=False, encoding=_ps7_encoding(ctx))
+
+
 # ----- Get-Content ---------------------------------------------------------------------------------
+_GET_CONTENT_PARAMS = [
+    *_MANDATORY_PATH,
+    Param("Raw", "switch"),
+    Param(
+        "Encoding",
+        "enum:Microsoft.PowerShell.Commands.FileSystemCmdletProviderEncoding",
+        choices=ENCODINGS,
+    ),
+    Param("ReadCount", "int"),
+    Param("TotalCount", "int", aliases=("First", "Head")),
+    Param("Tail", "int", aliases=("Last",)),
+    Param("Delimiter"),
+    Param("Wait", "switch"),
+    Param("Filter"),
+    Param("Include", "string[]"),
+    Param("Exclude", "string[]"),
+    Param("Force", "switch"),
+    Param("Credential", "object"),
+    Param("Stream"),
+]
+
+
 @cmdlet(
     "Get-Content",
-    [
-        *_MANDATORY_PATH,
-        Param("Raw", "switch"),
-        Param(
-            "Encoding",
-            "enum:Microsoft.PowerShell.Commands.FileSystemCmdletProviderEncoding",
-            choices=ENCODINGS,
-        ),
-        Param("ReadCount", "int"),
-        Param("TotalCount", "int", aliases=("First", "Head")),
-        Param("Tail", "int", aliases=("Last",)),
-        Param("Delimiter"),
-        Param("Wait", "switch"),
-        Param("Filter"),
-        Param("Include", "string[]"),
-        Param("Exclude", "string[]"),
-        Param("Force", "switch"),
-        Param("Credential", "object"),
-        Param("Stream"),
-    ],
+    _GET_CONTENT_PARAMS,
     default_set="Path",
     class_name="Microsoft.PowerShell.Commands.GetContentCommand",
 )
 def get_content(ctx: Invocation) -> None:
-    encoding = ctx.get("Encoding")
+    _get_content(ctx, ctx.get("Encoding"))
+
+
+def _get_content(ctx: Invocation, encoding: str | None) -> None:
     read_count = ctx.get("ReadCount", 1)
     for windows_path, real in resolve_paths(ctx):
         if real.is_dir():
@@ -591,12 +664,25 @@ def get_content(ctx: Invocation) -> None:
             continue
         data = real.read_bytes()
         if str(encoding or "").lower() == "byte":
-            if ctx.switch("Raw") or (read_count is not None and read_count <= 0):
+            # PowerShell FileSystemContentReaderWriter.ReadByteEncoded (src/System.Management.Automation/
+            # namespaces/FileSystemContentStream.cs): with -Raw one byte[] block; otherwise one boxed
+            # System.Byte per block, and GetContentCommand.ProcessRecord writes a block list (object[],
+            # one <By> per byte on the wire) unless ReadCount is 1. An empty file writes nothing.
+            if not data:
+                continue
+            if ctx.switch("Raw"):
                 ctx.output(data)
             elif read_count == 1:
-                ctx.output_many(list(data))
+                ctx.output_many([PSByte(b) for b in data])
+            elif read_count is not None and read_count <= 0:
+                ctx.output(ObjectArray(PSByte(b) for b in data))
             else:
-                ctx.output_many([list(data[i : i + read_count]) for i in range(0, len(data), read_count)])
+                ctx.output_many(
+                    [
+                        ObjectArray(PSByte(b) for b in data[i : i + read_count])
+                        for i in range(0, len(data), read_count)
+                    ]
+                )
             continue
         text = decode_bytes(data, encoding)
         if ctx.switch("Raw"):
@@ -613,6 +699,22 @@ def get_content(ctx: Invocation) -> None:
             ctx.output_many(lines)
         else:
             ctx.output_many([lines[i : i + read_count] for i in range(0, len(lines), read_count)])
+
+
+@cmdlet(
+    "Get-Content",
+    [
+        *[p for p in _GET_CONTENT_PARAMS if p.name != "Encoding"],
+        Param("Encoding"),
+        Param("AsByteStream", "switch"),
+    ],
+    default_set="Path",
+    class_name="Microsoft.PowerShell.Commands.GetContentCommand",
+    edition="Core",
+)
+def get_content_ps7(ctx: Invocation) -> None:
+    encoding = _ps7_encoding(ctx)
+    _get_content(ctx, {"utf8nobom": "utf8", "byte": "Byte"}.get(encoding, encoding))
 
 
 # ----- Remove-Item ---------------------------------------------------------------------------------

@@ -598,13 +598,15 @@ def register_scheduled_task(ctx: Invocation) -> None:
         )
         return
     now = datetime.datetime.fromtimestamp(ctx.host.clock(), datetime.timezone.utc)
+    registered = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     task = {
         "name": name,
         "path": path,
-        "xml": text,
+        # the service keeps its own serialization, not the text it was given
+        "xml": reserialize(root, path + name, now),
         "user": ctx.get("User"),
         "state": "Ready" if root.value("Settings", "Enabled") != "false" else "Disabled",
-        "registered": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "registered": registered,
         "last_run_time": existing.get("last_run_time") if existing else None,
         "last_result": existing.get("last_result", NEVER_RAN) if existing else NEVER_RAN,
         "running": False,
@@ -648,23 +650,182 @@ def export_scheduled_task(ctx: Invocation) -> None:
 
 
 def export_xml(task: dict[str, Any]) -> str:
-    """What Windows hands back: UTF-16 declaration, RegistrationInfo/URI set to the task path."""
-    text = re.sub(r"^\ufeff?\s*<\?xml[^>]*\?>\s*", "", task["xml"])
-    uri = task["path"] + task["name"]
-    if "<URI>" not in text:
-        if "</RegistrationInfo>" in text:
-            text = text.replace(
-                "</RegistrationInfo>", f"  <URI>{_escape(uri)}</URI>\n  </RegistrationInfo>", 1
-            )
-        elif "<RegistrationInfo />" in text:
-            text = text.replace(
-                "<RegistrationInfo />", f"<RegistrationInfo><URI>{_escape(uri)}</URI></RegistrationInfo>", 1
-            )
-    return '<?xml version="1.0" encoding="UTF-16"?>\r\n' + text.replace("\r\n", "\n").replace("\n", "\r\n")
+    """What Windows hands back: the task as Task Scheduler re-serializes it (see :func:`reserialize`)."""
+    registered = _boundary(task.get("registered")) or NEVER_TIME
+    return reserialize(parse_task_xml(task["xml"]), task["path"] + task["name"], registered)
 
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# ----- re-serialization ---------------------------------------------------------------------------
+# Windows does not keep the registered text: the service stores the definition and writes it back from
+# its own model (the XML under C:\Windows\System32\Tasks, Export-ScheduledTask, schtasks /query /xml).
+# Sources: ../shared/reference/task-scheduler.md §2 (element order as Windows exports it) and §5 (an
+# export); MS-TSCH §2.5.1 RegistrationInfo ("If this field is not present, the time/date value used is
+# set to the current time/date of when the task is registered"); the schema defaults of
+# task-scheduler-msdocs.xsd (settingsType, idleSettingsType, triggerBaseType). What the lab writes:
+#   - UTF-16 declaration, two-space indentation, CRLF;
+#   - elements in Windows' export order (children it does not know keep their order, after the known);
+#   - RegistrationInfo/Date filled with the registration time (7 fractional digits, local time),
+#     RegistrationInfo/URI = the task path;
+#   - each trigger's Enabled and the v1.2 Settings block filled with the schema defaults;
+#   - xs:boolean values written canonically (true/false).
+# Knowingly not emulated: normalization of duration spellings (PT72H vs P3D) and of date-times.
+_ORDER: dict[str, tuple[str, ...]] = {
+    "Task": ("RegistrationInfo", "Triggers", "Principals", "Settings", "Actions", "Data"),
+    "RegistrationInfo": (
+        "Date",
+        "Author",
+        "Version",
+        "Description",
+        "URI",
+        "Source",
+        "Documentation",
+        "SecurityDescriptor",
+    ),
+    "Repetition": ("Interval", "Duration", "StopAtDurationEnd"),
+    "Principal": (
+        "UserId",
+        "GroupId",
+        "LogonType",
+        "DisplayName",
+        "RunLevel",
+        "ProcessTokenSidType",
+        "RequiredPrivileges",
+    ),
+    "Settings": (
+        "MultipleInstancesPolicy",
+        "DisallowStartIfOnBatteries",
+        "StopIfGoingOnBatteries",
+        "AllowHardTerminate",
+        "StartWhenAvailable",
+        "RunOnlyIfNetworkAvailable",
+        "NetworkSettings",
+        "IdleSettings",
+        "AllowStartOnDemand",
+        "Enabled",
+        "Hidden",
+        "RunOnlyIfIdle",
+        "DisallowStartOnRemoteAppSession",
+        "UseUnifiedSchedulingEngine",
+        "WakeToRun",
+        "DeleteExpiredTaskAfter",
+        "ExecutionTimeLimit",
+        "Priority",
+        "RestartOnFailure",
+    ),
+    "IdleSettings": ("Duration", "WaitTimeout", "StopOnIdleEnd", "RestartOnIdle"),
+    "Exec": ("Command", "Arguments", "WorkingDirectory"),
+}
+_TRIGGER_ORDER = (
+    "Repetition", "StartBoundary", "EndBoundary", "ExecutionTimeLimit", "Enabled", "RandomDelay", "Delay",
+    "ScheduleByDay", "ScheduleByWeek", "ScheduleByMonth", "ScheduleByMonthDayOfWeek",
+)  # fmt: skip
+_SETTINGS_DEFAULTS = (
+    ("MultipleInstancesPolicy", "IgnoreNew"),
+    ("DisallowStartIfOnBatteries", "true"),
+    ("StopIfGoingOnBatteries", "true"),
+    ("AllowHardTerminate", "true"),
+    ("StartWhenAvailable", "false"),
+    ("RunOnlyIfNetworkAvailable", "false"),
+    ("AllowStartOnDemand", "true"),
+    ("Enabled", "true"),
+    ("Hidden", "false"),
+    ("RunOnlyIfIdle", "false"),
+    ("WakeToRun", "false"),
+    ("ExecutionTimeLimit", "PT72H"),
+    ("Priority", "7"),
+)
+_IDLE_DEFAULTS = (("StopOnIdleEnd", "true"), ("RestartOnIdle", "false"))
+_BOOLEANS = {
+    "Enabled", "StopAtDurationEnd", "DisallowStartIfOnBatteries", "StopIfGoingOnBatteries",
+    "AllowHardTerminate", "StartWhenAvailable", "RunOnlyIfNetworkAvailable", "AllowStartOnDemand", "Hidden",
+    "RunOnlyIfIdle", "WakeToRun", "StopOnIdleEnd", "RestartOnIdle", "DisallowStartOnRemoteAppSession",
+    "UseUnifiedSchedulingEngine", "Volatile",
+}  # fmt: skip
+
+
+def _sorted_children(node: Node) -> list[Node]:
+    order = _TRIGGER_ORDER if node.tag.endswith("Trigger") else _ORDER.get(node.tag)
+    if order is None:
+        return list(node.children)
+    rank = {name: i for i, name in enumerate(order)}
+    return sorted(node.children, key=lambda c: rank.get(c.tag, len(order)))  # stable: unknowns keep order
+
+
+def _leaf(tag: str, text: str) -> Node:
+    return Node(tag, NS, {}, 0, 0, [], text)
+
+
+def _fill_defaults(root: Node, uri: str, registered: datetime.datetime) -> None:
+    info = root.find("RegistrationInfo")
+    if info is None:
+        info = Node("RegistrationInfo", NS, {}, 0, 0)
+        root.children.insert(0, info)
+    if info.find("Date") is None:
+        stamp = registered.astimezone(datetime.timezone.utc).replace(
+            tzinfo=None
+        )  # the lab's local time is UTC
+        info.children.append(
+            _leaf("Date", stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond:06d}0")
+        )
+    uri_node = info.find("URI")
+    if uri_node is None:
+        info.children.append(_leaf("URI", uri))
+    else:
+        uri_node.text = uri
+    triggers = root.find("Triggers")
+    for trigger in triggers.children if triggers is not None else []:
+        if trigger.find("Enabled") is None:
+            trigger.children.append(_leaf("Enabled", "true"))
+    settings = root.find("Settings")
+    if settings is None:
+        settings = Node("Settings", NS, {}, 0, 0)
+        root.children.append(settings)
+    for name, value in _SETTINGS_DEFAULTS:
+        if settings.find(name) is None:
+            settings.children.append(_leaf(name, value))
+    idle = settings.find("IdleSettings")
+    if idle is None:
+        idle = Node("IdleSettings", NS, {}, 0, 0)
+        settings.children.append(idle)
+    for name, value in _IDLE_DEFAULTS:
+        if idle.find(name) is None:
+            idle.children.append(_leaf(name, value))
+
+
+def _attrs(node: Node) -> str:
+    return "".join(f' {k}="{_escape(v).replace(chr(34), "&quot;")}"' for k, v in node.attrs.items())
+
+
+def _write(node: Node, depth: int, out: list[str]) -> None:
+    pad = "  " * depth
+    if node.children:
+        out.append(f"{pad}<{node.tag}{_attrs(node)}>")
+        for child in _sorted_children(node):
+            _write(child, depth + 1, out)
+        out.append(f"{pad}</{node.tag}>")
+        return
+    text = node.text.strip()
+    if node.tag in _BOOLEANS and text in ("1", "0"):
+        text = "true" if text == "1" else "false"
+    out.append(
+        f"{pad}<{node.tag}{_attrs(node)}>{_escape(text)}</{node.tag}>"
+        if text
+        else f"{pad}<{node.tag}{_attrs(node)} />"
+    )
+
+
+def reserialize(root: Node, uri: str, registered: datetime.datetime) -> str:
+    """The task document as Windows writes it back after registration (idempotent)."""
+    _fill_defaults(root, uri, registered)
+    attrs = {k: v for k, v in root.attrs.items() if not k.startswith("xmlns")}
+    root.attrs = {"version": attrs.pop("version", "1.2"), **attrs, "xmlns": NS}
+    out = ['<?xml version="1.0" encoding="UTF-16"?>']
+    _write(root, 0, out)
+    return "\r\n".join(out) + "\r\n"
 
 
 @cmdlet(

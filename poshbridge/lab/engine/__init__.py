@@ -23,7 +23,7 @@ from poshbridge.lab.engine.contract import (
     RunspaceState,
     TerminatingError,
 )
-from poshbridge.lab.engine.registry import REGISTRY, Flags, Invocation, ensure_env, lookup
+from poshbridge.lab.engine.registry import EDITION, REGISTRY, Flags, Invocation, ensure_env, lookup
 from poshbridge.lab.host import TwinHost
 
 __all__ = ["REGISTRY", "command_not_found", "invoke", "run_statement"]
@@ -109,8 +109,12 @@ def run_statement(
                 )
             )
         if call.is_script:
+            from poshbridge.lab.cmdlets.packages import run_fixed_statement
+
+            if len(statement) == 1 and run_fixed_statement(runspace, call.name):
+                continue
             raise _script_not_supported(call.name)
-        info = lookup(call.name)
+        info = lookup(call.name, runspace.variables.get(EDITION))
         if info is None or (info.module is not None and not _module_installed(host, info.module)):
             raise command_not_found(call.name)
         try:

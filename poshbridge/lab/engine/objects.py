@@ -13,8 +13,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from psrpcore.types import PSNoteProperty, PSObject, PSSecureString, PSType, PSVersion
+from psrpcore.types import PSListBase, PSNoteProperty, PSObject, PSSecureString, PSType, PSVersion
 from psrpcore.types._enum import PSEnumBase
+
+
+@PSType(["System.Object[]", "System.Array"], tag="LST")
+class ObjectArray(PSListBase):
+    """A .NET ``object[]`` (serialized as ``<LST>`` under the System.Object[] type names)."""
+
 
 PS_CUSTOM_OBJECT = ["System.Management.Automation.PSCustomObject", "System.Object"]
 

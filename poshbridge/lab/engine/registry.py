@@ -124,6 +124,9 @@ class CmdletInfo:
 
 
 REGISTRY: dict[str, CmdletInfo] = {}
+# Cmdlets that behave differently in PowerShell 7 (a PowerShell.7 endpoint): looked up first there.
+CORE_REGISTRY: dict[str, CmdletInfo] = {}
+EDITION = "__lab_ps_edition"  # runspace variable: "Desktop" (5.1, default) or "Core" (PowerShell 7)
 
 
 def cmdlet(
@@ -136,6 +139,7 @@ def cmdlet(
     should_process: bool = False,
     aliases: tuple[str, ...] = (),
     class_name: str | None = None,
+    edition: str = "Desktop",
 ) -> Callable[[Callable[[Invocation], None]], Callable[[Invocation], None]]:
     """Register ``fn`` as the emulation of the cmdlet ``name``."""
 
@@ -150,17 +154,20 @@ def cmdlet(
             should_process=should_process,
             class_name=class_name,
         )
+        table = CORE_REGISTRY if edition == "Core" else REGISTRY
         for key in (name, *aliases):
-            REGISTRY[key.lower()] = info
+            table[key.lower()] = info
         return fn
 
     return register
 
 
-def lookup(name: str) -> CmdletInfo | None:
+def lookup(name: str, edition: str | None = None) -> CmdletInfo | None:
     text = name.strip()
     if "\\" in text:  # module-qualified: Posh-ACME\Get-PAOrder
         text = text.rsplit("\\", 1)[-1]
+    if edition == "Core" and text.lower() in CORE_REGISTRY:
+        return CORE_REGISTRY[text.lower()]
     return REGISTRY.get(text.lower())
 
 
