@@ -269,7 +269,6 @@ _RECORD_PROPERTY = re.compile(r"\s*\+ (CategoryInfo|FullyQualifiedErrorId|PSComp
 _CMD_MESSAGE = re.compile(r"([A-Za-z][\w]*-[\w]+|[A-Za-z][\w.]*) : (.*)$", re.S)
 # PowerShell 7 ConciseView.
 _CONCISE_LINE = re.compile(r"Line \|\s*$")
-_CONCISE_HEAD = re.compile(r"(.{1,200}?): (.+):(\d+)\s*$")
 _CONCISE_BODY = re.compile(r"\s*(\d+ )?\|(?: ?(.*))?$")
 _TILDES = re.compile(r"\s*~+\s*$")
 
@@ -283,7 +282,6 @@ _IIS_DEPLOY = re.compile(
 )
 _IMPORTING = re.compile(r"Importing cert with thumbprint ([0-9A-Fa-f]{40})")
 _ACME_TYPE = re.compile(r'"type"\s*:\s*"([^"]*)"')
-_ACME_DETAIL = re.compile(r'"detail"\s*:\s*"((?:[^"\\]|\\.)*)"')
 _ACME_STATUS = re.compile(r'"status"\s*:\s*(\d{3})')
 
 
@@ -674,13 +672,13 @@ class _Builder:
                 return
             if _CONCISE_LINE.match(line):
                 head_text = self.pending[-1][1] if self.pending else ""
-                head = _CONCISE_HEAD.match(head_text)
+                head = _concise_head(head_text)
                 if self.pending:
                     self.pending.pop()
                 self._start_record("concise", line_no - 1 if head_text else line_no)
                 self.rec_message = []
                 if head is not None:
-                    command = head.group(1).strip()
+                    command = head.strip()
                     self.rec_command = None if command.endswith("Exception") else command
                 return
         if first == "p" and stripped.startswith("poshbridge: "):
@@ -760,12 +758,12 @@ def problem_from_text(message: str) -> AcmeProblem | None:
             )
         type_match = _ACME_TYPE.search(message)
         if type_match is not None:
-            detail = _ACME_DETAIL.search(message)
+            detail = _json_string_after(message, '"detail"')
             status_match = _ACME_STATUS.search(message)
             return classify_problem(
                 type=type_match.group(1),
                 status=int(status_match.group(1)) if status_match else None,
-                detail=detail.group(1) if detail else None,
+                detail=detail,
             )
     problem = classify_problem(message=message)
     if problem.type is None and problem.fqdn is None:
@@ -782,6 +780,41 @@ def _json_object(text: str) -> dict[str, Any] | None:
     except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
+
+
+def _concise_head(text: str) -> str | None:
+    """ConciseView's ``<command>: <script>:<line>`` above ``Line |`` -> the command, in linear time
+    (the first ": " within 200 characters, then a non-empty script and a line number at the end)."""
+    sep = text.find(": ", 1, 202)
+    if sep < 1:
+        return None
+    script, colon, number = text[sep + 2 :].rstrip().rpartition(":")
+    if not colon or not script or not number.isdigit() or not number.isascii():
+        return None
+    return text[:sep]
+
+
+def _json_string_after(text: str, key: str) -> str | None:
+    """The JSON string value after the first ``key :`` in ``text`` (a partial JSON body), decoded by
+    the json module's linear string scanner; None when there is none or it does not close."""
+    at = text.find(key)
+    if at < 0:
+        return None
+    pos = at + len(key)
+    rest = text[pos:].lstrip()
+    if not rest.startswith(":"):
+        return None
+    rest = rest[1:].lstrip()
+    if not rest.startswith('"'):
+        return None
+    try:
+        value, _ = _STRING_DECODER.raw_decode(text, len(text) - len(rest))
+    except ValueError:
+        return None
+    return value if isinstance(value, str) else None
+
+
+_STRING_DECODER = json.JSONDecoder(strict=False)
 
 
 def is_bad_nonce(problem: AcmeProblem | None) -> bool:
@@ -944,7 +977,8 @@ class RenewalResult:
 
 
 _ISO = re.compile(
-    r"\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*(Z|[+-]\d{2}:?\d{2})?\s*$"
+    r"\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?"
+    r"(?:\s*(Z|[+-]\d{2}:?\d{2}))?\s*$"
 )
 
 

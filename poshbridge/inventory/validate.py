@@ -45,7 +45,7 @@ OCSP_WAIT_SECONDS: Final = 600  # the manual's Start-Sleep 600 (OCSP registratio
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_LOCAL_PART_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+_ATOM_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+$")  # one dot-atom part of a local part
 _DURATION_RE = re.compile(
     r"^P(?!$)(?:(?P<Y>\d+)Y)?(?:(?P<Mo>\d+)M)?(?:(?P<W>\d+)W)?(?:(?P<D>\d+)D)?"
     r"(?:T(?=\d)(?:(?P<H>\d+)H)?(?:(?P<Mi>\d+)M)?(?:(?P<S>\d+(?:\.\d+)?)S)?)?$"
@@ -257,7 +257,7 @@ def check_email(raw: Any, path: str, out: Problems) -> str | _Invalid:
     local, at, domain = address.rpartition("@")
     if not at or not local:
         return out.error(path, f"is not a valid e-mail address ({text!r})")
-    if len(local) > 64 or not _LOCAL_PART_RE.match(local):
+    if len(local) > 64 or not all(_ATOM_RE.match(part) for part in local.split(".")):
         return out.error(path, f"is not a valid e-mail address: bad local part ({text!r})")
     ascii_domain, reason = normalize_fqdn(domain, allow_wildcard=False)
     if ascii_domain is None:
