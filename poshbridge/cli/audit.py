@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as _markup_escape
 from rich.table import Table
 
 from poshbridge.audit.prometheus import render_textfile, write_textfile
@@ -38,12 +38,19 @@ from poshbridge.audit.verdict import (
     HostVerdict,
     evaluate,
 )
+from poshbridge.cli.common import INSECURE_HELP
 from poshbridge.output import make_console
+from poshbridge.textsafe import safe_json_text, safe_text
 
 DEFAULT_PARALLEL = 10
 DEFAULT_MAX_LOGS = 10
 
 _LEVEL_STYLE = {OK: "green", WARN: "yellow", CRIT: "bold red"}
+
+
+def escape(text: str) -> str:
+    """A value for a table cell or a message: control characters made visible, markup escaped."""
+    return _markup_escape(safe_text(text))
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -101,7 +108,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--insecure",
         action="store_true",
-        help="allow what the inventory asks for: Basic over HTTP or verify: false (with a warning)",
+        help=INSECURE_HELP,
     )
     parser.set_defaults(func=run)
 
@@ -199,7 +206,7 @@ def _run_offline(args: argparse.Namespace, console: Console, err: Console, now: 
             "files": files_json,
             "verdicts": [v.to_json(include_runs=False) for v in verdicts],
         }
-        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(safe_json_text(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
     else:
         _render_sessions(console, files_json)
     code = max([v.exit_code for v in verdicts], default=0)
@@ -289,7 +296,7 @@ def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: d
             "crit_days": args.crit_days,
             "hosts": [v.to_json() for v in verdicts],
         }
-        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(safe_json_text(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
     else:
         render_verdicts(console, verdicts)
     code = max([v.exit_code for v in verdicts], default=0)
