@@ -37,6 +37,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from poshbridge.audit.capped import DEFAULT_MAX_FILE_SIZE, truncation_note
 from poshbridge.audit.transcript import (
     RenewalResult,
     TranscriptFile,
@@ -68,7 +69,7 @@ def recent_days(now: datetime, days: int = RECENT_DAYS) -> list[str]:
     return [(utc - timedelta(days=back)).strftime("%Y%m%d") for back in range(days)]
 
 
-def state_batch(host: HostConfig, now: datetime) -> Batch:
+def state_batch(host: HostConfig, now: datetime, max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> Batch:
     renewal = host.renewal
     log_dir = renewal.log_dir
     batch = Batch()
@@ -93,7 +94,14 @@ def state_batch(host: HostConfig, now: datetime) -> Batch:
     recent = [_join(log_dir, f"renew-{day}-*") for day in recent_days(now)] + [_join(log_dir, MANUAL_LOG)]
     batch.add(Cmd.of("Get-ChildItem", Path=recent, Name=SWITCH, ErrorAction=_SILENT), label="recent-names")
     batch.add(
-        Cmd.of("Get-Content", Path=recent, Encoding="Byte", ReadCount=0, ErrorAction=_SILENT),
+        Cmd.of(
+            "Get-Content",
+            Path=recent,
+            Encoding="Byte",
+            ReadCount=0,
+            TotalCount=max_file_size + 1,  # the cap, plus one byte to know a file was longer
+            ErrorAction=_SILENT,
+        ),
         label="recent-content",
     )
     batch.add(calls.get_pa_orders(), label="orders")
@@ -120,25 +128,40 @@ def choose_log_files(names: Iterable[str], max_runs: int) -> list[str]:
     return manual + chosen
 
 
-def read_batch(log_dir: str, names: Sequence[str]) -> Batch:
+def read_batch(log_dir: str, names: Sequence[str], max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> Batch:
     batch = Batch()
     for name in names:
-        batch.add(_read(log_dir, name), label=f"file:{name}")
+        batch.add(_read(log_dir, name, max_file_size=max_file_size), label=f"file:{name}")
     return batch
 
 
-def _read(log_dir: str, name: str, *, silent: bool = False) -> Cmd:
+def _read(
+    log_dir: str, name: str, *, silent: bool = False, max_file_size: int = DEFAULT_MAX_FILE_SIZE
+) -> Cmd:
+    # -TotalCount with -Encoding Byte counts bytes: the host never sends more than the cap (+1 byte,
+    # which tells the file was longer).
     return Cmd.of(
         "Get-Content",
         LiteralPath=_join(log_dir, name),
         Encoding="Byte",
         ReadCount=0,
+        TotalCount=max_file_size + 1,
         ErrorAction=_SILENT if silent else None,
     )
 
 
 def _join(folder: str, name: str) -> str:
     return folder.rstrip("\\") + "\\" + name
+
+
+def cap_files(files: dict[str, bytes], max_file_size: int) -> list[str]:
+    """Cut every file to ``max_file_size`` bytes in place; the "truncated at cap" notes (WARN reasons)."""
+    notes: list[str] = []
+    for name, data in files.items():
+        if len(data) > max_file_size:
+            files[name] = data[:max_file_size]
+            notes.append(truncation_note(name, max_file_size))
+    return notes
 
 
 def files_from_outputs(outputs: Mapping[str, Sequence[Any]]) -> dict[str, bytes]:
@@ -368,13 +391,14 @@ def collect_host(
     insecure: bool = False,
     base_dir: Path | None = None,
     probe: Callable[[HostConfig], ServedCertificate] = probe_served,
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
 ) -> HostFacts:
     moment = now or datetime.now(timezone.utc)
     state = StateAnswer()
     files: dict[str, bytes] = {}
     try:
         with HostSession(host, insecure=insecure, base_dir=base_dir or Path.cwd()) as session:
-            batch = state_batch(host, moment)
+            batch = state_batch(host, moment, max_file_size)
             result = session.run(batch)
             state.outputs = _outputs(result)
             state.errors = _findings(result)
@@ -383,7 +407,8 @@ def collect_host(
             missing = [name for name in wanted if name not in files]
             if missing:
                 # the reads first: a Posh-ACME statement that throws again must not stop them
-                second = Batch(read_batch(host.renewal.log_dir, missing).statements + _not_run(batch, result))
+                reads = read_batch(host.renewal.log_dir, missing, max_file_size).statements
+                second = Batch(reads + _not_run(batch, result))
                 answer = session.run(second)
                 more = _outputs(answer)
                 files.update(files_from_outputs(more))
@@ -391,6 +416,7 @@ def collect_host(
                 state.errors.extend(_findings(answer))
             keep = set(wanted)
             files = {name: data for name, data in files.items() if name in keep}
+            state.errors.extend(cap_files(files, max_file_size))
     except RemoteConnectionError as exc:
         state.errors.append(f"{exc.kind}: {exc.message}")
     served = probe(host)
@@ -405,12 +431,20 @@ def collect_fleet(
     max_logs: int = DEFAULT_MAX_LOGS,
     insecure: bool = False,
     base_dir: Path | None = None,
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
 ) -> list[HostFacts]:
     """Collect every host, ``parallel`` at a time; results in the order of ``hosts``."""
 
     def one(host: HostConfig) -> HostFacts:
         try:
-            return collect_host(host, now=now, max_logs=max_logs, insecure=insecure, base_dir=base_dir)
+            return collect_host(
+                host,
+                now=now,
+                max_logs=max_logs,
+                insecure=insecure,
+                base_dir=base_dir,
+                max_file_size=max_file_size,
+            )
         except Exception as exc:  # a failing host is data
             return HostFacts(
                 host=host.name,

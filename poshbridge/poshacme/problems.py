@@ -488,7 +488,7 @@ def _match_rows(detail: str, type_: str | None) -> tuple[list[TableRow], str | N
     best: list[TableRow] = []
     value: str | None = None
     best_len = -1
-    lowered = detail.translate(_ASCII_LOWER)
+    lowered = detail.lower() if detail.isascii() else detail.translate(_ASCII_LOWER)
     for row, pattern in _ROW_PATTERNS:
         if type_ is not None and row.type != type_:
             continue

@@ -95,6 +95,7 @@ def test_newest_runs_are_chosen_by_the_stamp_in_their_names() -> None:
     assert (
         cmd.render()
         == "Get-Content -LiteralPath 'C:\\poshbridge\\logs\\acme_log.txt' -Encoding 'Byte' -ReadCount 0"
+        " -TotalCount 67108865"
     )
 
 

@@ -589,7 +589,15 @@ def get_content(ctx: Invocation) -> None:
                 )
             )
             continue
-        data = real.read_bytes()
+        if str(encoding or "").lower() == "byte":
+            # With -Encoding Byte every item is one byte, so -TotalCount counts bytes and the reader
+            # stops there (PowerShell: GetContentCommand.ProcessRecord reads at most TotalCount
+            # items, src/Microsoft.PowerShell.Commands.Management/commands/management/GetContentCommand.cs).
+            total = ctx.get("TotalCount") if ctx.has("TotalCount") else -1
+            with real.open("rb") as handle:
+                data = handle.read(total) if total is not None and total >= 0 else handle.read()
+        else:
+            data = real.read_bytes()
         if str(encoding or "").lower() == "byte":
             if ctx.switch("Raw") or (read_count is not None and read_count <= 0):
                 ctx.output(data)
