@@ -238,12 +238,17 @@ class TranscriptFile:
     cut_lines: int = 0  # lines longer than the parser keeps, cut
 
     def to_json(self, *, include_events: bool = False) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "file": self.name,
             "encoding": self.encoding,
             "lines": self.line_count,
             "sessions": [s.to_json(include_events=include_events) for s in self.sessions],
         }
+        if self.sessions_dropped:
+            out["sessions_dropped"] = self.sessions_dropped  # older sessions not kept (memory bound)
+        if self.cut_lines:
+            out["cut_lines"] = self.cut_lines  # lines longer than the parser keeps
+        return out
 
 
 # ----- line patterns -------------------------------------------------------------------------------
