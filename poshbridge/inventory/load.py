@@ -65,6 +65,7 @@ class InventoryLoader(yaml.SafeLoader):
         self.duplicates: list[tuple[str, int]] = []  # (key path, 1-based line)
         self.tagged: set[tuple[int, int]] = set()  # (line, column) of nodes with an explicit tag
         self.tags: list[tuple[str, int]] = []  # (key path, 1-based line) of explicit tags
+        self.visited: set[int] = set()
 
     # An explicit tag (``!!int``, ``!!binary``, ``!custom``) is refused before anything is constructed:
     # the constructors would raise with the value in the message (a secret, for a password).
@@ -76,6 +77,11 @@ class InventoryLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
     def record_duplicates(self, node: yaml.Node, path: str = "") -> None:
+        # An alias is the same node object: visit each node once, or nested aliases ("billion
+        # laughs") would make this walk exponential.
+        if id(node) in self.visited:
+            return
+        self.visited.add(id(node))
         if (node.start_mark.line, node.start_mark.column) in self.tagged:
             self.tags.append((path, node.start_mark.line + 1))
         if isinstance(node, yaml.MappingNode):

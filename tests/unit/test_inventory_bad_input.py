@@ -73,8 +73,15 @@ def test_yaml_syntax_errors_do_not_quote_the_file() -> None:
         assert not any(MARK in m for m in found), found
 
 
-def test_recursive_anchors_are_an_error_not_a_crash() -> None:
-    assert messages("x: &a [*a]\n") == ["not valid YAML: nested too deeply "]
+def test_recursive_anchors_and_alias_bombs_are_errors_not_a_crash_or_a_hang() -> None:
+    assert messages("x: &a [*a]\n")[0] == "unknown key 'x' in the inventory (top level) x"
+    found = messages("hosts: {h: {domains: &d [*d], address: &m {k: *m}}}\n")
+    assert "must be an FQDN, not a list hosts.h.domains[0]" in found
+    lines = ["a0: &a0 [x,x,x,x,x,x,x,x,x]"]
+    lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
+    found = messages("\n".join(lines) + "\nhosts: {h: {domains: *a9}}\n")  # 9**9 paths if expanded
+    assert len(found) < 100 and any("domains[0]" in m for m in found)
+    assert messages("a: " + "[" * 5000 + "]" * 5000 + "\n")[0].startswith("not valid YAML")
 
 
 @pytest.mark.parametrize(
