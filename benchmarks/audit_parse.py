@@ -104,11 +104,13 @@ def main() -> None:
             parsed = parse_transcript(data, path.name)
             elapsed = time.perf_counter() - started
             mb = nbytes / (1024 * 1024)
-            print(f"{mb:7.1f}M {len(parsed.sessions):9d} {elapsed:8.2f} {mb / elapsed:7.1f}")
+            sessions = len(parsed.sessions) + parsed.sessions_dropped
+            print(f"{mb:7.1f}M {sessions:9d} {elapsed:8.2f} {mb / elapsed:7.1f}")
             outcomes: dict[str, int] = {}
             for session in parsed.sessions:
                 outcomes[session.outcome] = outcomes.get(session.outcome, 0) + 1
-            print(f"         outcomes: {dict(sorted(outcomes.items()))}")
+            kept = len(parsed.sessions)
+            print(f"         outcomes of the {kept} newest (kept): {dict(sorted(outcomes.items()))}")
             del data, parsed
 
 

@@ -49,9 +49,13 @@ def _scrub(value: Any, secrets: Iterable[str]) -> Any:
 def append(directory: Path, records: Iterable[Mapping[str, Any]], *, secrets: Iterable[str] = ()) -> Path:
     """Append records (one line each); creates the directory (mode 0700) when needed."""
     values = [s for s in secrets if s]
-    directory.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(OSError):
-        os.chmod(directory, 0o700)
+    try:
+        directory.mkdir(parents=True, mode=0o700)
+    except FileExistsError:
+        pass  # an existing directory keeps the mode its owner chose
+    else:
+        with contextlib.suppress(OSError):
+            os.chmod(directory, 0o700)  # created here: 0700 whatever the umask
     path = history_path(directory)
     lines = [json.dumps(_scrub(dict(r), values), ensure_ascii=False, sort_keys=True) for r in records]
     with _LOCK, path.open("a", encoding="utf-8") as handle:

@@ -11,10 +11,11 @@ One pass over the lines with compiled regexes; plain output lines are counted, n
 
 from __future__ import annotations
 
+import codecs
 import gc
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -35,6 +36,12 @@ SEPARATOR = "*" * 22
 _MAX_HEADER_LINES = 64  # a $PSVersionTable never has this many entries
 _MAX_TE_LINES = 400  # cap on a multi-line TerminatingError message (an ACME JSON body)
 _PENDING_KEEP = 40  # unclassified lines kept as the possible message of an error record
+_MAX_TE_CHARS = 1 << 20  # and on its size
+_LOOKAHEAD = _MAX_HEADER_LINES + 8  # lines kept back between windows of a streamed file
+_MAX_SESSIONS = 2000  # newest sessions kept per file (older ones are counted, not kept)
+_MAX_EVENTS = 5000  # newest events kept per session
+_MAX_LINE = 1 << 20  # characters kept of one line (the rest of a longer line is dropped)
+_WINDOW_BYTES = 4 << 20  # bytes decoded at a time
 
 # ----- decoding ------------------------------------------------------------------------------------
 
@@ -173,6 +180,7 @@ class Session:
     edition: str | None = None
     ps_version_table: dict[str, str] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
+    events_dropped: int = 0  # older events of a huge session, not kept
     output_lines: int = 0
     orders: list[str] = field(default_factory=list)  # order names / main domains mentioned
     imported_thumbprint: str | None = None  # Set-IISCertificate "Importing cert with thumbprint"
@@ -226,14 +234,21 @@ class TranscriptFile:
     encoding: str
     line_count: int
     sessions: list[Session]
+    sessions_dropped: int = 0  # older sessions of a huge file, not kept (the newest are)
+    cut_lines: int = 0  # lines longer than the parser keeps, cut
 
     def to_json(self, *, include_events: bool = False) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "file": self.name,
             "encoding": self.encoding,
             "lines": self.line_count,
             "sessions": [s.to_json(include_events=include_events) for s in self.sessions],
         }
+        if self.sessions_dropped:
+            out["sessions_dropped"] = self.sessions_dropped  # older sessions not kept (memory bound)
+        if self.cut_lines:
+            out["cut_lines"] = self.cut_lines  # lines longer than the parser keeps
+        return out
 
 
 # ----- line patterns -------------------------------------------------------------------------------
@@ -269,7 +284,6 @@ _RECORD_PROPERTY = re.compile(r"\s*\+ (CategoryInfo|FullyQualifiedErrorId|PSComp
 _CMD_MESSAGE = re.compile(r"([A-Za-z][\w]*-[\w]+|[A-Za-z][\w.]*) : (.*)$", re.S)
 # PowerShell 7 ConciseView.
 _CONCISE_LINE = re.compile(r"Line \|\s*$")
-_CONCISE_HEAD = re.compile(r"(.{1,200}?): (.+):(\d+)\s*$")
 _CONCISE_BODY = re.compile(r"\s*(\d+ )?\|(?: ?(.*))?$")
 _TILDES = re.compile(r"\s*~+\s*$")
 
@@ -283,7 +297,6 @@ _IIS_DEPLOY = re.compile(
 )
 _IMPORTING = re.compile(r"Importing cert with thumbprint ([0-9A-Fa-f]{40})")
 _ACME_TYPE = re.compile(r'"type"\s*:\s*"([^"]*)"')
-_ACME_DETAIL = re.compile(r'"detail"\s*:\s*"((?:[^"\\]|\\.)*)"')
 _ACME_STATUS = re.compile(r'"status"\s*:\s*(\d{3})')
 
 
@@ -376,6 +389,9 @@ class _Builder:
 
     def __init__(self, lines: list[str]) -> None:
         self.lines = lines
+        self.offset = 0  # line number of lines[0] minus one (the parser sees the file in windows)
+        self.session_count = 0
+        self.sessions_dropped = 0  # older sessions beyond _MAX_SESSIONS (kept: the newest)
         self.sessions: list[Session] = []
         self.current: Session | None = None
         self.closed = True  # the current session has its footer (lines after it are strays)
@@ -385,6 +401,7 @@ class _Builder:
         self.te_command = ""
         self.te_parts: list[str] | None = None
         self.te_repeated = False
+        self.te_chars = 0
         # open error record (5.1 NormalView or 7 ConciseView)
         self.rec_kind: str | None = None  # "normal" | "concise"
         self.rec_line = 0
@@ -399,7 +416,11 @@ class _Builder:
     # -- sessions --
     def _open_session(self, line_no: int, *, has_header: bool) -> Session:
         self._finish_session(line_no - 1)
-        session = Session(index=len(self.sessions), first_line=line_no, has_header=has_header)
+        session = Session(index=self.session_count, first_line=line_no, has_header=has_header)
+        self.session_count += 1
+        if len(self.sessions) >= _MAX_SESSIONS:  # memory stays bounded: the audit wants the newest runs
+            del self.sessions[0]
+            self.sessions_dropped += 1
         self.sessions.append(session)
         self.current = session
         self.closed = False
@@ -432,10 +453,10 @@ class _Builder:
         t1 = _TIME_LINE.match(l1) if l1 else None
         if t1 is not None:
             # Invocation header: separator / Command start time: <14 digits> / separator
-            session = self._body_session(i + 1)
+            session = self._body_session(self.offset + i + 1)
             if session is not None:
                 self._boundary()
-                session.events.append(Event("invocation", i + 2, l1))
+                session.events.append(Event("invocation", self.offset + i + 2, l1))
             return 3 if i + 2 < n and lines[i + 2].strip() == SEPARATOR else 2
         if not l1 or i + 2 >= n:
             return 0
@@ -453,9 +474,9 @@ class _Builder:
             if not is_end and not is_start:
                 is_end = self.current is not None and not self.closed and self.current.has_header
             if is_end:
-                self._footer(i, label, stamp)
+                self._footer(self.offset + i, label, stamp)
                 return 4
-            session = self._open_session(i + 1, has_header=True)
+            session = self._open_session(self.offset + i + 1, has_header=True)
             session.minimal_header = True
             session.start_label = label
             session.start = _parse_stamp(stamp)
@@ -473,7 +494,7 @@ class _Builder:
             consumed = end - i
         else:
             consumed = end - i + 1
-        session = self._open_session(i + 1, has_header=True)
+        session = self._open_session(self.offset + i + 1, has_header=True)
         session.start_label = label
         session.start = _parse_stamp(stamp)
         _apply_header(session, lines[i + 3 : end])
@@ -606,17 +627,21 @@ class _Builder:
         if number is None:
             if _TILDES.match(text):
                 self.rec_after_tildes = True
-            elif self.rec_after_tildes or text.strip():
+            elif (self.rec_after_tildes or text.strip()) and len(self.rec_message) < _MAX_TE_LINES:
                 self.rec_message.append(text.strip())
         return True
 
-    def feed(self) -> None:
+    def feed(self, *, final: bool = True) -> None:
+        """Parse ``self.lines``; unless ``final``, stop ``_LOOKAHEAD`` lines before the end and keep
+        those for the next window (a header block looks ahead at most that far)."""
         lines = self.lines
         n = len(lines)
+        limit = n if final else n - _LOOKAHEAD
+        offset = self.offset
         i = 0
-        while i < n:
+        while i < limit:
             line = lines[i]
-            line_no = i + 1
+            line_no = offset + i + 1
             if line and line[0] == "*" and line.strip() == SEPARATOR:
                 consumed = self._structure(i)
                 if consumed:
@@ -626,7 +651,8 @@ class _Builder:
                 line = _ANSI.sub("", line)
             if self.te_parts is not None:
                 self.te_parts.append(line)
-                if line.endswith('"') or len(self.te_parts) >= _MAX_TE_LINES:
+                self.te_chars += len(line)
+                if line.endswith('"') or len(self.te_parts) >= _MAX_TE_LINES or self.te_chars > _MAX_TE_CHARS:
                     self._flush_te()
                 i += 1
                 continue
@@ -637,7 +663,11 @@ class _Builder:
                 self._close_record()
             self._body_line(line, line_no)
             i += 1
-        self._finish_session(n)
+        if final:
+            self._finish_session(offset + n)
+        else:
+            self.offset = offset + i
+            self.lines = lines[i:]
 
     def _body_line(self, line: str, line_no: int) -> None:
         stripped = line.strip()
@@ -648,6 +678,9 @@ class _Builder:
         session = self._body_session(line_no)
         if session is None:
             return
+        if len(session.events) > 2 * _MAX_EVENTS:  # bounded memory: the newest events decide
+            session.events_dropped += len(session.events) - _MAX_EVENTS
+            del session.events[: len(session.events) - _MAX_EVENTS]
         first = line[0]
         if first == "P" and line.startswith("PS"):
             prompt = _PROMPT.match(line)
@@ -674,13 +707,13 @@ class _Builder:
                 return
             if _CONCISE_LINE.match(line):
                 head_text = self.pending[-1][1] if self.pending else ""
-                head = _CONCISE_HEAD.match(head_text)
+                head = _concise_head(head_text)
                 if self.pending:
                     self.pending.pop()
                 self._start_record("concise", line_no - 1 if head_text else line_no)
                 self.rec_message = []
                 if head is not None:
-                    command = head.group(1).strip()
+                    command = head.strip()
                     self.rec_command = None if command.endswith("Exception") else command
                 return
         if first == "p" and stripped.startswith("poshbridge: "):
@@ -707,6 +740,7 @@ class _Builder:
             self._emit_te(line_no, command, rest, continuation)
         else:
             self.te_line, self.te_command, self.te_parts = line_no, command, [rest]
+            self.te_chars = len(rest)
             self.te_repeated = continuation
 
 
@@ -736,7 +770,7 @@ def _note_posh_acme(session: Session, text: str) -> None:
         match = regex.search(text)
         if match is not None:
             name = match.group(1) or (match.group(2) if regex is not _SKIPPED else None)
-            if name and name not in session.orders:
+            if name and len(session.orders) < 100 and name not in session.orders:
                 session.orders.append(name)
             return
     imported = _IMPORTING.search(text)
@@ -760,12 +794,12 @@ def problem_from_text(message: str) -> AcmeProblem | None:
             )
         type_match = _ACME_TYPE.search(message)
         if type_match is not None:
-            detail = _ACME_DETAIL.search(message)
+            detail = _json_string_after(message, '"detail"')
             status_match = _ACME_STATUS.search(message)
             return classify_problem(
                 type=type_match.group(1),
                 status=int(status_match.group(1)) if status_match else None,
-                detail=detail.group(1) if detail else None,
+                detail=detail,
             )
     problem = classify_problem(message=message)
     if problem.type is None and problem.fqdn is None:
@@ -782,6 +816,41 @@ def _json_object(text: str) -> dict[str, Any] | None:
     except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
+
+
+def _concise_head(text: str) -> str | None:
+    """ConciseView's ``<command>: <script>:<line>`` above ``Line |`` -> the command, in linear time
+    (the first ": " within 200 characters, then a non-empty script and a line number at the end)."""
+    sep = text.find(": ", 1, 202)
+    if sep < 1:
+        return None
+    script, colon, number = text[sep + 2 :].rstrip().rpartition(":")
+    if not colon or not script or not number.isdigit() or not number.isascii():
+        return None
+    return text[:sep]
+
+
+def _json_string_after(text: str, key: str) -> str | None:
+    """The JSON string value after the first ``key :`` in ``text`` (a partial JSON body), decoded by
+    the json module's linear string scanner; None when there is none or it does not close."""
+    at = text.find(key)
+    if at < 0:
+        return None
+    pos = at + len(key)
+    rest = text[pos:].lstrip()
+    if not rest.startswith(":"):
+        return None
+    rest = rest[1:].lstrip()
+    if not rest.startswith('"'):
+        return None
+    try:
+        value, _ = _STRING_DECODER.raw_decode(text, len(text) - len(rest))
+    except ValueError:
+        return None
+    return value if isinstance(value, str) else None
+
+
+_STRING_DECODER = json.JSONDecoder(strict=False)
 
 
 def is_bad_nonce(problem: AcmeProblem | None) -> bool:
@@ -884,26 +953,151 @@ def _success_reason(session: Session, kind: str) -> str:
     return f"not due for renewal yet: {orders}".rstrip(": ")
 
 
+class _StreamDecoder:
+    """Bytes arriving in chunks -> complete lines, with the choices of :func:`decode_transcript`
+    (BOM, UTF-16 guess, strict UTF-8 else line by line UTF-8/CP932/CP1252), one window at a time.
+    Lines longer than ``_MAX_LINE`` characters are cut (counted in ``cut_lines``)."""
+
+    def __init__(self) -> None:
+        self.head = b""  # bytes before the encoding is decided
+        self.mode: str | None = None  # "utf-8" | "utf-8-bom" | a UTF-16 codec
+        self.utf16: Any = None  # incremental decoder
+        self.encoding = ""
+        self.used: set[str] = set()
+        self.carry = b""  # an incomplete line (8-bit modes)
+        self.pending = ""  # an incomplete decoded line
+        self.cr = ""  # a held-back CR (it may be the first half of CRLF)
+        self.overlong = False
+        self.cut_lines = 0
+
+    def push(self, chunk: bytes, *, final: bool = False) -> list[str]:
+        if self.mode is None:
+            self.head += chunk
+            if len(self.head) < 400 and not final:
+                return []
+            chunk, self.head = self.head, b""
+            self._decide(chunk)
+            chunk = chunk[self._bom_length :]
+        if self.utf16 is not None:
+            return self._text(self.utf16.decode(chunk, final), final)
+        data = self.carry + chunk
+        cut = len(data) if final else data.rfind(b"\n") + 1
+        if not final and cut == 0 and len(data) > 4 * _MAX_LINE:
+            cut = len(data)  # a line longer than any kept: decode what there is
+        self.carry = data[cut:]
+        return self._text(self._decode_8bit(data[:cut]), final)
+
+    def _decide(self, head: bytes) -> None:
+        self._bom_length = 0
+        for bom, codec in _BOMS:
+            if head.startswith(bom):
+                self._bom_length = len(bom)
+                self.mode = codec + "-bom"
+                if codec != "utf-8":
+                    self.utf16 = codecs.getincrementaldecoder(codec)(errors="replace")
+                self.encoding = self.mode
+                return
+        if _looks_utf16_without_bom(head):
+            codec = "utf-16-le" if head[1:2] == b"\x00" else "utf-16-be"
+            self.mode = self.encoding = codec
+            self.utf16 = codecs.getincrementaldecoder(codec)(errors="replace")
+            return
+        self.mode = "utf-8"
+
+    def _decode_8bit(self, data: bytes) -> str:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            text, mixed = _decode_line_by_line(data)
+            self.used.update(mixed.split("+")[1:])
+            return text
+
+    def finish_encoding(self) -> str:
+        if self.utf16 is not None:
+            return self.encoding
+        base = self.mode or "utf-8"
+        return "+".join([base, *sorted(self.used)])
+
+    def _text(self, piece: str, final: bool) -> list[str]:
+        piece = self.cr + piece
+        self.cr = ""
+        if not final and piece.endswith("\r"):
+            self.cr, piece = "\r", piece[:-1]
+        if "\r" in piece:
+            piece = piece.replace("\r\n", "\n").replace("\r", "\n")
+        if "\x00" in piece:
+            piece = piece.replace("\x00", "")
+        if "\ufeff" in piece:
+            piece = piece.replace("\ufeff", "")
+        if self.overlong:
+            newline = piece.find("\n")
+            if newline < 0:
+                return []
+            piece, self.overlong = piece[newline:], False
+        parts = (self.pending + piece).split("\n")
+        self.pending = parts.pop()
+        if final and self.pending:
+            parts.append(self.pending)
+            self.pending = ""
+        elif len(self.pending) > _MAX_LINE:
+            self.pending, self.overlong = self.pending[:_MAX_LINE], True
+            self.cut_lines += 1
+        for position, part in enumerate(parts):
+            if len(part) > _MAX_LINE:
+                parts[position] = part[:_MAX_LINE]
+                self.cut_lines += 1
+        return parts
+
+
 def parse_transcript(data: bytes, name: str = "") -> TranscriptFile:
     """Parse one transcript file. Never raises."""
-    text, encoding = decode_transcript(data)
-    lines = text.split("\n")
-    del text
-    if lines and lines[-1] == "":
-        lines.pop()
+    return parse_transcript_stream([data], name)
+
+
+def parse_transcript_stream(chunks: Iterable[bytes], name: str = "") -> TranscriptFile:
+    """Parse a transcript arriving as byte chunks (a file read piece by piece): memory stays bounded
+    by the window (``_WINDOW_BYTES``), the newest ``_MAX_SESSIONS`` sessions and their newest
+    ``_MAX_EVENTS`` events, whatever the size of the input. Never raises."""
+    decoder = _StreamDecoder()
+    builder = _Builder([])
+    line_count = 0
     # A big log creates many small objects and no cycles: pausing the cyclic GC keeps the pass linear.
-    pause_gc = len(data) > 1_000_000 and gc.isenabled()
+    pause_gc = gc.isenabled()
     if pause_gc:
         gc.disable()
     try:
-        builder = _Builder(lines)
-        builder.feed()
+        for chunk in _windows(chunks):
+            lines = decoder.push(chunk)
+            if lines:
+                line_count += len(lines)
+                builder.lines = builder.lines + lines if builder.lines else lines
+                builder.feed(final=False)
+        lines = decoder.push(b"", final=True)
+        line_count += len(lines)
+        builder.lines = builder.lines + lines
+        builder.feed(final=True)
         for session in builder.sessions:
             _decide_outcome(session)
     finally:
         if pause_gc:
             gc.enable()
-    return TranscriptFile(name=name, encoding=encoding, line_count=len(lines), sessions=builder.sessions)
+    parsed = TranscriptFile(
+        name=name, encoding=decoder.finish_encoding(), line_count=line_count, sessions=builder.sessions
+    )
+    parsed.sessions_dropped = builder.sessions_dropped
+    parsed.cut_lines = decoder.cut_lines
+    return parsed
+
+
+def _windows(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Chunks of at most ``_WINDOW_BYTES`` (a whole file given as one chunk is decoded in windows)."""
+    for chunk in chunks:
+        if len(chunk) <= _WINDOW_BYTES:
+            yield chunk
+            continue
+        view = memoryview(chunk)
+        for start in range(0, len(chunk), _WINDOW_BYTES):
+            yield bytes(view[start : start + _WINDOW_BYTES])
 
 
 # ----- hardened script result files ----------------------------------------------------------------
@@ -944,7 +1138,8 @@ class RenewalResult:
 
 
 _ISO = re.compile(
-    r"\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*(Z|[+-]\d{2}:?\d{2})?\s*$"
+    r"\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?"
+    r"(?:\s*(Z|[+-]\d{2}:?\d{2}))?\s*$"
 )
 
 

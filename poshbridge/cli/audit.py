@@ -16,16 +16,23 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as _markup_escape
 from rich.table import Table
 
+from poshbridge.audit.capped import (
+    DEFAULT_MAX_FILE_SIZE,
+    RESULT_FILE_MAX,
+    CappedReader,
+    parse_size,
+    truncation_note,
+)
 from poshbridge.audit.prometheus import render_textfile, write_textfile
 from poshbridge.audit.transcript import (
     RenewalResult,
     TranscriptFile,
     pair_runs,
     parse_result_file,
-    parse_transcript,
+    parse_transcript_stream,
 )
 from poshbridge.audit.verdict import (
     CRIT,
@@ -38,12 +45,19 @@ from poshbridge.audit.verdict import (
     HostVerdict,
     evaluate,
 )
+from poshbridge.cli.common import INSECURE_HELP
 from poshbridge.output import make_console
+from poshbridge.textsafe import safe_json_text, safe_text
 
 DEFAULT_PARALLEL = 10
 DEFAULT_MAX_LOGS = 10
 
 _LEVEL_STYLE = {OK: "green", WARN: "yellow", CRIT: "bold red"}
+
+
+def escape(text: str) -> str:
+    """A value for a table cell or a message: control characters made visible, markup escaped."""
+    return _markup_escape(safe_text(text))
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -99,11 +113,26 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         help=f"newest renewal runs read per host (default {DEFAULT_MAX_LOGS})",
     )
     parser.add_argument(
+        "--max-file-size",
+        type=_size,
+        default=DEFAULT_MAX_FILE_SIZE,
+        metavar="SIZE",
+        help="read at most SIZE of each log file, local or remote (64M, 512K, 1G; default 64M); "
+        "a file cut there is a WARN 'truncated at cap'",
+    )
+    parser.add_argument(
         "--insecure",
         action="store_true",
-        help="allow what the inventory asks for: Basic over HTTP or verify: false (with a warning)",
+        help=INSECURE_HELP,
     )
     parser.set_defaults(func=run)
+
+
+def _size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _non_negative(text: str) -> int:
@@ -139,30 +168,45 @@ def run(args: argparse.Namespace) -> int:
 
 
 def audit_log_files(
-    paths: Sequence[str], *, now: datetime, warn_days: int, crit_days: int
+    paths: Sequence[str],
+    *,
+    now: datetime,
+    warn_days: int,
+    crit_days: int,
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
 ) -> tuple[list[dict[str, Any]], list[HostVerdict], list[str]]:
-    """Parse local files. Returns (per-file JSON, one verdict per transcript group, read errors)."""
+    """Parse local files, each streamed and read up to ``max_file_size`` bytes (a file cut there
+    gets a "truncated at cap" WARN). Returns (per-file JSON, one verdict per transcript group,
+    read errors)."""
     transcripts: list[TranscriptFile] = []
     results: list[RenewalResult] = []
     files_json: list[dict[str, Any]] = []
     problems: list[str] = []
+    truncated: dict[str, str] = {}  # source name -> the WARN reason
     for name in paths:
         path = Path(name)
         try:
-            data = path.read_bytes()
+            with path.open("rb") as handle:
+                head = b""
+                if path.suffix.lower() == ".json":
+                    head = handle.read(min(RESULT_FILE_MAX, max_file_size) + 1)
+                    result = parse_result_file(head, path.name) if len(head) <= RESULT_FILE_MAX else None
+                    if result is not None:
+                        results.append(result)
+                        files_json.append({"file": name, "result": result.to_json(), "sessions": []})
+                        continue
+                reader = CappedReader(handle, max_file_size, head=head)
+                parsed = parse_transcript_stream(reader, path.name)
         except OSError as exc:
             problems.append(f"{name}: {exc.strerror or exc}")
             files_json.append({"file": name, "error": str(exc.strerror or exc), "sessions": []})
             continue
-        result = parse_result_file(data, path.name) if path.suffix.lower() == ".json" else None
-        if result is not None:
-            results.append(result)
-            files_json.append({"file": name, "result": result.to_json(), "sessions": []})
-            continue
-        parsed = parse_transcript(data, path.name)
         transcripts.append(parsed)
         entry = parsed.to_json()
         entry["file"] = name
+        if reader.truncated:
+            truncated[path.name] = truncation_note(name, max_file_size)
+            entry["truncated_at"] = max_file_size
         files_json.append(entry)
     # One verdict per file: its own runs (a result file joins the transcript it names).
     verdicts: list[HostVerdict] = []
@@ -170,8 +214,12 @@ def audit_log_files(
     by_source: dict[str, list[Any]] = {}
     for run in runs:
         by_source.setdefault(run.source, []).append(run)
+    for source in truncated:
+        by_source.setdefault(source, [])
     for source, source_runs in by_source.items():
         facts = HostFacts(host=source, order=_order_of(source_runs), runs=source_runs)
+        if source in truncated:
+            facts.collection_errors.append(truncated[source])
         verdicts.append(evaluate(facts, now=now, warn_days=warn_days, crit_days=crit_days))
     return files_json, verdicts, problems
 
@@ -187,7 +235,11 @@ def _order_of(runs: Sequence[Any]) -> str | None:
 
 def _run_offline(args: argparse.Namespace, console: Console, err: Console, now: datetime) -> int:
     files_json, verdicts, problems = audit_log_files(
-        args.logs, now=now, warn_days=args.warn_days, crit_days=args.crit_days
+        args.logs,
+        now=now,
+        warn_days=args.warn_days,
+        crit_days=args.crit_days,
+        max_file_size=args.max_file_size,
     )
     for problem in problems:
         err.print(f"[red]cannot read[/] {escape(problem)}")
@@ -199,7 +251,7 @@ def _run_offline(args: argparse.Namespace, console: Console, err: Console, now: 
             "files": files_json,
             "verdicts": [v.to_json(include_runs=False) for v in verdicts],
         }
-        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(safe_json_text(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
     else:
         _render_sessions(console, files_json)
     code = max([v.exit_code for v in verdicts], default=0)
@@ -246,6 +298,9 @@ def _render_sessions(console: Console, files_json: Sequence[dict[str, Any]]) -> 
             )  # fmt: skip
         if not entry["sessions"]:
             table.add_row(escape(entry["file"]), "", "", "", "", "", "", "no transcript", "")
+        if entry.get("truncated_at"):
+            note = truncation_note(entry["file"], entry["truncated_at"]).split(": ", 1)[1]
+            table.add_row(escape(entry["file"]), "", "", "", "", "", "", "[yellow]WARN[/]", escape(note))
     console.print(table)
 
 
@@ -278,6 +333,7 @@ def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: d
         max_logs=args.max_logs,
         insecure=args.insecure,
         base_dir=base_dir,
+        max_file_size=args.max_file_size,
     )
     verdicts = [evaluate(f, now=now, warn_days=args.warn_days, crit_days=args.crit_days) for f in facts]
     prometheus_failed = not _write_prometheus(args.prometheus, verdicts, now, err)
@@ -289,7 +345,7 @@ def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: d
             "crit_days": args.crit_days,
             "hosts": [v.to_json() for v in verdicts],
         }
-        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(safe_json_text(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
     else:
         render_verdicts(console, verdicts)
     code = max([v.exit_code for v in verdicts], default=0)

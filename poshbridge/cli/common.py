@@ -22,6 +22,14 @@ EXIT_USAGE = 2
 
 _SEVERITY_STYLE = {"error": "red", "warning": "yellow"}
 
+# What --insecure allows, exactly (poshbridge.remote.session.transport_warnings refuses these three
+# without it); nothing else is relaxed by it: a missing secret or a bad inventory is still an error.
+INSECURE_HELP = (
+    "allow exactly these inventory settings, each with a warning: winrm auth basic over transport "
+    "http (password sent unencrypted), winrm verify: false (the WinRM certificate is not checked) "
+    "and acme skip_certificate_check: true (Set-PAServer -SkipCertificateCheck); nothing else"
+)
+
 
 def inventory_path(args: argparse.Namespace) -> str:
     """The ``-i`` value, else ``$POSHBRIDGE_INVENTORY``, else ``./poshbridge.yaml``."""

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from poshbridge import __version__
+from poshbridge.cli.common import INSECURE_HELP
 from poshbridge.inventory.model import HostConfig
 from poshbridge.output import make_console
 from poshbridge.plan import renew as renew_plan
@@ -47,6 +48,7 @@ from poshbridge.remote.session import (
     StatementResult,
     transport_warnings,
 )
+from poshbridge.textsafe import safe_json_text, safe_text
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -673,7 +675,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         parser.add_argument(
             "--insecure",
             action="store_true",
-            help="allow Basic over HTTP, verify: false and -SkipCertificateCheck (with a warning)",
+            help=INSECURE_HELP,
         )
         parser.add_argument("--lang", choices=("en", "ja"), default="en", help="language of CA conditions")
         parser.set_defaults(func=main_ops, op=name)  # fmt: skip
@@ -763,7 +765,7 @@ def main_ops(args: argparse.Namespace) -> int:
             "finished": _iso(finished),
             "hosts": [r.to_json() for r in runs],
         }
-        text = json.dumps(doc, indent=2, ensure_ascii=False, default=str)
+        text = safe_json_text(json.dumps(doc, indent=2, ensure_ascii=False, default=str))
         sys.stdout.write(scrub(text, ctx.secrets) + "\n")
     else:
         render(console, runs, op=op, lang=str(args.lang), dry_run=ctx.dry_run, secrets=ctx.secrets)
@@ -918,13 +920,20 @@ def error_text(host: str, error: ErrorInfo, lang: str = "en") -> str:
         condition = problem.condition(lang)
         if condition:
             lines.append(("  発生条件: " if lang == "ja" else "  condition: ") + condition)
-    hint = error.hint or (problem.hint if problem else None) or _hint_for_kind(error.kind)
+    hint = error.hint or (problem.hint if problem else None) or _hint_for_kind(error.kind, error.message)
     if hint:
         lines.append(f"  fix: {hint}")
     return "\n".join(lines)
 
 
-def _hint_for_kind(kind: str) -> str | None:
+def _hint_for_kind(kind: str, message: str = "") -> str | None:
+    """A fix for a kind of failure, only where it applies: a "config" error is either a refused
+    insecure setting (the message names what and says --insecure allows it) or a secret that
+    cannot be read (the message names the reference); --insecure never helps the latter."""
+    if kind == "config":
+        if "cannot read secret file" in message or "environment variable" in message:
+            return "provide the secret the message names: set the variable or fix the file (chmod 600)"
+        return None
     return {
         "unreachable": "check winrm.transport/port, that WinRM listens (winrm quickconfig), the firewall",
         "auth": "check winrm.username, the password secret and winrm.auth",
@@ -932,7 +941,6 @@ def _hint_for_kind(kind: str) -> str | None:
         "timeout": "the host did not answer in time: check it is up; raise winrm timeouts if it is slow",
         "dropped": "the connection was closed mid-session: run the command again",
         "protocol": "unexpected WinRM answer: check winrm.configuration_name and the WinRM service",
-        "config": "see the message; --insecure allows it with a warning",
     }.get(kind)
 
 
@@ -962,4 +970,4 @@ def _render_status(console: Console, runs: Sequence[HostRun]) -> None:
 
 
 def _esc(text: str) -> str:
-    return text.replace("[", "\\[")
+    return safe_text(text, keep_newlines=True).replace("[", "\\[")

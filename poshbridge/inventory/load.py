@@ -14,8 +14,11 @@ from typing import Any
 
 import yaml
 
+from poshbridge.inventory.files import read_small_regular_file
 from poshbridge.inventory.model import Inventory, Problem
 from poshbridge.inventory.validate import build_inventory
+
+MAX_INVENTORY_BYTES = 16 * 1024 * 1024
 
 
 class InventoryError(Exception):
@@ -60,16 +63,38 @@ class InventoryLoader(yaml.SafeLoader):
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.duplicates: list[tuple[str, int]] = []  # (key path, 1-based line)
+        self.tagged: set[tuple[int, int]] = set()  # (line, column) of nodes with an explicit tag
+        self.tags: list[tuple[str, int]] = []  # (key path, 1-based line) of explicit tags
+        self.visited: set[int] = set()
+
+    # An explicit tag (``!!int``, ``!!binary``, ``!custom``) is refused before anything is constructed:
+    # the constructors would raise with the value in the message (a secret, for a password).
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        tag = getattr(event, "tag", None)
+        if tag is not None and tag != "!" and not isinstance(event, yaml.AliasEvent):
+            self.tagged.add((event.start_mark.line, event.start_mark.column))
+        return super().compose_node(parent, index)
 
     def record_duplicates(self, node: yaml.Node, path: str = "") -> None:
+        # An alias is the same node object: visit each node once, or nested aliases ("billion
+        # laughs") would make this walk exponential.
+        if id(node) in self.visited:
+            return
+        self.visited.add(id(node))
+        if (node.start_mark.line, node.start_mark.column) in self.tagged:
+            self.tags.append((path, node.start_mark.line + 1))
         if isinstance(node, yaml.MappingNode):
             seen: set[Any] = set()
             for key_node, value_node in node.value:
                 if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    self.record_duplicates(key_node, path)
                     self.record_duplicates(value_node, path)
                     continue
                 key = key_node.value
                 child = f"{path}.{key}" if path else str(key)
+                if (key_node.start_mark.line, key_node.start_mark.column) in self.tagged:
+                    self.tags.append((path, key_node.start_mark.line + 1))  # a key: its parent's path
                 if key in seen:
                     self.duplicates.append((child, key_node.start_mark.line + 1))
                 seen.add(key)
@@ -100,18 +125,66 @@ def _install_resolvers() -> None:
 _install_resolvers()
 
 
+class YamlTagError(yaml.YAMLError):
+    """Explicit YAML tags in the inventory: ``tags`` lists (key path, line) of each."""
+
+    def __init__(self, tags: list[tuple[str, int]]) -> None:
+        super().__init__("explicit YAML tags")
+        self.tags = tags
+
+
+class YamlValueError(yaml.YAMLError):
+    """A value the loader cannot construct (at ``line``); the message never holds the value."""
+
+    def __init__(self, line: int | None) -> None:
+        super().__init__("a value cannot be constructed")
+        self.line = line
+
+
 def parse_yaml(text: str) -> tuple[Any, list[tuple[str, int]]]:
-    """Parse one YAML document; return the data and the duplicate keys (path, line)."""
+    """Parse one YAML document; return the data and the duplicate keys (path, line).
+
+    Raises :class:`YamlTagError` for explicit tags and :class:`YamlValueError` when a value
+    cannot be constructed (never with the value in the message).
+    """
     loader = InventoryLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             return None, []
         loader.record_duplicates(node)
-        data = loader.construct_document(node)
+        if loader.tags:
+            raise YamlTagError(loader.tags)
+        try:
+            data = loader.construct_document(node)
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError) as exc:
+            mark = getattr(exc, "problem_mark", None)
+            raise YamlValueError(mark.line + 1 if mark is not None else None) from None
         return data, loader.duplicates
     finally:
         loader.dispose()
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> Problem:
+    """A located, value-free problem for a YAML error (PyYAML quotes characters and names it met)."""
+    if isinstance(exc, YamlTagError):
+        path, line = exc.tags[0]
+        more = f" (and {len(exc.tags) - 1} more)" if len(exc.tags) > 1 else ""
+        return Problem(
+            path,
+            f"explicit YAML tag (line {line}){more}: tags such as !!int or !!binary are not allowed in "
+            "the inventory; write the plain value (quote it to keep it text)",
+        )
+    if isinstance(exc, YamlValueError):
+        where = f" (line {exc.line})" if exc.line is not None else ""
+        return Problem("", f"a value cannot be read{where}")
+    mark = getattr(exc, "problem_mark", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    reason = getattr(exc, "problem", None) or type(exc).__name__
+    return Problem("", f"not valid YAML{where}: {_QUOTED.sub('(...)', str(reason))}")
 
 
 def inventory_from_text(text: str, source: str = "<text>") -> Inventory:
@@ -119,11 +192,10 @@ def inventory_from_text(text: str, source: str = "<text>") -> Inventory:
     try:
         data, duplicates = parse_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        reason = getattr(exc, "problem", None) or str(exc)
+        return Inventory(hosts={}, groups={}, source=source, problems=(_yaml_problem(exc),))
+    except RecursionError:
         return Inventory(
-            hosts={}, groups={}, source=source, problems=(Problem("", f"not valid YAML{where}: {reason}"),)
+            hosts={}, groups={}, source=source, problems=(Problem("", "not valid YAML: nested too deeply"),)
         )
     duplicate_problems = [
         Problem(path, f"duplicate key (line {line}); YAML would silently keep only the last one")
@@ -138,7 +210,7 @@ def read_inventory(path: str | Path) -> Inventory:
     """Read and validate ``path``; unreadable files become a problem instead of an exception."""
     file = Path(path)
     try:
-        raw = file.read_bytes()
+        raw = read_small_regular_file(file, MAX_INVENTORY_BYTES)
     except OSError as exc:
         reason = exc.strerror or exc.__class__.__name__
         return Inventory(
@@ -170,8 +242,8 @@ def load_inventory(path: str | Path) -> Inventory:
 def declared_host_names(path: str | Path) -> list[str]:
     """Every key under ``hosts`` as written (including hosts whose settings have errors); [] if unreadable."""
     try:
-        data, _ = parse_yaml(Path(path).read_bytes().decode("utf-8-sig"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data, _ = parse_yaml(read_small_regular_file(Path(path), MAX_INVENTORY_BYTES).decode("utf-8-sig"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
         return []
     hosts = data.get("hosts") if isinstance(data, dict) else None
     return [str(name) for name in hosts] if isinstance(hosts, dict) else []

@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Final
 
+import idna
+
 from poshbridge.inventory.model import (
     AcmeConfig,
     HostConfig,
@@ -45,7 +47,7 @@ OCSP_WAIT_SECONDS: Final = 600  # the manual's Start-Sleep 600 (OCSP registratio
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_LOCAL_PART_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+_ATOM_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+$")  # one dot-atom part of a local part
 _DURATION_RE = re.compile(
     r"^P(?!$)(?:(?P<Y>\d+)Y)?(?:(?P<Mo>\d+)M)?(?:(?P<W>\d+)W)?(?:(?P<D>\d+)D)?"
     r"(?:T(?=\d)(?:(?P<H>\d+)H)?(?:(?P<Mi>\d+)M)?(?:(?P<S>\d+(?:\.\d+)?)S)?)?$"
@@ -104,6 +106,42 @@ def control_character(text: str) -> str | None:
     return None
 
 
+def bad_code_point(text: str) -> str | None:
+    """A lone surrogate or a Unicode noncharacter in ``text``, described by code point; else None."""
+    for ch in text:
+        code = ord(ch)
+        if 0xD800 <= code <= 0xDFFF:
+            return f"a lone surrogate (U+{code:04X})"
+        if 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE:
+            return f"a Unicode noncharacter (U+{code:04X})"
+    return None
+
+
+def check_code_points(data: Any, path: str, out: Problems) -> None:
+    """Every key and text value of the parsed file: no lone surrogates, no noncharacters."""
+    stack: list[tuple[Any, str]] = [(data, path)]
+    seen: set[int] = set()  # YAML anchors can share (or nest) a node
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, (Mapping, list)):
+            if id(value) in seen:
+                continue
+            seen.add(id(value))
+        if isinstance(value, str):
+            bad = bad_code_point(value)
+            if bad is not None:
+                out.error(where, f"contains {bad}; text must be valid Unicode characters")
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                key_bad = bad_code_point(key) if isinstance(key, str) else None
+                if key_bad is not None:
+                    out.error(where, f"a key contains {key_bad}; keys must be valid Unicode characters")
+                    continue
+                stack.append((item, join_path(where, str(key))))
+        elif isinstance(value, list):
+            stack.extend((item, join_path(where, index)) for index, item in enumerate(value))
+
+
 def check_text(
     raw: Any,
     path: str,
@@ -136,7 +174,7 @@ def check_windows_path(
     if isinstance(text, _Invalid):
         return text
     if not (_DRIVE_PATH_RE.match(text) or _UNC_PATH_RE.match(text)):
-        return out.error(path, f"must be {what} such as C:\\poshbridge\\logs (got {text!r})")
+        return out.error(path, f"must be {what} such as C:\\poshbridge\\logs")
     bad = sorted({ch for ch in text[2:] if ch in _PATH_FORBIDDEN or ch == ":"})
     if bad:
         return out.error(path, f"contains characters Windows does not allow in a path: {' '.join(bad)}")
@@ -150,7 +188,7 @@ def check_int(
         return out.error(path, f"must be {what}, not {_describe(raw)}")
     if raw < low or (high is not None and raw > high):
         bounds = f"{low}..{high}" if high is not None else f">= {low}"
-        return out.error(path, f"must be in the range {bounds} (got {raw})")
+        return out.error(path, f"must be in the range {bounds}")
     return raw
 
 
@@ -168,7 +206,7 @@ def check_choice(raw: Any, path: str, out: Problems, choices: Sequence[str]) -> 
     if isinstance(raw, str) and raw.lower() in choices:
         return raw.lower()
     hint = _suggest(str(raw), choices) if isinstance(raw, str) else ""
-    return out.error(path, f"must be one of {', '.join(choices)} (got {raw!r}){hint}")
+    return out.error(path, f"must be one of {', '.join(choices)}, not {_describe(raw)}{hint}")
 
 
 def duration_seconds(text: str) -> float | None:
@@ -194,58 +232,73 @@ def check_duration(
         return out.error(path, f"must be an ISO 8601 duration such as PT1H or P1D, not {_describe(raw)}")
     match = _DURATION_RE.match(raw)
     if not match:
-        return out.error(path, f"must be an ISO 8601 duration such as PT30M, PT1H or P3D (got {raw!r})")
+        return out.error(path, "must be an ISO 8601 duration such as PT30M, PT1H or P3D")
     if match["W"]:
         return out.error(
-            path, f"weeks are not allowed in a Task Scheduler duration; write days (got {raw!r})"
+            path, "weeks are not allowed in a Task Scheduler duration; write days"
         )
     if match["Y"] or match["Mo"]:
-        return out.error(path, f"years and months have no fixed length; write days (got {raw!r})")
+        return out.error(path, "years and months have no fixed length; write days")
     seconds = duration_seconds(raw)
     assert seconds is not None
     if seconds < minimum:
-        return out.error(path, f"must be at least {minimum_text} (got {raw})")
+        return out.error(path, f"must be at least {minimum_text}")
     if maximum is not None and seconds > maximum:
-        return out.error(path, f"must be at most {maximum_text} (got {raw})")
+        return out.error(path, f"must be at most {maximum_text}")
     return raw
 
 
 def normalize_fqdn(raw: str, *, allow_wildcard: bool = True) -> tuple[str | None, str]:
-    """(ASCII FQDN, "") or (None, reason). IDN labels become punycode via the ``idna`` codec."""
+    """(ASCII FQDN, "") or (None, reason). IDNA 2008 with UTS #46 mapping (non-transitional: ß stays
+    ß) via the ``idna`` package; A-labels (``xn--``) must decode to a valid U-label. The reason never
+    quotes the name (it may be anything a file holds)."""
     text = raw[:-1] if raw.endswith(".") else raw
     if not text:
         return None, "is empty"
     if any(ch.isspace() for ch in text):
-        return None, f"contains white space ({raw!r})"
+        return None, "contains white space"
+    invisible = next((ch for ch in text if unicodedata.category(ch) == "Cf"), None)
+    if invisible is not None:
+        code = f"U+{ord(invisible):04X}"
+        return None, f"contains an invisible format character ({code}, such as a zero-width space)"
     wildcard = text.startswith("*.")
     body = text[2:] if wildcard else text
     if wildcard and not allow_wildcard:
-        return None, f"wildcards are not allowed here ({raw!r})"
+        return None, "is a wildcard; wildcards are not allowed here"
     if "*" in body:
-        return None, f"a wildcard may only be the whole leftmost label, as in *.example.jp ({raw!r})"
+        return None, "has a wildcard that is not the whole leftmost label, as in *.example.jp"
     try:
         ipaddress.ip_address(body)
     except ValueError:
         pass
     else:
-        return None, f"is an IP address; the certificate needs a domain name ({raw!r})"
-    try:
-        ascii_name = body.encode("idna").decode("ascii").lower()
-    except UnicodeError as exc:
-        return None, f"is not a valid (internationalized) domain name ({raw!r}: {exc})"
-    labels = ascii_name.split(".")
+        return None, "is an IP address; the certificate needs a domain name"
+    labels = body.split(".")
     if len(labels) < 2:
-        return None, f"must be a fully qualified domain name with at least two labels ({raw!r})"
-    if len(ascii_name) > 253:
-        return None, f"is longer than 253 characters ({len(ascii_name)})"
-    for label in labels:
-        if not _LABEL_RE.match(label):
+        return None, "must be a fully qualified domain name with at least two labels"
+    for position, label in enumerate(labels, start=1):
+        if not label:
+            return None, f"has an empty label (label {position})"
+        try:
+            ascii_label = idna.encode(label, uts46=True, transitional=False).decode("ascii")
+        except (idna.IDNAError, UnicodeError, ValueError):
+            if label[:4].lower() == "xn--":
+                return None, f"label {position} is an A-label (xn--) that does not decode to a valid name"
             return None, (
-                f"has an invalid label {label!r}: letters, digits and '-' only, 1-63 characters, "
+                f"label {position} is not a valid (internationalized) label under IDNA 2008 / UTS #46: "
+                "letters, digits and '-' only, no leading or trailing '-'"
+            )
+        if not _LABEL_RE.match(ascii_label):
+            return None, (
+                f"label {position} is invalid: letters, digits and '-' only, 1-63 characters, "
                 "no leading or trailing '-'"
             )
+        labels[position - 1] = ascii_label
+    ascii_name = ".".join(labels)
+    if len(ascii_name) > 253:
+        return None, f"is longer than 253 characters ({len(ascii_name)})"
     if labels[-1].isdigit():
-        return None, f"has an all-numeric top-level label ({raw!r})"
+        return None, "has an all-numeric top-level label"
     return ("*." if wildcard else "") + ascii_name, ""
 
 
@@ -256,9 +309,9 @@ def check_email(raw: Any, path: str, out: Problems) -> str | _Invalid:
     address = text[7:] if text.lower().startswith("mailto:") else text
     local, at, domain = address.rpartition("@")
     if not at or not local:
-        return out.error(path, f"is not a valid e-mail address ({text!r})")
-    if len(local) > 64 or not _LOCAL_PART_RE.match(local):
-        return out.error(path, f"is not a valid e-mail address: bad local part ({text!r})")
+        return out.error(path, "is not a valid e-mail address")
+    if len(local) > 64 or not all(_ATOM_RE.match(part) for part in local.split(".")):
+        return out.error(path, "is not a valid e-mail address: bad local part")
     ascii_domain, reason = normalize_fqdn(domain, allow_wildcard=False)
     if ascii_domain is None:
         return out.error(path, f"is not a valid e-mail address: the domain {reason}")
@@ -274,7 +327,7 @@ def check_secret(raw: Any, path: str, out: Problems) -> SecretRef | _Invalid | N
             return out.error(
                 path,
                 "a secret reference must be {env: NAME} or {file: PATH}"
-                f" (got keys {', '.join(map(str, keys)) or 'none'})",
+                f" (got a mapping with {len(keys)} key(s); keys not shown: one may be the secret)",
             )
         kind = keys[0]
         value = raw[kind]
@@ -322,7 +375,7 @@ def _directory(raw: Any, path: str, out: Problems) -> str | _Invalid:
     if isinstance(text, _Invalid):
         return text
     if not re.match(r"^https?://[^\s/?#]+", text):
-        return out.error(path, f"must be an http(s) URL of the ACME directory (got {text!r})")
+        return out.error(path, "must be an http(s) URL of the ACME directory")
     if text.startswith("http://"):
         out.warning(path, "ACME directory over plain http; the CA should be reached over https")
     return text
@@ -351,7 +404,7 @@ def _contacts(raw: Any, path: str, out: Problems) -> tuple[str, ...] | _Invalid:
         if key in seen:
             out.error(
                 item_path,
-                f"duplicate contact {item!r} (also at {join_path(path, seen[key])}); the CA "
+                f"duplicate contact (also at {join_path(path, seen[key])}); the CA "
                 "rejects duplicates with 'The contact information is invalid:'",
             )
             failed = True
@@ -369,7 +422,7 @@ def _key_length(raw: Any, path: str, out: Problems) -> str | _Invalid:
             return raw.lower()
         if raw.isdigit() and 2048 <= int(raw) <= 4096:
             return raw
-    return out.error(path, f"must be an RSA size 2048..4096 or one of {', '.join(KEY_LENGTHS)} (got {raw!r})")
+    return out.error(path, f"must be an RSA size 2048..4096 or one of {', '.join(KEY_LENGTHS)}")
 
 
 def _plugin(raw: Any, path: str, out: Problems) -> str | _Invalid:
@@ -377,7 +430,7 @@ def _plugin(raw: Any, path: str, out: Problems) -> str | _Invalid:
     if isinstance(text, _Invalid):
         return text
     if not re.match(r"^[A-Za-z0-9_-]+$", text):
-        return out.error(path, f"is not a Posh-ACME plugin name (got {text!r})")
+        return out.error(path, "is not a Posh-ACME plugin name (letters, digits, '_' and '-')")
     return text
 
 
@@ -386,14 +439,16 @@ def _script_path(raw: Any, path: str, out: Problems) -> str | _Invalid:
     if isinstance(text, _Invalid):
         return text
     if not text.lower().endswith(".ps1"):
-        return out.error(path, f"must end in .ps1 (powershell.exe -File runs only .ps1 files; got {text!r})")
+        return out.error(path, "must end in .ps1 (powershell.exe -File runs only .ps1 files)")
     return text
 
 
 def _start(raw: Any, path: str, out: Problems) -> str | _Invalid:
     match = _TIME_RE.match(raw) if isinstance(raw, str) else None
     if not match:
-        return out.error(path, f"must be a time of day HH:MM such as '03:17' (got {raw!r}); quote it in YAML")
+        return out.error(
+            path, f"must be a time of day HH:MM such as '03:17', not {_describe(raw)}; quote it in YAML"
+        )
     return f"{int(match[1]):02d}:{match[2]}"
 
 
@@ -405,7 +460,7 @@ def _start_date(raw: Any, path: str, out: Problems) -> str | _Invalid:
             pass
         else:
             return raw
-    return out.error(path, f"must be a date YYYY-MM-DD (got {raw!r})")
+    return out.error(path, "must be a date YYYY-MM-DD")
 
 
 def _end_boundary(raw: Any, path: str, out: Problems) -> str | _Invalid | None:
@@ -420,7 +475,7 @@ def _end_boundary(raw: Any, path: str, out: Problems) -> str | _Invalid | None:
         else:
             return str(raw)
     return out.error(
-        path, f"must be a date-time YYYY-MM-DDTHH:MM:SS such as 2026-01-31T17:17:58 (got {raw!r})"
+        path, "must be a date-time YYYY-MM-DDTHH:MM:SS such as 2026-01-31T17:17:58"
     )
 
 
@@ -442,7 +497,7 @@ def _task_path(raw: Any, path: str, out: Problems) -> str | _Invalid:
         return text
     if not (text.startswith("\\") and text.endswith("\\")) or "\\\\" in text:
         return out.error(
-            path, f"must start and end with a backslash, such as '\\' or '\\poshbridge\\' (got {text!r})"
+            path, "must start and end with a backslash, such as '\\' or '\\poshbridge\\'"
         )
     bad = sorted({ch for ch in text if ch in _TASK_NAME_FORBIDDEN and ch != "\\"})
     if bad:
@@ -459,7 +514,7 @@ def _ip_address(raw: Any, path: str, out: Problems) -> str | _Invalid:
     try:
         ipaddress.ip_address(text)
     except ValueError:
-        return out.error(path, f"must be '*' or an IP address (got {text!r})")
+        return out.error(path, "must be '*' or an IP address")
     return text
 
 
@@ -484,7 +539,7 @@ def _wait(raw: Any, path: str, out: Problems) -> int | _Invalid:
     if isinstance(value, int) and value < OCSP_WAIT_SECONDS:
         out.warning(
             path,
-            f"{value} s is shorter than the manual's {OCSP_WAIT_SECONDS} s: the CA may take up to "
+            f"is shorter than the manual's {OCSP_WAIT_SECONDS} s: the CA may take up to "
             "about 10 minutes to publish OCSP for a new certificate",
         )
     return value
@@ -578,8 +633,10 @@ def _describe(raw: Any) -> str:
     if isinstance(raw, list):
         return "a list"
     if isinstance(raw, (int, float)):
-        return f"the number {raw}"
-    return f"{type(raw).__name__} {raw!r}"
+        return "a number"
+    if isinstance(raw, str):
+        return "a text" if raw else "an empty text"
+    return f"a value of type {type(raw).__name__}"
 
 
 def _secret_kind(raw: Any) -> str:
@@ -687,8 +744,9 @@ def _cross_checks(
     if winrm.read_timeout <= winrm.operation_timeout:
         out.error(
             _where(w, "read_timeout", f"{host_path}.winrm.read_timeout"),
-            f"read_timeout ({winrm.read_timeout}) must be greater than operation_timeout "
-            f"({winrm.operation_timeout}): a WSMan Receive may wait the whole operation timeout",
+            "read_timeout must be greater than operation_timeout "
+            f"({_where(w, 'operation_timeout', 'the default')}): a WSMan Receive may wait the whole "
+            "operation timeout",
         )
     if not acme.contacts:
         out.error(
@@ -701,16 +759,15 @@ def _cross_checks(
     if every is not None and span is not None and span < every:
         out.error(
             _where(r, "repeat_for", f"{host_path}.renewal.repeat_for"),
-            f"repeat_for ({renewal.repeat_for}) must not be shorter than repeat_every "
-            f"({renewal.repeat_every})",
+            "repeat_for must not be shorter than repeat_every "
+            f"({_where(r, 'repeat_every', 'the default')})",
         )
     if renewal.end_boundary is not None:
         end = renewal.end_boundary[:19]
         if end <= f"{renewal.start_date}T{renewal.start}:00":
             out.error(
                 _where(r, "end_boundary", f"{host_path}.renewal.end_boundary"),
-                f"end_boundary ({renewal.end_boundary}) is not after the first start "
-                f"({renewal.start_date}T{renewal.start}:00)",
+                "end_boundary is not after the first start (start_date and start)",
             )
         else:
             out.warning(
@@ -743,13 +800,13 @@ def _domains(raw: Any, path: str, plugin: Sourced | None, out: Problems) -> tupl
             via = f" (plugin set at {plugin.path})" if plugin is not None else ""
             out.error(
                 item_path,
-                f"wildcard {name} cannot be validated with http-01 (the WebRoot plugin{via}); "
+                f"a wildcard cannot be validated with http-01 (the WebRoot plugin{via}); "
                 "the manual requires dns-01 with a DNS plugin for wildcards",
             )
             failed = True
             continue
         if name in seen:
-            out.error(item_path, f"duplicate domain {name} (same as {join_path(path, seen[name])})")
+            out.error(item_path, f"duplicate domain (same as {join_path(path, seen[name])})")
             failed = True
             continue
         seen[name] = index
@@ -776,7 +833,7 @@ def _address(raw: Any, path: str, out: Problems) -> str | _Invalid:
         return text
     labels = text.rstrip(".").split(".")
     if not all(re.match(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$", label) for label in labels):
-        return out.error(path, f"is not a valid host name or IP address (got {text!r})")
+        return out.error(path, "is not a valid host name or IP address")
     return text
 
 
@@ -797,6 +854,9 @@ def _check_name(name: Any, path: str, kind: str, out: Problems) -> bool:
 def build_inventory(data: Any, source: str = "") -> Inventory:
     """Check ``data`` (parsed YAML) and build the inventory; problems are in ``Inventory.problems``."""
     out = Problems()
+    check_code_points(data, "", out)
+    if out.items:  # such text cannot even be printed safely: nothing else is checked
+        return Inventory(hosts={}, groups={}, source=source, problems=tuple(out.items))
     root = _mapping(data, "", out, "with defaults, groups and hosts") if data is not None else None
     if data is None:
         out.error("", "the inventory is empty: it needs at least a 'hosts' mapping")
@@ -839,9 +899,9 @@ def build_inventory(data: Any, source: str = "") -> Inventory:
         for index, member in enumerate(members_raw):
             mpath = join_path(join_path(gpath, "hosts"), index)
             if not isinstance(member, str) or member not in hosts_raw:
-                out.error(mpath, f"unknown host {member!r}{_suggest(str(member), host_names)}")
+                out.error(mpath, f"not a host of this inventory{_suggest(str(member), host_names)}")
             elif member in members:
-                out.warning(mpath, f"host {member!r} is listed twice")
+                out.warning(mpath, "the host is listed twice")
             else:
                 members.append(member)
         vars_raw = _mapping(

@@ -400,22 +400,75 @@ class AcmeProblem:
 
 # ----- classification --------------------------------------------------------------------------------
 
-_AUTHZ_INVALID = re.compile(r"Authorization invalid for (?P<fqdn>[^\s:]+):\s*(?P<detail>.*)", re.S)
+_AUTHZ_INVALID = re.compile(r"Authorization invalid for (?P<fqdn>[^\s:]+):(?P<detail>.*)", re.S)
 _AUTHZ_STATUS = re.compile(r"Authorization for (?P<fqdn>\S+) returned status '(?P<status>[^']*)'")
-_AUTHZ_NEW_ORDER = re.compile(r"(?P<fqdn>\S+) authorization status is '(?P<status>[^']*)'")
+_AUTHZ_NEW_ORDER_TAIL = " authorization status is '"
 _VALIDATION_TIMEOUT = re.compile(r"Timed out waiting \d+ seconds for authorizations to become valid")
 _EAB_REQUIRED_PA = "requires external account credentials"
 _URN = re.compile(r"urn:ietf:params:acme:error:(?P<type>[A-Za-z]+)")
+_HTTP_404 = re.compile(r"\b404\b")
+# Error text comes from the network: every pattern here runs in linear time (no backtracking
+# between overlapping repeats; tests/unit/test_regex_linear.py checks the shapes), and the table
+# rows are matched with plain string operations.
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
-def _row_pattern(message: str) -> re.Pattern[str]:
-    out = ""
-    pos = 0
-    for match in re.finditer(r"\[%[sd]\]", message):
-        out += re.escape(message[pos : match.start()]) + r"\[?(?P<value>.*?)\]?"
-        pos = match.end()
-    out += re.escape(message[pos:])
-    return re.compile(r"\s*" + out + r"(?P<rest>.*)$", re.S | re.I)
+def _authz_new_order(msg: str) -> tuple[str, str] | None:
+    """``<fqdn> authorization status is '<status>'`` (New-PAOrder) -> (fqdn, status), in linear time:
+    each occurrence is looked at once, and the words before two occurrences never overlap."""
+    at = msg.find(_AUTHZ_NEW_ORDER_TAIL)
+    while at >= 0:
+        start = at
+        while start > 0 and not msg[start - 1].isspace():
+            start -= 1
+        value_start = at + len(_AUTHZ_NEW_ORDER_TAIL)
+        close = msg.find("'", value_start)
+        if close < 0:
+            return None
+        if start < at:
+            return msg[start:at], msg[value_start:close]
+        at = msg.find(_AUTHZ_NEW_ORDER_TAIL, at + 1)
+    return None
+
+
+@dataclass(frozen=True)
+class _RowPattern:
+    """A table message as a prefix, an optional ``[%s]`` placeholder and a suffix (ASCII-lowered)."""
+
+    head: str
+    placeholder: bool
+    tail: str
+
+    def match(self, lowered: str, original: str) -> tuple[bool, str | None]:
+        """``lowered``: the detail with ASCII letters lowered (same length). (matched, value)."""
+        pos = len(lowered) - len(lowered.lstrip())
+        if not lowered.startswith(self.head, pos):
+            return False, None
+        pos += len(self.head)
+        if not self.placeholder:
+            return True, None
+        if self.tail:
+            end = lowered.find(self.tail, pos)
+            if end < 0:
+                return False, None
+            value = original[pos:end]
+        else:  # a trailing placeholder: "[value]", else the next word
+            rest = original[pos:].lstrip()
+            if rest.startswith("["):
+                close = rest.find("]")
+                value = rest[1:close] if close >= 0 else rest[1:]
+            else:
+                value = rest.split(maxsplit=1)[0] if rest.strip() else ""
+        return True, value.strip().removeprefix("[").removesuffix("]")
+
+
+def _row_pattern(message: str) -> _RowPattern:
+    lowered = message.translate(_ASCII_LOWER)
+    for marker in ("[%s]", "[%d]"):
+        if marker in lowered:
+            head, _, tail = lowered.partition(marker)
+            return _RowPattern(head, True, tail)
+    return _RowPattern(lowered, False, "")
 
 
 _ROW_PATTERNS = [(row, _row_pattern(row.message)) for row in JPRS_TABLE]
@@ -435,15 +488,16 @@ def _match_rows(detail: str, type_: str | None) -> tuple[list[TableRow], str | N
     best: list[TableRow] = []
     value: str | None = None
     best_len = -1
+    lowered = detail.lower() if detail.isascii() else detail.translate(_ASCII_LOWER)
     for row, pattern in _ROW_PATTERNS:
         if type_ is not None and row.type != type_:
             continue
-        match = pattern.match(detail)
-        if match is None:
+        matched, found = pattern.match(lowered, detail)
+        if not matched:
             continue
         if len(row.message) > best_len:
             best, best_len = [row], len(row.message)
-            value = match.groupdict().get("value")
+            value = found
         elif len(row.message) == best_len and row.message == best[0].message:
             best.append(row)
     return best, (value.strip() or None) if value else None
@@ -467,7 +521,7 @@ def _looks_http01(detail: str) -> bool:
         or "non-200 status code" in lowered
         or "key authorization" in lowered
         or "invalid response from http" in lowered
-        or re.search(r"\b404\b", lowered) is not None
+        or _HTTP_404.search(lowered) is not None
         or "http-01" in lowered
     )
 
@@ -566,9 +620,12 @@ def classify_problem(
                 text = authz.group("detail").strip()
             context = context or "http-01"
         else:
-            other = _AUTHZ_STATUS.search(msg) or _AUTHZ_NEW_ORDER.search(msg)
+            other = _AUTHZ_STATUS.search(msg)
             if other is not None:
                 fqdn = other.group("fqdn")
+            else:
+                new_order = _authz_new_order(msg)
+                fqdn = new_order[0] if new_order is not None else None
         if type_ is None and _EAB_REQUIRED_PA in msg:
             type_ = "externalAccountRequired"
         if type_ is None:

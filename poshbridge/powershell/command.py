@@ -10,9 +10,12 @@ exceptions) shows a mask; only the session unwraps them at the moment of sending
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from poshbridge.powershell.quoting import ps_single_quote
 
 SWITCH = object()
 """Marker value: the parameter is a switch (sent as ``add_parameter(name)`` with no value)."""
@@ -83,7 +86,12 @@ class Cmd:
         return default
 
     def render(self) -> str:
-        """Human-readable, secrets masked. For dry-run and logs only: never sent anywhere."""
+        """The call as PowerShell text, secrets masked. For dry-run and logs only: never sent anywhere.
+
+        Every string goes through :func:`~poshbridge.powershell.quoting.ps_single_quote` (the quoting
+        of the generated script: typographic single quotes doubled too), lists are ``@(...)`` and
+        hashtable keys are quoted, so pasted into PowerShell it is the call that would run (with
+        ``'********'`` where a secret goes)."""
         if self.is_script:
             return self.name
         parts = [self.name]
@@ -94,20 +102,23 @@ class Cmd:
 
 def render_value(value: Any) -> str:
     if isinstance(value, Secret):
-        return MASK
+        return ps_single_quote(MASK)
+    if value is SWITCH:
+        return "$true"
     if isinstance(value, bool):
         return "$true" if value else "$false"
-    if isinstance(value, (int, float)):
+    if isinstance(value, int):
         return str(value)
-    if isinstance(value, (bytes, bytearray)):
-        return f"<{len(value)} bytes>"
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else f"[double]{ps_single_quote(repr(value))}"
     if isinstance(value, Mapping):
-        inner = "; ".join(f"{k}={render_value(v)}" for k, v in value.items())
+        inner = "; ".join(f"{ps_single_quote(str(k))}={render_value(v)}" for k, v in value.items())
         return "@{" + inner + "}"
     if isinstance(value, (list, tuple)):
-        return ",".join(render_value(v) for v in value)
-    text = str(value)
-    return "'" + text.replace("'", "''") + "'"
+        return "@(" + ",".join(render_value(v) for v in value) + ")"
+    if isinstance(value, (bytes, bytearray)):
+        return "[byte[]]@(" + ",".join(str(b) for b in value) + ")"
+    return ps_single_quote(str(value))
 
 
 @dataclass(frozen=True)

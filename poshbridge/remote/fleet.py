@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from poshbridge.inventory.model import HostConfig
+from poshbridge.textsafe import safe_text
 
 R = TypeVar("R")
 
@@ -107,7 +108,7 @@ class NullView:
 
 
 def _escape(text: str) -> str:
-    return text.replace("[", "\\[")
+    return safe_text(text).replace("[", "\\[")
 
 
 def make_view(console: Console, *, quiet: bool = False) -> FleetView:

@@ -273,3 +273,30 @@ def test_a_log_file_that_cannot_be_read_is_a_collection_error(lab: LabHandle, la
         host, base_dir=lab.inventory.parent, probe=lambda _h: ServedCertificate(error="not probed")
     )
     assert any(unreadable in e and "denied" in e for e in facts.collection_errors), facts.collection_errors
+
+
+def test_remote_audit_pulls_no_more_than_the_cap_and_warns(lab: LabHandle, lab_host: str) -> None:
+    """A host log bigger than --max-file-size: the verdict says "truncated at cap" (WARN), never OK on
+    a partial read."""
+    from poshbridge.audit.collect import collect_host
+    from poshbridge.audit.verdict import ServedCertificate
+
+    host = host_config(lab, lab_host)
+    big = "renew-20200102-000000.txt"
+    path = lab.twin(lab_host).real_path(host.renewal.log_dir + "\\" + big)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"**********************\r\n" + b"x" * 200_000 + b"\r\n")
+    lab.reset_counters(lab_host)
+    facts = collect_host(
+        host,
+        base_dir=lab.inventory.parent,
+        probe=lambda _h: ServedCertificate(error="not probed"),
+        max_file_size=4096,
+    )
+    notes = [e for e in facts.collection_errors if big in e]
+    assert notes and "truncated at cap" in notes[0], facts.collection_errors
+    code, out = cli(lab, "audit", lab_host, "--max-file-size", "4K", "--json")
+    (doc,) = json.loads(out)["hosts"]
+    assert any("truncated at cap" in r["message"] for r in doc["reasons"] if r["level"] == "WARN"), doc
+    assert code >= 1
+    path.unlink()

@@ -554,3 +554,34 @@ def test_hardened_script_outcome_line_is_authoritative() -> None:
     session = only_session(failed.encode())
     assert session.outcome == FAILED
     assert session.outcome_reason == 'Account is not valid, has status "deactivated"'
+
+
+# ----- untrusted text: linear-time forms (timing in benchmarks/untrusted_text.py) -------------------
+
+
+def test_partial_acme_body_detail_is_decoded_from_a_long_line() -> None:
+    from poshbridge.audit.transcript import problem_from_text
+
+    filler = "x" * 100_000
+    head = '"type": "urn:ietf:params:acme:error:malformed", "detail" : "a \\"quoted\\" '
+    text = head + filler + '", "status'
+    problem = problem_from_text(text)
+    assert problem is not None and problem.type == "malformed"
+    assert problem.detail == 'a "quoted" ' + filler
+    unterminated = problem_from_text('"type": "urn:ietf:params:acme:error:malformed", "detail": "' + filler)
+    assert unterminated is not None and unterminated.type == "malformed"
+
+
+def test_iso_dates_with_long_padding_are_rejected_or_read() -> None:
+    assert parse_iso_datetime("2024-11-26T03:00:00" + " " * 100_000 + "x") is None
+    assert parse_iso_datetime("2024-11-26T03:00:00 Z ") == datetime(2024, 11, 26, 3, 0, tzinfo=timezone.utc)
+    assert parse_iso_datetime("2024-11-26T03:00:00.1234567+09:00") is not None
+
+
+def test_concise_view_head_names_the_command_even_after_a_long_line() -> None:
+    from poshbridge.audit.transcript import _concise_head
+
+    assert _concise_head("New-PACertificate: C:\\poshbridge\\renew.ps1:40") == "New-PACertificate"
+    assert _concise_head("New-PACertificate: C:\\renew.ps1:x") is None
+    assert _concise_head("a: " + ":" * 100_000 + "1" * 100_000 + "x") is None
+    assert _concise_head("x" * 300 + ": y:1") is None

@@ -250,7 +250,7 @@ def test_dry_run_changes_nothing(lab: LabHandle, lab_host: str, state: Path) -> 
     entry = run.host(lab_host)
     assert run.doc["dry_run"] is True
     commands = [c for s in entry["steps"] for c in s["commands"]]
-    assert any(c.startswith("New-PAAccount ") and "-ExtAcctHMACKey ********" in c for c in commands)
+    assert any(c.startswith("New-PAAccount ") and "-ExtAcctHMACKey '********'" in c for c in commands)
     assert any(c.startswith("New-PACertificate ") for c in commands)
     assert lab.secret("eab-hmac") not in run.stdout
     twin = lab.twin(lab_host)

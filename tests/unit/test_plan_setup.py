@@ -120,7 +120,7 @@ def test_fresh_host_creates_home_files_and_task_and_waits_for_poshacme() -> None
     rendered = "\n".join(c for step in plan.steps for c in step.commands)
     assert "New-Item -ItemType 'Directory' -Path 'C:\\ProgramData\\poshbridge\\Posh-ACME' -Force" in rendered
     assert "Set-Item -Path 'Env:POSHACME_HOME'" in rendered
-    assert "-ExtAcctHMACKey " + MASK in rendered and HMAC not in rendered
+    assert "-ExtAcctHMACKey '" + MASK + "'" in rendered and HMAC not in rendered
     assert "Register-ScheduledTask -TaskName 'poshbridge renew' -TaskPath '\\'" in rendered
 
 
@@ -149,14 +149,14 @@ def test_no_account_with_these_contacts_creates_one_and_a_certificate() -> None:
     account = next(st for st in plan.steps if st.name == "acme-account")
     (command,) = [c for c in account.commands if c.startswith("New-PAAccount")]
     assert command == (
-        f"New-PAAccount -ExtAcctKID 'kid-1' -ExtAcctHMACKey {MASK} -Contact 'admin@example.jp' "
+        f"New-PAAccount -ExtAcctKID 'kid-1' -ExtAcctHMACKey '{MASK}' -Contact @('admin@example.jp') "
         "-KeyLength 'ec-256' -AcceptTOS -Force"
     )
     cert = next(st for st in plan.steps if st.name == "certificate")
     assert any(
         c.startswith(
-            "New-PACertificate -Domain 'example.jp','www.example.jp' -Name 'example.jp' -Plugin 'WebRoot'"
-            " -PluginArgs @{WRPath='C:\\inetpub\\wwwroot'} -CertKeyLength '2048'"
+            "New-PACertificate -Domain @('example.jp','www.example.jp') -Name 'example.jp' -Plugin 'WebRoot'"
+            " -PluginArgs @{'WRPath'='C:\\inetpub\\wwwroot'} -CertKeyLength '2048'"
         )
         for c in cert.commands
     )

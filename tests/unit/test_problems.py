@@ -129,3 +129,35 @@ def test_unrelated_message_is_not_an_acme_problem() -> None:
         "hint",
         "transient",
     }
+
+
+# ----- linear-time forms (shapes checked in test_regex_linear.py; timing in benchmarks/untrusted_text.py) --
+
+
+def test_new_order_status_form_reads_the_word_before_it_even_when_long() -> None:
+    name = "a" * 50_000 + ".example.jp"
+    problem = classify_problem(message=f"Error: {name} authorization status is 'invalid'. Check it.")
+    assert problem.fqdn == name
+    assert classify_problem(message="x" * 50_000 + " authorization status is 'invalid").fqdn is None
+    assert classify_problem(message=" authorization status is 'invalid'").fqdn is None
+
+
+@pytest.mark.parametrize(
+    ("detail", "fqdn"),
+    [
+        ("The FQDN is invalid: [bad..name]", "bad..name"),
+        ("the fqdn is invalid: bad..name and more", "bad..name"),
+        ("The server could not connect to validation target : [www.example.jp] timeout", "www.example.jp"),
+    ],
+)
+def test_a_trailing_placeholder_gives_its_value(detail: str, fqdn: str) -> None:
+    problem = classify_problem(type="malformed" if "FQDN" in detail.upper() else "connection", detail=detail)
+    assert problem.table_message is not None and problem.fqdn == fqdn
+
+
+def test_table_rows_match_long_details_without_spaces() -> None:
+    detail = "The FQDN is invalid: [" + "x" * 200_000 + "]"
+    problem = classify_problem(type="malformed", detail=detail)
+    assert problem.table_message == "The FQDN is invalid: [%s]"
+    assert problem.fqdn == "x" * 200_000
+    assert classify_problem(message="x" * 200_000).type is None

@@ -78,3 +78,33 @@ def test_round_trip_property(value: str) -> None:
 def test_unquote_rejects_non_literals(bad: str) -> None:
     with pytest.raises(ValueError, match=r"literal|quote"):
         ps_single_unquote(bad)
+
+
+# ----- dry-run rendering uses the same quoting ------------------------------------------------------
+
+
+@given(st.text())
+def test_dry_run_renders_every_string_with_the_script_quoting(value: str) -> None:
+    from poshbridge.powershell.command import render_value
+
+    assert render_value(value) == ps_single_quote(value)
+    assert ps_single_unquote(render_value(value)) == value
+
+
+def test_dry_run_doubles_typographic_quotes_and_masks_secrets() -> None:
+    from poshbridge.powershell.command import MASK, SWITCH, Cmd, Secret
+
+    cmd = Cmd.of(
+        "New-PACertificate",
+        Domain=["example.jp", "it\u2019s.example.jp"],
+        PluginArgs={"WRPath": "C:\\it\u2018s", "o'k": 1},
+        ExtAcctHMACKey=Secret("hunter2"),
+        Force=SWITCH,
+        Empty=[],
+    )
+    assert cmd.render() == (
+        "New-PACertificate -Domain @('example.jp','it\u2019\u2019s.example.jp')"
+        " -PluginArgs @{'WRPath'='C:\\it\u2018\u2018s'; 'o''k'=1}"
+        f" -ExtAcctHMACKey '{MASK}' -Force -Empty @()"
+    )
+    assert "hunter2" not in cmd.render()

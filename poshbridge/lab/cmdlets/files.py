@@ -662,7 +662,15 @@ def _get_content(ctx: Invocation, encoding: str | None) -> None:
                 )
             )
             continue
-        data = real.read_bytes()
+        if str(encoding or "").lower() == "byte":
+            # With -Encoding Byte every item is one byte, so -TotalCount counts bytes and the reader
+            # stops there (PowerShell: GetContentCommand.ProcessRecord reads at most TotalCount
+            # items, src/Microsoft.PowerShell.Commands.Management/commands/management/GetContentCommand.cs).
+            total = ctx.get("TotalCount") if ctx.has("TotalCount") else -1
+            with real.open("rb") as handle:
+                data = handle.read(total) if total is not None and total >= 0 else handle.read()
+        else:
+            data = real.read_bytes()
         if str(encoding or "").lower() == "byte":
             # PowerShell FileSystemContentReaderWriter.ReadByteEncoded (src/System.Management.Automation/
             # namespaces/FileSystemContentStream.cs): with -Raw one byte[] block; otherwise one boxed
