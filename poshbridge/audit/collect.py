@@ -13,7 +13,7 @@ Per host (``HostSession`` = one RunspacePool; open + one invocation + close = 5 
   invocation; the provider enumerates both in the same order, so names and contents pair by
   position;
 - last the Posh-ACME cmdlets (``Get-PAOrder -List``, ``Get-PACertificate -List``), which ``throw``
-  on a host without Posh-ACME state — a terminating error stops the rest of an invocation.
+  on a host without Posh-ACME state (the throw is recorded on its statement; a batch goes on).
 
 Files are read as BYTES: ``Get-Content -Encoding Byte -ReadCount 0`` is Windows PowerShell 5.1's way
 to get one ``byte[]`` per file (PowerShell 7 spells it ``-AsByteStream``; WinRM's default endpoint
