@@ -222,6 +222,38 @@ def test_a_failed_new_account_keeps_new_certificate_from_running(
     assert list(Path(lab.host(lab_host)["root"]).rglob("order.json")) == []
 
 
+def test_a_host_without_posh_acme_state_is_a_fact_not_a_failure(
+    lab: LabHandle, lab_host: str, state: Path
+) -> None:
+    """Issue 8 item 7: before Set-PAServer, Get-PAAccount throws "No ACME server configured. Run
+    Set-PAServer first." and Get-PAOrder / Get-PACertificate throw too (Posh-ACME's Begin blocks). The
+    reads of status, setup and audit take that as "no server yet", not as an error."""
+    from poshbridge.inventory.load import load_inventory
+    from poshbridge.poshacme import calls
+    from poshbridge.powershell.command import Batch
+    from poshbridge.remote.session import HostSession
+
+    host = load_inventory(lab.inventory).hosts[lab_host]
+    reads = Batch().add(calls.set_poshacme_home(host.acme.poshacme_home), label="env")
+    reads.add(calls.get_pa_accounts(), label="accounts")
+    reads.add(calls.get_pa_orders(), label="orders")
+    reads.add(calls.get_pa_certificate(host.order_name), label="certificate")
+    with HostSession(host, base_dir=lab.inventory.parent) as session:
+        result = session.run(reads)
+    messages = {s.label: [e.message for e in s.errors] for s in result.statements}
+    no_server = ["No ACME server configured. Run Set-PAServer first."]
+    assert messages == {"env": [], "accounts": no_server, "orders": no_server, "certificate": no_server}
+
+    status = cli(lab.inventory, state, "status", lab_host, "--json")
+    assert status.host(lab_host)["errors"] == [], status
+    dry = cli(lab.inventory, state, "setup", lab_host, "--dry-run", "--json")
+    assert dry.code == 0 and dry.host(lab_host)["errors"] == [], dry
+    audit = cli(lab.inventory, state, "audit", lab_host, "--json")
+    (doc,) = audit.doc["hosts"]
+    assert "collection" not in [r["code"] for r in doc["reasons"]], doc["reasons"]
+    assert doc["verdict"] == "CRIT"  # not served, no task: what a host never set up is
+
+
 def test_renew_not_due_then_forced(lab: LabHandle, lab_host: str, state: Path) -> None:
     setup = cli(lab.inventory, state, "setup", lab_host, "--json")
     assert setup.code == 0, setup
