@@ -104,9 +104,10 @@ catch {
     # Nothing in this block may throw: the result line and the result file must always be written.
     $result.outcome = 'failed'
     $exitCode = 1
+    $caught = $_
     $problem = [ordered]@{ message = $null; type = $null; status = $null; detail = $null }
     try {
-        $exception = $_.Exception
+        $exception = $caught.Exception
         $problem.message = [string]$exception.Message
         # Posh-ACME throws [AcmeException] (Private/AcmeException.ps1) whose Data is the CA's problem
         # document: a PSCustomObject from ConvertFrom-Json (Invoke-ACME.ps1), or a hashtable it makes
