@@ -13,7 +13,7 @@ Per host (``HostSession`` = one RunspacePool; open + one invocation + close = 5 
   invocation; the provider enumerates both in the same order, so names and contents pair by
   position;
 - last the Posh-ACME cmdlets (``Get-PAOrder -List``, ``Get-PACertificate -List``), which ``throw``
-  on a host without Posh-ACME state — a terminating error stops the rest of an invocation.
+  on a host without Posh-ACME state (the throw is recorded on its statement; a batch goes on).
 
 Files are read as BYTES: ``Get-Content -Encoding Byte -Raw`` is Windows PowerShell 5.1's way to get
 one ``byte[]`` per file (PowerShell 7 spells it ``-AsByteStream``; WinRM's default endpoint and the
@@ -366,14 +366,22 @@ def _not_run(batch: Batch, result: BatchResult) -> list[Statement]:
     return [s for s in batch.statements if s.label not in ran]
 
 
+# Posh-ACME's reads throw these on a host without Posh-ACME state (Get-PAOrder.ps1 / Get-PACertificate.ps1
+# Begin blocks; Get-PAAccount.ps1 for the server): a fact ("no server / no account yet"), which the
+# verdict rules report from the empty answers, not a collection error.
+_NO_POSH_ACME_STATE = ("No ACME server configured.", "No ACME account configured.")
+
+
 def _findings(result: BatchResult) -> list[str]:
     """Errors worth reporting: Posh-ACME's, and a log file that could not be read (a collection error,
     not "no runs"). A missing task, log folder or binding is not an error here; the verdict rules
-    report those from the (empty) answers."""
+    report those from the (empty) answers; neither is Posh-ACME having no server or account yet."""
     out: list[str] = []
     for statement in result.statements:
         if statement.label in _POSH_ACME_LABELS:
-            out.extend(str(error) for error in statement.errors)
+            out.extend(
+                str(error) for error in statement.errors if not error.message.startswith(_NO_POSH_ACME_STATE)
+            )
         elif statement.label.startswith("file:"):
             out.extend(f"cannot read {statement.label[5:]}: {error}" for error in statement.errors)
     return out

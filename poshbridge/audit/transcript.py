@@ -24,11 +24,12 @@ from poshbridge.poshacme.problems import AcmeProblem, classify_problem
 
 RENEWED = "renewed"
 NOT_DUE = "not-due"
+REBOUND = "rebound"  # hardened script: not due, but the IIS binding held another certificate: rebound
 FAILED = "failed"
 SKIPPED = "skipped"
 INTERRUPTED = "interrupted"
 UNKNOWN = "unknown"
-OUTCOMES = (RENEWED, NOT_DUE, FAILED, SKIPPED, INTERRUPTED, UNKNOWN)
+OUTCOMES = (RENEWED, NOT_DUE, REBOUND, FAILED, SKIPPED, INTERRUPTED, UNKNOWN)
 
 RESULT_SCHEMA = "poshbridge.renewal-result/1"
 
@@ -950,6 +951,9 @@ def _success_reason(session: Session, kind: str) -> str:
         return f"certificate renewed and installed in IIS{thumb}"
     if kind == SKIPPED:
         return f"renewal skipped (null/manual plugin): {orders}".rstrip(": ")
+    if kind == REBOUND:
+        thumb = f" ({session.imported_thumbprint})" if session.imported_thumbprint else ""
+        return f"not due; Posh-ACME's certificate bound again in IIS{thumb}"
     return f"not due for renewal yet: {orders}".rstrip(": ")
 
 

@@ -272,43 +272,74 @@ def _open(host: HostConfig, ctx: Context) -> HostSession:
 def _apply_steps(
     session: HostSession, steps: Sequence[Step], trailing: Sequence[Any], run: HostRun
 ) -> tuple[BatchResult, bool]:
-    """Send the statements of ``steps`` (then ``trailing`` statements) in ONE batch; set each step's
-    status from its statements. Returns the result and whether every step succeeded."""
-    statements: list[Any] = []
-    ranges: list[tuple[Step, int, int]] = []
-    for step in steps:
-        start = len(statements)
-        statements.extend(step.statements)
-        ranges.append((step, start, len(statements)))
-    reads_from = len(statements)
-    statements.extend(trailing)
-    result = run_reads(session, Batch(statements), reads_from=reads_from)
+    """Send each step in an invocation of its own, in order, the ``trailing`` (read) statements with
+    the last one; set each step's status from its OWN statements. Returns the merged result and
+    whether every step succeeded.
+
+    A batch does not stop at a failing statement on Windows (PowerShell.cs BatchInvocationWorkItem
+    stops only on ActionPreferenceStopException, i.e. a command run with ``-ErrorAction Stop`` that
+    writes an error); a Posh-ACME ``throw`` is written to the error stream and the next statement runs
+    (a New-PACertificate after a failed New-PAAccount would pick another account). So a step whose
+    failure must stop the rest ends its invocation, and after a failed step nothing else is sent: the
+    later steps are reported as not sent, never as skipped by the host."""
+    merged = BatchResult(statements=[])
     ok = True
-    for step, start, end in ranges:
-        own = result.statements[start:end]
-        errors = [e for s in own for e in s.errors]
-        if errors:
-            ok = False
-            step.status = "failed"
-            first = next((e for e in errors if e.terminating), errors[0])
-            context = (
-                "account" if step.name == STEP_ACCOUNT else "http-01" if step.name == STEP_CERT else None
-            )
-            kind, problem = classify_remote_error(first, context=context)
-            step.error = first
-            step.detail = f"{first.command + ': ' if first.command else ''}{first.message}"
-            run.fail(step.name, kind, step.detail, problem)
-        elif not all(s.ran for s in own):
-            ok = False
+    failed_step: Step | None = None
+    for index, step in enumerate(steps):
+        if failed_step is not None:
             step.status = "skipped"
-            step.detail = "not run: an earlier step of the same batch failed"
-        else:
-            step.status = "changed"
-            warnings = [w for s in own for w in s.warnings]
-            if warnings:
-                step.detail = step.reason + " (warning: " + "; ".join(warnings)[:300] + ")"
-    record_statement_errors(run, "read", result.statements[reads_from:])
-    return result, ok
+            step.detail = f"not sent: step {failed_step.name} failed"
+            continue
+        last = index == len(steps) - 1
+        own_count = len(step.statements)
+        statements = list(step.statements) + (list(trailing) if last else [])
+        result = run_reads(session, Batch(statements), reads_from=own_count)
+        _merge_result(merged, result)
+        if not _set_step_status(step, result.statements[:own_count], run):
+            ok = False
+            failed_step = step
+        if last:
+            record_statement_errors(run, "read", result.statements[own_count:])
+    if failed_step is not None and trailing:
+        result = run_reads(session, Batch(list(trailing)))
+        _merge_result(merged, result)
+        record_statement_errors(run, "read", result.statements)
+    return merged, ok
+
+
+def _merge_result(merged: BatchResult, result: BatchResult) -> None:
+    merged.statements.extend(result.statements)
+    merged.errors.extend(result.errors)
+    merged.warnings.extend(result.warnings)
+    merged.verbose.extend(result.verbose)
+    merged.information.extend(result.information)
+    merged.had_errors = merged.had_errors or result.had_errors
+
+
+def _set_step_status(step: Step, own: Sequence[StatementResult], run: HostRun) -> bool:
+    """The step's status from the results of its own statements only."""
+    errors = [e for s in own for e in s.errors]
+    if errors:
+        step.status = "failed"
+        first = next((e for e in errors if e.terminating), errors[0])
+        context = "account" if step.name == STEP_ACCOUNT else "http-01" if step.name == STEP_CERT else None
+        kind, problem = classify_remote_error(first, context=context)
+        step.error = first
+        step.detail = f"{first.command + ': ' if first.command else ''}{first.message}"
+        run.fail(step.name, kind, step.detail, problem)
+        return False
+    if not all(s.ran for s in own):
+        # no error of its own and yet a statement did not run: unknown, never an OK
+        step.status = "failed"
+        missing = ", ".join(s.label for s in own if not s.ran)
+        step.detail = f"statement(s) {missing} did not run and reported no error"
+        run.fail(step.name, "powershell", step.detail)
+        return False
+    step.status = "changed"
+    warnings = [w for s in own for w in s.warnings]
+    if warnings:
+        step.detail = step.reason + " (warning: " + "; ".join(warnings)[:300] + ")"
+    return True
 
 
 def _objects(facts: SetupFacts) -> dict[str, Any]:

@@ -6,7 +6,10 @@ Two styles:
   transcript path ``<log_dir>\acme_log.txt`` (a SYSTEM task starts in ``C:\Windows\System32``).
 - ``hardened`` (default): ``POSHACME_HOME`` set before Posh-ACME is imported, one dated transcript
   and one JSON result file per run, retention, try/catch/finally, ``-ErrorAction Stop`` on
-  ``Set-IISCertificate``, the ACME problem's type/status/detail recorded, exit 1 on failure.
+  ``Set-IISCertificate``, the ACME problem's type/status/detail recorded (AcmeException.Data is a
+  PSCustomObject: read as properties; an IDictionary as a dictionary; catch/finally cannot throw),
+  ``Set-PAOrder -Name`` (not ``-MainDomain``), a rebind when not due and the IIS binding holds another
+  certificate (outcome ``rebound``), exit 1 on failure.
 
 Templates are ``ps_scripts/renew-<style>.ps1.tmpl`` with ``<%NAME%>`` placeholders (``<`` is a
 reserved operator in PowerShell, so ``<%`` never occurs in a valid script). Every value becomes a

@@ -50,6 +50,7 @@ from psrpcore.types import (
     InvocationInfo,
     NETException,
     PSInvocationState,
+    PSNoteProperty,
     PSObject,
     PSSecureString,
     PSVersion,
@@ -57,12 +58,14 @@ from psrpcore.types import (
 )
 
 from poshbridge.lab.engine.contract import (
+    PSCUSTOMOBJECT,
     CommandCall,
     LabErrorRecord,
     PipelineSink,
     RunspaceState,
     TerminatingError,
 )
+from poshbridge.lab.engine.objects import custom_object
 from poshbridge.lab.engine.registry import EDITION
 from poshbridge.lab.host import TwinHost
 from poshbridge.lab.wsman import iso_duration, run_time
@@ -188,11 +191,18 @@ def _target_type(target: Any) -> str:
 def to_error_record(record: LabErrorRecord) -> ErrorRecord:
     """LabErrorRecord -> psrpcore ErrorRecord: FullyQualifiedErrorId, CategoryInfo, Exception of
     ``exception_type`` with ``exception_data`` as the exception's ``Data`` dictionary."""
+    as_object = record.exception_data_type == PSCUSTOMOBJECT
     exception = NETException(
         Message=record.message,
-        Data=dict(record.exception_data) if record.exception_data else None,
+        Data=dict(record.exception_data) if record.exception_data and not as_object else None,
         HResult=-2146233087,
     )
+    if record.exception_data and as_object:
+        # AcmeException.Data is a PSCustomObject (Posh-ACME Private/AcmeException.ps1, Invoke-ACME.ps1):
+        # on the wire a property bag (<MS>), not a dictionary (psrpcore types Data as a PSDict)
+        props = exception.PSObject.adapted_properties
+        index = [p.name for p in props].index("Data")
+        props[index] = PSNoteProperty("Data", custom_object(None, dict(record.exception_data)))
     exception_type = record.exception_type or "System.Management.Automation.RuntimeException"
     bases = _EXCEPTION_BASES.get(exception_type, [])
     exception.PSObject.type_names = [exception_type, *bases, "System.Exception", "System.Object"]

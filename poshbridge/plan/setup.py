@@ -166,8 +166,9 @@ def poshacme_read_statements(host: HostConfig) -> list[Statement]:
 
 
 def read_statements(host: HostConfig) -> list[Statement]:
-    """Everything setup/status needs to know, in one batch. Posh-ACME reads come after the plain
-    reads (a Posh-ACME ``throw`` stops the batch), Export-ScheduledTask last (it may not exist)."""
+    """Everything setup/status needs to know, in one batch. A Posh-ACME ``throw`` (no server or no
+    account yet) does not stop a batch on Windows: the error is recorded on its own statement and the
+    next statement runs (PowerShell.cs BatchInvocationWorkItem). Export-ScheduledTask last."""
     r = host.renewal
     return [
         _stmt(calls.get_modules(), label=R_MODULES),

@@ -414,3 +414,28 @@ def test_resources_come_from_the_installed_package_when_there_is_one(
     finally:
         read_resource.cache_clear()
         sys.modules.pop("poshbridge.ps_scripts", None)
+
+
+def test_hardened_script_selects_the_order_by_name_and_rebinds_when_not_due() -> None:
+    """Issue 8 items 4 and 9: Set-PAOrder -Name (not -MainDomain, ambiguous with two orders of the same
+    main domain); the not-due branch compares the binding with Get-PACertificate and rebinds."""
+    text = render_renew_script(example_host(), "hardened")
+    assert "Set-PAOrder -Name $OrderName -Verbose -ErrorAction Stop" in text
+    assert "Set-PAOrder -MainDomain" not in text
+    not_due = text[text.index("else {\n        $result.outcome = 'not-due'") :]
+    assert "Get-IISSiteBinding -Name $SiteName -ErrorAction Stop" in not_due
+    assert "if ($bound -ne $current.Thumbprint)" in not_due
+    assert "$current | Set-IISCertificate -SiteName $SiteName" in not_due
+    assert "$result.outcome = 'rebound'" in not_due
+
+
+def test_hardened_catch_reads_acme_problem_properties_and_cannot_throw() -> None:
+    """Issue 8 item 2: AcmeException.Data is a PSCustomObject; .Contains only under an IDictionary test,
+    everything inside a nested try; Stop-Transcript in finally guarded."""
+    text = render_renew_script(example_host(), "hardened")
+    catch = text[text.index("\ncatch {\n") : text.index("\nfinally {\n")]
+    guard = catch.index("if ($data -is [System.Collections.IDictionary]) {")
+    assert catch.index("try {") < guard
+    assert "$properties = $data.PSObject.Properties" in catch
+    assert "$data.Contains" not in catch[:guard]
+    assert "try { Stop-Transcript | Out-Null } catch { }" in text

@@ -240,6 +240,11 @@ def test_hardened_not_due_run_writes_transcript_and_result(twin: Twin, host_conf
     thumbprint = _posh_acme_state(
         twin, datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=40)
     )
+    # the site's https binding already holds Posh-ACME's certificate: nothing to rebind
+    iis = twin.host.iis().load()
+    https = iis["sites"]["host01.poshbridge.test"]["bindings"][1]
+    https.update(certificate_hash=thumbprint, certificate_store="My")
+    twin.host.iis().save(iis)
     _install(twin, host_config, "hardened")
     info = _start(twin)
     assert info["LastTaskResult"] == 0

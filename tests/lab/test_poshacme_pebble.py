@@ -302,3 +302,50 @@ def test_posh_acme_cmdlets_need_the_module(lab: LabHandle, lab_host: str, missin
     prepare_gallery(twin)
     assert twin.run(("Install-Module", {"Name": missing, "Force": None})).errors == []
     _ready(twin, lab)
+
+
+def test_set_pa_order_selection_and_messages_follow_posh_acme(lab: LabHandle, lab_host: str) -> None:
+    """Issue 8 item 9, Posh-ACME Public/Set-PAOrder.ps1: -Name wins; -MainDomain alone must match one
+    order; each miss is a Write-Error (non-terminating); with no account, the Begin block throws."""
+    twin = _twin(lab, lab_host)
+    _ready(twin, lab)
+    no_account = twin.run(("Set-PAOrder", {"Name": "x"})).terminating
+    assert no_account is not None
+    assert no_account.message == "No ACME account configured. Run Set-PAAccount or New-PAAccount first."
+    order = twin.run(("Get-PAOrder", {})).terminating
+    assert order is not None and order.message == no_account.message
+    _account(twin, lab)
+    main = twin.host.domains[0]
+
+    def errors(params: dict[str, Any]) -> list[str]:
+        result = twin.run(("Set-PAOrder", params))
+        assert result.terminating is None
+        return [e.message for e in result.errors]
+
+    assert errors({}) == ["No ACME order configured. Run New-PAOrder or specify a Name or MainDomain."]
+    assert errors({"Name": "nope"}) == ["No order found matching Name 'nope'"]
+    assert errors({"MainDomain": "nope.test"}) == ["No order found matching MainDomain 'nope.test'."]
+    _web_config(twin)
+    assert _new_cert(twin).terminating is None
+    assert _new_cert(twin, Name="second").terminating is None
+    assert errors({"MainDomain": main}) == [
+        f"Multiple orders found for MainDomain '{main}'. Please specify Name as well."
+    ]
+    # -Name selects even when -MainDomain does not match it (Set-PAOrder uses Get-PAOrder -Name)
+    assert errors({"Name": main, "MainDomain": "other.test"}) == []
+    assert ps_properties(twin.run(("Get-PAOrder", {})).output[0])["Name"] == main
+    assert errors({"Name": "second"}) == []
+    assert ps_properties(twin.run(("Get-PAOrder", {})).output[0])["Name"] == "second"
+    # the duplicate-account prompt in New-PAAccount's words (ShouldContinue query)
+    dup = twin.run(
+        (
+            "New-PAAccount",
+            {
+                "ExtAcctKID": lab.secret("eab-kid"),
+                "ExtAcctHMACKey": lab.secret("eab-hmac"),
+                "Contact": ["admin@poshbridge.test"],
+                "AcceptTOS": None,
+            },
+        )
+    ).terminating
+    assert dup is not None and dup.message.endswith("with the following message: Do you wish to duplicate?")

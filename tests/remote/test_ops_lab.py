@@ -178,6 +178,82 @@ def test_wrong_eab_is_a_classified_unauthorized_error(lab: LabHandle, lab_host: 
     assert "step acme-account" in text.stdout and lab_host in text.stdout
 
 
+def test_a_failed_new_account_keeps_new_certificate_from_running(
+    lab: LabHandle, lab_host: str, tmp_path: Path
+) -> None:
+    """Issue 8 item 1. On Windows a Posh-ACME throw does not stop a batch (PowerShell.cs
+    BatchInvocationWorkItem): sent in the same invocation, New-PACertificate would run after a failed
+    New-PAAccount and issue with whatever other valid account the host has. The certificate step must
+    not be sent at all, and must say so."""
+    from poshbridge.inventory.load import load_inventory
+    from poshbridge.poshacme import calls
+    from poshbridge.powershell.command import Batch, Secret
+    from poshbridge.remote.session import HostSession
+
+    host = load_inventory(lab.inventory).hosts[lab_host]
+    home = host.acme.poshacme_home
+    prep = Batch()
+    prep.add(calls.new_directory(home), label="home")
+    prep.add(calls.set_poshacme_home(home), label="env")
+    prep.add(calls.set_pa_server(host.acme.directory), label="server")
+    prep.add(
+        calls.new_pa_account(
+            eab_kid=Secret(lab.secret("eab-kid")),
+            eab_hmac=Secret(lab.secret("eab-hmac")),
+            contacts=["someone-else@poshbridge.test"],
+        ),
+        label="other-account",
+    )
+    with HostSession(host, base_dir=lab.inventory.parent) as session:
+        prepared = session.run(prep)
+    assert not prepared.errors, prepared.errors
+    wrong = tmp_path / "wrong-hmac"
+    wrong.write_text("d3JvbmctaG1hYy1rZXktZm9yLXRoZS1sYWItdGVzdHMtMDAwMDAwMDAwMDAwMDA", "utf-8")
+    inventory = derived_inventory(
+        lab, tmp_path / "inv", {lab_host: {"acme": {"eab_hmac": {"file": str(wrong)}}}}
+    )
+    run = cli(inventory, tmp_path / "state", "setup", lab_host, "--json")
+    assert run.code == 1, run
+    steps = {s["name"]: s for s in run.host(lab_host)["steps"]}
+    assert steps["acme-account"]["status"] == "failed"
+    assert steps["certificate"]["status"] == "skipped", run
+    assert "not sent" in steps["certificate"]["detail"]
+    # no order was created with the other account
+    assert list(Path(lab.host(lab_host)["root"]).rglob("order.json")) == []
+
+
+def test_a_host_without_posh_acme_state_is_a_fact_not_a_failure(
+    lab: LabHandle, lab_host: str, state: Path
+) -> None:
+    """Issue 8 item 7: before Set-PAServer, Get-PAAccount throws "No ACME server configured. Run
+    Set-PAServer first." and Get-PAOrder / Get-PACertificate throw too (Posh-ACME's Begin blocks). The
+    reads of status, setup and audit take that as "no server yet", not as an error."""
+    from poshbridge.inventory.load import load_inventory
+    from poshbridge.poshacme import calls
+    from poshbridge.powershell.command import Batch
+    from poshbridge.remote.session import HostSession
+
+    host = load_inventory(lab.inventory).hosts[lab_host]
+    reads = Batch().add(calls.set_poshacme_home(host.acme.poshacme_home), label="env")
+    reads.add(calls.get_pa_accounts(), label="accounts")
+    reads.add(calls.get_pa_orders(), label="orders")
+    reads.add(calls.get_pa_certificate(host.order_name), label="certificate")
+    with HostSession(host, base_dir=lab.inventory.parent) as session:
+        result = session.run(reads)
+    messages = {s.label: [e.message for e in s.errors] for s in result.statements}
+    no_server = ["No ACME server configured. Run Set-PAServer first."]
+    assert messages == {"env": [], "accounts": no_server, "orders": no_server, "certificate": no_server}
+
+    status = cli(lab.inventory, state, "status", lab_host, "--json")
+    assert status.host(lab_host)["errors"] == [], status
+    dry = cli(lab.inventory, state, "setup", lab_host, "--dry-run", "--json")
+    assert dry.code == 0 and dry.host(lab_host)["errors"] == [], dry
+    audit = cli(lab.inventory, state, "audit", lab_host, "--json")
+    (doc,) = audit.doc["hosts"]
+    assert "collection" not in [r["code"] for r in doc["reasons"]], doc["reasons"]
+    assert doc["verdict"] == "CRIT"  # not served, no task: what a host never set up is
+
+
 def test_renew_not_due_then_forced(lab: LabHandle, lab_host: str, state: Path) -> None:
     setup = cli(lab.inventory, state, "setup", lab_host, "--json")
     assert setup.code == 0, setup

@@ -2,8 +2,8 @@
 
 Given a lab twin on which ``poshbridge setup`` has created Posh-ACME state (account, order, certificate,
 IIS binding), when poshbridge's HostSession runs a Batch, then output is split per statement, pipelines
-run on the host, records are attributed to their statement, a terminating error stops the batch,
-SecureStrings never come back, the account's private key is dropped, and connection failures are
+run on the host, records are attributed to their statement, only an error under -ErrorAction Stop stops
+the batch, SecureStrings never come back, the account's private key is dropped, and connection failures are
 classified. Only one check still uses a stand-in engine (see the last section) because no real cmdlet
 can produce what it needs.
 """
@@ -200,6 +200,58 @@ def test_errors_are_attributed_and_a_terminating_error_stops_the_batch(
     assert after is not None and not after.ran and after.output == []
 
 
+def test_a_failed_new_account_does_not_stop_new_certificate_in_the_same_batch(
+    lab: LabHandle, lab_host: str
+) -> None:
+    """Issue 8 item 1, the real rule (PowerShell.cs BatchInvocationWorkItem / BatchInvocationCallback):
+    New-PAAccount's throw goes to the error stream and New-PACertificate runs with the account that is
+    current (here another valid one); only a command run with -ErrorAction Stop that writes an error
+    (ActionPreferenceStopException) stops the rest."""
+    host = host_config(lab, lab_host)
+    home = host.acme.poshacme_home
+    prep = Batch()
+    prep.add(calls.new_directory(home), label="home")
+    prep.add(calls.set_poshacme_home(home), label="env")
+    prep.add(calls.set_pa_server(host.acme.directory), label="server")
+    prep.add(
+        calls.new_pa_account(
+            eab_kid=Secret(lab.secret("eab-kid")),
+            eab_hmac=Secret(lab.secret("eab-hmac")),
+            contacts=["other@poshbridge.test"],
+        ),
+        label="other",
+    )
+    batch = posh_acme_batch(host)
+    batch.add(
+        calls.new_pa_account(
+            eab_kid=Secret(lab.secret("eab-kid")), eab_hmac=Secret(WRONG_EAB_HMAC), contacts=["a@b.test"]
+        ),
+        label="account",
+    )
+    batch.add(
+        calls.new_pa_certificate(list(host.domains), webroot=host.webroot, order_name=host.domains[0]),
+        label="issue",
+    )
+    batch.add(Cmd.of("Get-PAOrder", List=SWITCH), label="orders")
+    batch.add(Cmd.of("Get-Item", LiteralPath="C:\\no\\such\\item", ErrorAction="Stop"), label="stop")
+    batch.add(Cmd.of("Write-Output", InputObject="never"), label="after")
+    with open_session(lab, host) as session:
+        assert not session.run(prep).errors
+        result = session.run(batch)
+    account = result.by_label("account")
+    assert account is not None and account.ran and len(account.errors) == 1
+    assert not account.errors[0].terminating and account.errors[0].command == "New-PAAccount"
+    issue = result.by_label("issue")
+    assert issue is not None and issue.ran  # Windows runs it: the client must never send it so
+    orders = result.by_label("orders")
+    assert orders is not None and orders.ran and len(orders.output) == 1  # made with the other account
+    stop = result.by_label("stop")
+    assert stop is not None and stop.ran and len(stop.errors) == 1 and stop.errors[0].terminating
+    assert result.had_errors and result.failed_statement == 4
+    after = result.by_label("after")
+    assert after is not None and not after.ran
+
+
 def test_real_posh_acme_failures_are_classified(lab: LabHandle, lab_host: str) -> None:
     """A fresh twin has no challenge web.config, so Pebble's http-01 validation gets IIS's 404."""
     host = host_config(lab, lab_host)
@@ -224,29 +276,32 @@ def test_real_posh_acme_failures_are_classified(lab: LabHandle, lab_host: str) -
         calls.new_pa_certificate(list(host.domains), webroot=host.webroot, order_name=host.domains[0]),
         label="issue",
     )
-    issue.add(Cmd.of("Write-Output", InputObject="never"), label="after")
+    issue.add(Cmd.of("Write-Output", InputObject="never"), label="after")  # runs all the same
     with open_session(lab, host) as session:
         assert not session.run(server).had_errors
         refused = session.run(wrong_eab)
         registered = session.run(right_eab)
         result = session.run(issue)
 
-    # the CA's problem document travels in Exception.Data: the type comes from there
+    # the CA's problem document travels in Exception.Data: the type comes from there. A Posh-ACME
+    # throw does not fail the invocation: PowerShell.cs BatchInvocationCallback appends it to the
+    # error stream (pypsrp's had_errors stays False) - only the error stream tells.
     (eab_error,) = refused.errors
-    assert eab_error.terminating and refused.failed_statement == 0
+    assert not eab_error.terminating and refused.failed_statement is None and not refused.had_errors
     eab_problem = problem_from_exception_data(eab_error.exception_data, eab_error.message)
     assert eab_problem.type == "unauthorized" and eab_problem.status == 403
     assert WRONG_EAB_HMAC not in repr(refused)
     assert not registered.errors and registered.output("account")[0]["status"] == "valid"
 
-    assert result.had_errors and result.failed_statement == 1
+    # New-PACertificate throws; the batch goes on (only ActionPreferenceStopException stops it)
+    assert not result.had_errors and result.failed_statement is None
     assert result.output("a") == ["a"]
     issue_result = result.by_label("issue")
     assert issue_result is not None and len(issue_result.errors) == 1
     error = issue_result.errors[0]
-    assert error.terminating and error.statement == 1 and error.command == "New-PACertificate"
+    assert not error.terminating and error.statement == 1 and error.command == "New-PACertificate"
     after = result.by_label("after")
-    assert after is not None and not after.ran and after.output == []
+    assert after is not None and after.ran and after.output == ["never"]
     problem = problem_from_exception_data(error.exception_data, error.message)
     assert problem.fqdn in host.domains
     # Posh-ACME's `Authorization invalid for <fqdn>: <detail>` throw carries no ACME type

@@ -43,6 +43,7 @@ from poshbridge.lab.acme_client import (
 )
 from poshbridge.lab.cmdlets.core import mark_imported
 from poshbridge.lab.cmdlets.files import _PathRefused, confine
+from poshbridge.lab.engine.contract import PSCUSTOMOBJECT
 from poshbridge.lab.engine.objects import (
     PA_ACCOUNT,
     PA_AUTHORIZATION,
@@ -368,7 +369,12 @@ def certificate_object(store: Store, server: str, account_id: str, order: dict[s
 
 # ----- errors --------------------------------------------------------------------------------------
 def _throw_problem(ctx: Invocation, problem: AcmeProblem) -> Any:
-    ctx.throw_script(problem.detail, data=problem.to_data(), exception_type="AcmeException")
+    # Posh-ACME Private/Invoke-ACME.ps1: `$acmeError = $body | ConvertFrom-Json` ... `throw
+    # [AcmeException]::new($acmeError.detail,$acmeError,$ex)`: Data is a PSCustomObject, not a dictionary
+    # (a hashtable only for an old endpoint's non-JSON 404, which Pebble never sends).
+    ctx.throw_script(
+        problem.detail, data=problem.to_data(), data_type=PSCUSTOMOBJECT, exception_type="AcmeException"
+    )
 
 
 def _throw_connection(ctx: Invocation, exc: AcmeConnectionError) -> Any:
@@ -584,10 +590,10 @@ def new_account(
                 and sorted(acct.get("contact") or []) == sorted(wanted)
                 and str(acct.get("KeyLength")) == key_length
             ):
+                # New-PAAccount.ps1: $PSCmdlet.ShouldContinue("Do you wish to duplicate?",
+                #     "An account exists with matching contacts and key length.")  (query, caption)
                 ctx.prompt_required(
-                    "Do you wish to duplicate?",
-                    f"An existing account with the same contacts and key length was found: {acct['id']}. "
-                    "Do you wish to duplicate?",
+                    "An account exists with matching contacts and key length.", "Do you wish to duplicate?"
                 )
     if (server.get("meta") or {}).get("externalAccountRequired") and not (eab_kid and eab_hmac):
         ctx.throw_script(
@@ -639,22 +645,23 @@ def new_account(
     return acct
 
 
+# Posh-ACME Public/New-PAAccount.ps1, param block: DefaultParameterSetName='Generate'; -KeyLength
+# (position 1) only in 'Generate'; -KeyFile (mandatory) and -OnlyReturnExisting only in 'ImportKey'.
 @cmdlet(
     "New-PAAccount",
     [
         Param("Contact", "string[]", position=0),
-        Param("KeyLength", aliases=("AccountKeyLength",)),
+        Param("KeyLength", position=1, aliases=("AccountKeyLength",), sets=("Generate",)),
         Param("KeyFile", sets=("ImportKey",), mandatory=True),
         Param("ID", aliases=("Name",)),
         Param("AcceptTOS", "switch"),
-        Param("OnlyReturnExisting", "switch"),
+        Param("OnlyReturnExisting", "switch", sets=("ImportKey",)),
         Param("Force", "switch"),
         Param("ExtAcctKID"),
         Param("ExtAcctHMACKey"),
         Param("ExtAcctAlgorithm", choices=("HS256", "HS384", "HS512")),
         Param("UseAltPluginEncryption", "switch"),
         Param("ExtraParams", "remaining"),
-        Param("Generate", "switch", sets=("Generate",)),
     ],
     output_type=PA_ACCOUNT,
     module=MODULE,
@@ -716,7 +723,10 @@ def get_pa_account(ctx: Invocation) -> None:
     store = Store(ctx)
     current = store.current_server()
     if current is None:
-        return
+        # Posh-ACME Public/Get-PAAccount.ps1, Begin: `if (-not ($server = Get-PAServer)) { try { throw
+        # "No ACME server configured. Run Set-PAServer first." } catch { $PSCmdlet.ThrowTerminatingError(
+        # $_) } }` - also with -List.
+        ctx.throw_script("No ACME server configured. Run Set-PAServer first.")
     server_name, server = current
     if ctx.switch("List") or ctx.has("Status") or ctx.has("Contact") or ctx.has("KeyLength"):
         accounts = store.accounts(server_name)
@@ -803,15 +813,21 @@ def current_order(store: Store, server: str, account_id: str) -> dict[str, Any] 
     return store.order(server, account_id, name) if name else None
 
 
-def _context(ctx: Invocation) -> tuple[Store, str, dict[str, Any], dict[str, Any]] | None:
-    """(store, server name, server, current account) or None when Posh-ACME has no account yet."""
+def _context(ctx: Invocation) -> tuple[Store, str, dict[str, Any], dict[str, Any]]:
+    """(store, server name, server, current account), or the throw of Get-PAOrder / Get-PACertificate.
+
+    Posh-ACME Public/Get-PAOrder.ps1 and Public/Get-PACertificate.ps1, Begin: `try { if (-not ($acct =
+    Get-PAAccount)) { throw "No ACME account configured. Run Set-PAAccount or New-PAAccount first." } }
+    catch { $PSCmdlet.ThrowTerminatingError($_) }` - with no server, Get-PAAccount's own throw ("No ACME
+    server configured. Run Set-PAServer first.") is the one caught and re-thrown. Any current account
+    passes, whatever its status."""
     store = Store(ctx)
     current = store.current_server()
     if current is None:
-        return None
+        ctx.throw_script("No ACME server configured. Run Set-PAServer first.")
     acct = store.current_account(current[0])
     if acct is None:
-        return None
+        ctx.throw_script("No ACME account configured. Run Set-PAAccount or New-PAAccount first.")
     return store, current[0], current[1], acct
 
 
@@ -864,10 +880,7 @@ def _selected_orders(ctx: Invocation, store: Store, server_name: str, acct_id: s
     module=MODULE,
 )
 def get_pa_order(ctx: Invocation) -> None:
-    context = _context(ctx)
-    if context is None:
-        return
-    store, server_name, server, acct = context
+    store, server_name, server, acct = _context(ctx)
     orders = _selected_orders(ctx, store, server_name, acct["id"])
     for order in orders:
         if ctx.switch("Refresh"):
@@ -905,33 +918,39 @@ def get_pa_order(ctx: Invocation) -> None:
     should_process=True,
 )
 def set_pa_order(ctx: Invocation) -> None:
-    store = Store(ctx)
-    server_name, server = _require_server(ctx, store)
-    acct = _require_account(ctx, store, server_name)
-    if ctx.get("MainDomain") or ctx.get("Name"):
-        orders = _find_orders(store, server_name, acct["id"], ctx.get("MainDomain"), ctx.get("Name"))
+    # Posh-ACME Public/Set-PAOrder.ps1. Begin: `if (-not ($acct = Get-PAAccount)) { throw "No ACME
+    # account configured. ..." }` inside try/catch -> ThrowTerminatingError (no server: Get-PAAccount's
+    # own "No ACME server configured" throw); any current account, whatever its status.
+    store, server_name, server, acct = _context(ctx)
+    # Process: -Name wins (`Get-PAOrder -Name $Name`; -MainDomain is then ignored); -MainDomain alone
+    # must match exactly one order; neither: the current order. Each miss is a Write-Error + return.
+    name, main_domain = ctx.get("Name"), ctx.get("MainDomain")
+    if name:
+        orders = _find_orders(store, server_name, acct["id"], None, str(name))
+        if not orders:
+            ctx.error(_plain_error(f"No order found matching Name '{name}'"))
+            return
+    elif main_domain:
+        orders = _find_orders(store, server_name, acct["id"], str(main_domain), None)
+        if not orders:
+            ctx.error(_plain_error(f"No order found matching MainDomain '{main_domain}'."))
+            return
         if len(orders) > 1:
             ctx.error(
                 _plain_error(
-                    f"Multiple orders found for MainDomain '{ctx.get('MainDomain')}'. Please "
-                    "specify Name as well."
+                    f"Multiple orders found for MainDomain '{main_domain}'. Please specify Name as well."
                 )
             )
             return
-        if not orders:
-            ctx.error(
-                _plain_error(
-                    f"No order found matching MainDomain '{ctx.get('MainDomain') or ''}' and Name "
-                    f"'{ctx.get('Name') or ''}'."
-                )
-            )
-            return
-        order = orders[0]
     else:
         found = current_order(store, server_name, acct["id"])
         if found is None:
-            ctx.throw_script("No ACME order configured. Run New-PAOrder or specify a MainDomain.")
-        order = found
+            ctx.error(
+                _plain_error("No ACME order configured. Run New-PAOrder or specify a Name or MainDomain.")
+            )
+            return
+        orders = [found]
+    order = orders[0]
     if not ctx.switch("NoSwitch"):
         store.write_text(f"{store.account_folder(server_name, acct['id'])}\\current-order.txt", order["Name"])
     if ctx.switch("RevokeCert"):
@@ -1523,10 +1542,7 @@ def _renew_one(
     module=MODULE,
 )
 def get_pa_certificate(ctx: Invocation) -> None:
-    context = _context(ctx)
-    if context is None:
-        return
-    store, server_name, _server, acct = context
+    store, server_name, _server, acct = _context(ctx)
     # Posh-ACME's Get-PACertificate selects its orders through Get-PAOrder.
     orders = _selected_orders(ctx, store, server_name, acct["id"])
     for order in orders:

@@ -28,7 +28,13 @@ from poshbridge.lab.cmdlets.files import _PathRefused, confine, decode_bytes
 from poshbridge.lab.cmdlets.tasks import parse_task_xml, update_task
 from poshbridge.lab.cmdlets.transcript import Transcript, render_error
 from poshbridge.lab.engine import run_statement
-from poshbridge.lab.engine.contract import CommandCall, LabErrorRecord, RunspaceState, TerminatingError
+from poshbridge.lab.engine.contract import (
+    HASHTABLE,
+    CommandCall,
+    LabErrorRecord,
+    RunspaceState,
+    TerminatingError,
+)
 from poshbridge.lab.engine.registry import ensure_env, env_set
 from poshbridge.lab.engine.values import get_property
 from poshbridge.lab.host import TwinHost
@@ -365,8 +371,7 @@ class ScriptRun:
             self.call("Import-Module", [("Name", ["Posh-ACME"]), ("ErrorAction", "Stop")])
             self.call("Import-Module", [("Name", ["Posh-ACME.Deploy"]), ("ErrorAction", "Stop")])
             self.call(
-                "Set-PAOrder",
-                [("MainDomain", settings.get("MainDomain")), ("Verbose", True), ("ErrorAction", "Stop")],
+                "Set-PAOrder", [*self._order_selector(settings), ("Verbose", True), ("ErrorAction", "Stop")]
             )
             certs = self.call("Submit-Renewal", [("ErrorAction", "Stop")])
             if certs:
@@ -374,25 +379,16 @@ class ScriptRun:
                 result["thumbprint"] = get_property(cert, "Thumbprint")[1]
                 result["not_after"] = _utc(get_property(cert, "NotAfter")[1])
                 self.call("Start-Sleep", [("Seconds", int(settings.get("WaitSeconds", 0)))])
-                iis_line = next((line for line in self.lines if "Set-IISCertificate" in line), "")
-                params: list[tuple[str | None, Any]] = [
-                    ("SiteName", settings.get("SiteName")),
-                    ("Port", settings.get("Port")),
-                    ("IPAddress", settings.get("IPAddress")),
-                    ("HostHeader", settings.get("HostHeader")),
-                ]
-                for switch in ("RequireSNI", "RemoveOldCert"):
-                    if f"-{switch}" in iis_line:
-                        params.append((switch, True))
-                params += [("Verbose", True), ("ErrorAction", "Stop")]
-                self.call("Set-IISCertificate", params, items=[cert])
+                self.call("Set-IISCertificate", self._iis_params(settings), items=[cert])
                 result["outcome"] = "renewed"
             else:
+                result["outcome"] = "not-due"
                 current = self.call("Get-PACertificate", [])
                 if current:
                     result["thumbprint"] = get_property(current[0], "Thumbprint")[1]
                     result["not_after"] = _utc(get_property(current[0], "NotAfter")[1])
-                result["outcome"] = "not-due"
+                    if self._rebinds() and self._rebind(settings, current[0]):
+                        result["outcome"] = "rebound"
             orders = self.call("Get-PAOrder", [])
             if orders:
                 result["renew_after"] = _utc(get_property(orders[0], "RenewAfter")[1])
@@ -402,17 +398,24 @@ class ScriptRun:
                 self.terminating(exc)
             data = exc.record.exception_data or {}
             result["outcome"] = "failed"
-            result["error"] = {
-                "message": exc.record.message,
-                "type": data.get("type"),
-                "status": data.get("status"),
-                "detail": data.get("detail")
-                if "detail" in data
-                else (exc.record.message if data.get("type") else None),
-            }
-            if self.transcript:
-                self.transcript.line(f"poshbridge: renewal failed: {exc.record.message}")
             exit_code = 1
+            failure = self._catch_failure(exc.record)
+            if failure is None:
+                result["error"] = {
+                    "message": exc.record.message,
+                    "type": data.get("type"),
+                    "status": data.get("status"),
+                    "detail": data.get("detail")
+                    if "detail" in data
+                    else (exc.record.message if data.get("type") else None),
+                }
+                if self.transcript:
+                    self.transcript.line(f"poshbridge: renewal failed: {exc.record.message}")
+            else:
+                # the catch block itself threw: the rest of it does not run (no error in the result,
+                # no "renewal failed" line); finally still runs, then the script ends with the error
+                self.current = failure.command_name or ""
+                self.render(failure)
         finally:
             result["finished"] = self.now().strftime("%Y-%m-%dT%H:%M:%SZ")
             if self.transcript:
@@ -427,6 +430,89 @@ class ScriptRun:
                 self.transcript.stop(self.now())
         return exit_code
 
+    # ----- what the hardened script's text decides ------------------------------------------------
+    def _order_selector(self, settings: dict[str, Any]) -> list[tuple[str | None, Any]]:
+        """The script's ``Set-PAOrder -Name $OrderName`` (older scripts: ``-MainDomain $MainDomain``)."""
+        line = next((x for x in self.lines if x.strip().lower().startswith("set-paorder")), "")
+        if re.search(r"-Name\s+\$OrderName\b", line, re.IGNORECASE):
+            return [("Name", settings.get("OrderName"))]
+        return [("MainDomain", settings.get("MainDomain"))]
+
+    def _iis_params(self, settings: dict[str, Any]) -> list[tuple[str | None, Any]]:
+        iis_line = next((line for line in self.lines if "Set-IISCertificate" in line), "")
+        params: list[tuple[str | None, Any]] = [
+            ("SiteName", settings.get("SiteName")),
+            ("Port", settings.get("Port")),
+            ("IPAddress", settings.get("IPAddress")),
+            ("HostHeader", settings.get("HostHeader")),
+        ]
+        for switch in ("RequireSNI", "RemoveOldCert"):
+            if f"-{switch}" in iis_line:
+                params.append((switch, True))
+        return [*params, ("Verbose", True), ("ErrorAction", "Stop")]
+
+    def _rebinds(self) -> bool:
+        """A script whose not-due branch reads the site's binding (Get-IISSiteBinding) rebinds."""
+        return any("Get-IISSiteBinding" in line and not line.lstrip().startswith("#") for line in self.lines)
+
+    def _rebind(self, settings: dict[str, Any], current: Any) -> bool:
+        """``Get-IISSiteBinding -Name $SiteName | Where-Object { https, "<ip>:<port>:<host>" } |
+        Select-Object -First 1``; when its CertificateHash is not Get-PACertificate's thumbprint
+        (``-ne``: case-insensitive, $null differs), ``$current | Set-IISCertificate ...``."""
+        wanted = f"{settings.get('IPAddress')}:{settings.get('Port')}:{settings.get('HostHeader')}".lower()
+        bound: str | None = None
+        for binding in self.call(
+            "Get-IISSiteBinding", [("Name", settings.get("SiteName")), ("ErrorAction", "Stop")]
+        ):
+            protocol = str(get_property(binding, "Protocol")[1] or "").lower()
+            info = str(get_property(binding, "BindingInformation")[1] or "").lower()
+            if protocol == "https" and info == wanted:
+                raw = get_property(binding, "CertificateHash")[1]
+                bound = bytes(raw).hex().upper() if raw else None
+                break
+        thumbprint = str(get_property(current, "Thumbprint")[1] or "")
+        if bound is not None and bound.lower() == thumbprint.lower():
+            return False
+        if self.transcript:
+            self.transcript.line(
+                f"poshbridge: the binding holds {bound or ''}, Posh-ACME has {thumbprint}: rebinding"
+            )
+        self.call("Set-IISCertificate", self._iis_params(settings), items=[current])
+        return True
+
+    def _catch_failure(self, record: LabErrorRecord) -> LabErrorRecord | None:
+        """What PowerShell does with the script's ``catch`` block reading ``$_.Exception.Data``: a method
+        called on it that its type does not have throws (RuntimeException MethodNotFound), unless the
+        call sits under an ``-is [System.Collections.IDictionary]`` test or inside a nested ``try``.
+
+        The types: Posh-ACME's AcmeException.Data is a PSCustomObject (Private/AcmeException.ps1
+        ``[PSObject]$Data``, Invoke-ACME.ps1 ``$body | ConvertFrom-Json``), whose only methods are
+        System.Object's; any other exception's Data is System.Exception.Data, an IDictionary. The
+        message is PowerShell's (ParserStrings MethodNotFound, raised by the binder for a missing
+        method). Only the catch block's method calls on the variable holding the Data are looked at.
+        """
+        if record.exception_data_type is None or record.exception_data_type == HASHTABLE:
+            return None  # a dictionary: Contains/ContainsKey/... exist
+        block = _top_level_block(self.lines, "catch")
+        holder = re.search(r"\$(\w+)\s*=\s*\$(?:\w+|_\.Exception)\.Data\b", block, re.IGNORECASE)
+        if holder is None:
+            return None
+        variable = holder.group(1)
+        for method, guarded, in_try in _method_calls(block, variable):
+            if guarded or method.lower() in _OBJECT_METHODS:
+                continue
+            if in_try:
+                return None  # the nested try catches it (the script's own fallback applies)
+            failure = LabErrorRecord(
+                f"Method invocation failed because [{record.exception_data_type}] does not contain a "
+                f"method named '{method}'.",
+                "MethodNotFound",
+                "InvalidOperation",
+            )
+            failure.command_name = f".{method}("
+            return failure
+        return None
+
     def _retention(self, log_dir: str, days: int) -> None:
         cutoff = (self.started - datetime.timedelta(days=days)).timestamp()
         try:
@@ -436,6 +522,55 @@ class ScriptRun:
         for entry in folder.glob("renew-*"):
             if entry.is_file() and entry.stat().st_mtime < cutoff:
                 entry.unlink(missing_ok=True)
+
+
+_OBJECT_METHODS = frozenset({"tostring", "gettype", "equals", "gethashcode"})
+_IS_DICTIONARY = re.compile(r"-is\s*\[(?:System\.Collections\.)?IDictionary\]", re.IGNORECASE)
+
+
+def _top_level_block(lines: list[str], keyword: str) -> str:
+    """The text of the script's top-level ``<keyword> {`` ... ``}`` block (lines at column 0)."""
+    out: list[str] = []
+    inside = False
+    for line in lines:
+        if not inside and re.match(rf"{keyword}\s*\{{\s*$", line, re.IGNORECASE):
+            inside = True
+            continue
+        if inside:
+            if line.startswith("}"):
+                break
+            out.append(line)
+    return "\n".join(out)
+
+
+def _method_calls(block: str, variable: str) -> list[tuple[str, bool, bool]]:
+    """(method, under an IDictionary test, inside a nested try) for each ``$variable.Method(`` in
+    ``block``, in order. Braces open blocks; a block's header is the text since the previous brace or
+    line end. Strings and comments are not special-cased: the generated script has no braces in them."""
+    calls: list[tuple[str, bool, bool]] = []
+    stack: list[str] = []
+    header_start = 0
+    call = re.compile(rf"\${re.escape(variable)}\.(\w+)\s*\(", re.IGNORECASE)
+    for match in re.finditer(r"[{}\n]|" + call.pattern, block, re.IGNORECASE):
+        piece = match.group(0)
+        if piece == "{":
+            header = block[header_start : match.start()]
+            if _IS_DICTIONARY.search(header) and re.match(r"\s*(?:if|elseif)\b", header, re.IGNORECASE):
+                stack.append("dict")
+            elif re.fullmatch(r"\s*try\s*", header, re.IGNORECASE):
+                stack.append("try")
+            else:
+                stack.append("block")
+            header_start = match.end()
+        elif piece == "}":
+            if stack:
+                stack.pop()
+            header_start = match.end()
+        elif piece == "\n":
+            header_start = match.end()
+        else:
+            calls.append((match.group(1), "dict" in stack, "try" in stack))
+    return calls
 
 
 def _utc(value: Any) -> str | None:

@@ -77,13 +77,29 @@ def invoke(
     input_objects: list[Any],
     sink: PipelineSink,
 ) -> None:
-    """Run ``statements`` in order; a TerminatingError stops the rest (and propagates)."""
+    """Run ``statements`` in order, the way PowerShell runs a batch.
+
+    PowerShell engine/hostifaces/PowerShell.cs: ``BatchInvocationCallback`` (first statement) and
+    ``BatchInvocationWorkItem`` (the others) stop the batch only on ``ActionPreferenceStopException``
+    (``_stopBatchExecution``: the exception fails the invocation). Any other exception is
+    ``AppendExceptionToErrorStream``-ed (its ErrorRecord goes to the error stream) and the next
+    statement runs; a Posh-ACME ``throw`` / ``$PSCmdlet.ThrowTerminatingError`` is such an exception,
+    even under ``-ErrorAction Stop`` (CommandProcessorBase.ManageScriptException records the original
+    RuntimeException; only MshCommandRuntime's WriteError/WriteWarning make the Stop exception).
+    A single statement is not a batch: its terminating error fails the invocation.
+    """
     _load_cmdlets()
     ensure_env(host, runspace)
+    batching = len(statements) > 1
     for index, statement in enumerate(statements):
-        run_statement(
-            host, runspace, statement, input_objects if index == 0 and input_objects else None, sink
-        )
+        try:
+            run_statement(
+                host, runspace, statement, input_objects if index == 0 and input_objects else None, sink
+            )
+        except TerminatingError as exc:
+            if not batching or exc.action_preference_stop or runspace.cancel.is_set():
+                raise
+            sink.error(exc.record)
 
 
 def run_statement(

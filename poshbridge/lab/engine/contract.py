@@ -5,9 +5,15 @@ statement is a pipeline of :class:`CommandCall`) and calls :func:`poshbridge.lab
 in a worker thread with a :class:`PipelineSink` that forwards to psrpcore's ``ServerPipeline``.
 
 - returning normally  -> PIPELINE_STATE Completed (pypsrp ``had_errors`` False)
-- raising :class:`TerminatingError` -> PIPELINE_STATE Failed with that ErrorRecord
-  (pypsrp ``had_errors`` True; the record is appended to ``streams.error``). Like a script-terminating
-  ``throw`` in PowerShell (Posh-ACME throws), the remaining statements do not run.
+- raising :class:`TerminatingError` -> what PowerShell does with an exception that ends a statement.
+  In a batch (several statements, pypsrp ``add_statement``) only an ActionPreferenceStopException
+  (``action_preference_stop``: a non-terminating error or warning of a command run with
+  ``-ErrorAction``/``-WarningAction Stop``) stops the batch: PIPELINE_STATE Failed with that ErrorRecord.
+  Any other terminating error (``throw``, ``$PSCmdlet.ThrowTerminatingError``, a binding error, an
+  unknown command) goes to the error stream and the next statement runs; the state ends Completed.
+  PowerShell engine/hostifaces/PowerShell.cs, ``BatchInvocationCallback`` / ``BatchInvocationWorkItem``
+  (``catch (ActionPreferenceStopException)`` sets ``_stopBatchExecution``; ``catch (Exception)`` calls
+  ``AppendExceptionToErrorStream`` and lets the batch continue). One statement alone: Failed.
 - ``sink.error(record)`` -> a non-terminating error (state stays Completed), like ``Write-Error`` or
   Set-IISCertificate's trapped errors.
 """
@@ -31,15 +37,27 @@ class LabErrorRecord:
     target_object: Any = None
     reason: str | None = None  # CategoryInfo.Reason; None: short name of exception_type
     exception_data: dict[str, Any] | None = None  # Exception.Data (Posh-ACME: type, status, detail)
+    # The .NET type a script sees in $_.Exception.Data: PSCUSTOMOBJECT for Posh-ACME's AcmeException
+    # (Private/AcmeException.ps1 `[PSObject]$Data`, filled by Invoke-ACME.ps1 with `$body |
+    # ConvertFrom-Json`); None = System.Exception.Data, an IDictionary.
+    exception_data_type: str | None = None
 
     def __str__(self) -> str:
         return self.message
 
 
+PSCUSTOMOBJECT = "System.Management.Automation.PSCustomObject"
+HASHTABLE = "System.Collections.Hashtable"
+
+
 class TerminatingError(Exception):
-    def __init__(self, record: LabErrorRecord) -> None:
+    def __init__(self, record: LabErrorRecord, *, action_preference_stop: bool = False) -> None:
         super().__init__(record.message)
         self.record = record
+        # True for System.Management.Automation.ActionPreferenceStopException: what MshCommandRuntime
+        # (engine/MshCommandRuntime.cs, DoWriteError / DoWriteWarning -> ActionPreferenceStopException)
+        # throws when a command writes an error or warning under the preference Stop.
+        self.action_preference_stop = action_preference_stop
 
 
 @dataclass

@@ -254,15 +254,19 @@ class Invocation:
         if action in ("SilentlyContinue", "Ignore"):
             return
         if action == "Stop":
-            self.throw(
-                error_record(
-                    'The running command stopped because the preference variable "WarningPreference" or '
-                    f"common parameter is set to Stop: {message}",
-                    "ActionPreferenceStop",
-                    "OperationStopped",
-                    exception_type="System.Management.Automation.ActionPreferenceStopException",
+            # MshCommandRuntime.DoWriteWarning -> ActionPreferenceStopException (stops a batch too)
+            raise TerminatingError(
+                self._complete(
+                    error_record(
+                        'The running command stopped because the preference variable "WarningPreference" or '
+                        f"common parameter is set to Stop: {message}",
+                        "ActionPreferenceStop",
+                        "OperationStopped",
+                        exception_type="System.Management.Automation.ActionPreferenceStopException",
+                    ),
+                    False,
                 ),
-                suffix=False,
+                action_preference_stop=True,
             )
         self.sink.warning(message)
 
@@ -295,7 +299,8 @@ class Invocation:
         if action in ("SilentlyContinue", "Ignore"):
             return
         if action == "Stop":
-            raise TerminatingError(record)
+            # MshCommandRuntime.DoWriteError: preference Stop -> ActionPreferenceStopException
+            raise TerminatingError(record, action_preference_stop=True)
         self.sink.error(record)
 
     def throw(self, record: LabErrorRecord, *, suffix: bool = True) -> NoReturn:
@@ -307,6 +312,7 @@ class Invocation:
         message: str,
         *,
         data: dict[str, Any] | None = None,
+        data_type: str | None = None,
         exception_type: str = "System.Management.Automation.RuntimeException",
     ) -> NoReturn:
         """PowerShell's ``throw`` inside a module function: the FQID is the message, the category
@@ -322,6 +328,7 @@ class Invocation:
                 if exception_type.endswith("RuntimeException") and data is None
                 else None,
                 exception_data=data,
+                exception_data_type=data_type if data is not None else None,
             )
         )
 

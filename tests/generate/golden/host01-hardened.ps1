@@ -59,7 +59,8 @@ try {
     Import-Module Posh-ACME -ErrorAction Stop
     Import-Module Posh-ACME.Deploy -ErrorAction Stop
 
-    Set-PAOrder -MainDomain $MainDomain -Verbose -ErrorAction Stop
+    # By name: -MainDomain alone is refused when two orders share the main domain (Set-PAOrder.ps1).
+    Set-PAOrder -Name $OrderName -Verbose -ErrorAction Stop
     $cert = Submit-Renewal -ErrorAction Stop
     if ($cert) {
         $result.thumbprint = $cert.Thumbprint
@@ -71,12 +72,27 @@ try {
         $result.outcome = 'renewed'
     }
     else {
+        $result.outcome = 'not-due'
         $current = Get-PACertificate
         if ($current) {
             $result.thumbprint = $current.Thumbprint
             $result.not_after = ConvertTo-PoshbridgeUtc $current.NotAfter
+            # Submit-Renewal returns the certificate only on the run that renews: when that run could
+            # not bind it, every later run is not due. Rebind when the site's binding holds another one.
+            $bindingInformation = $IPAddress + ':' + $Port + ':' + $HostHeader
+            $binding = Get-IISSiteBinding -Name $SiteName -ErrorAction Stop |
+                Where-Object { $_.Protocol -eq 'https' -and $_.BindingInformation -eq $bindingInformation } |
+                Select-Object -First 1
+            $bound = $null
+            if ($binding -and $binding.CertificateHash) {
+                $bound = [System.BitConverter]::ToString([byte[]]$binding.CertificateHash).Replace('-', '')
+            }
+            if ($bound -ne $current.Thumbprint) {
+                Write-Output ('poshbridge: the binding holds ' + $bound + ', Posh-ACME has ' + $current.Thumbprint + ': rebinding')
+                $current | Set-IISCertificate -SiteName $SiteName -Port $Port -IPAddress $IPAddress -HostHeader $HostHeader -Verbose -ErrorAction Stop
+                $result.outcome = 'rebound'
+            }
         }
-        $result.outcome = 'not-due'
     }
     $order = Get-PAOrder
     if ($order) {
@@ -85,20 +101,36 @@ try {
     $exitCode = 0
 }
 catch {
+    # Nothing in this block may throw: the result line and the result file must always be written.
     $result.outcome = 'failed'
-    $exception = $_.Exception
-    $problem = [ordered]@{ message = $exception.Message; type = $null; status = $null; detail = $null }
-    # Posh-ACME throws the ACME problem with its type and status in Exception.Data (message = detail).
-    $data = $exception.Data
-    if ($null -ne $data) {
-        if ($data.Contains('type')) { $problem.type = [string]$data['type'] }
-        if ($data.Contains('status')) { $problem.status = $data['status'] }
-        if ($data.Contains('detail')) { $problem.detail = [string]$data['detail'] }
-        elseif ($null -ne $problem.type) { $problem.detail = $exception.Message }
+    $exitCode = 1
+    $caught = $_
+    $problem = [ordered]@{ message = $null; type = $null; status = $null; detail = $null }
+    try {
+        $exception = $caught.Exception
+        $problem.message = [string]$exception.Message
+        # Posh-ACME throws [AcmeException] (Private/AcmeException.ps1) whose Data is the CA's problem
+        # document: a PSCustomObject from ConvertFrom-Json (Invoke-ACME.ps1), or a hashtable it makes
+        # for an old endpoint's 404. Any other exception's Data is an IDictionary.
+        $data = $exception.Data
+        if ($data -is [System.Collections.IDictionary]) {
+            if ($data.Contains('type')) { $problem.type = [string]$data['type'] }
+            if ($data.Contains('status')) { $problem.status = $data['status'] }
+            if ($data.Contains('detail')) { $problem.detail = [string]$data['detail'] }
+        }
+        elseif ($null -ne $data) {
+            $properties = $data.PSObject.Properties
+            if ($properties['type']) { $problem.type = [string]$properties['type'].Value }
+            if ($properties['status']) { $problem.status = $properties['status'].Value }
+            if ($properties['detail']) { $problem.detail = [string]$properties['detail'].Value }
+        }
+        if ($null -eq $problem.detail -and $null -ne $problem.type) { $problem.detail = $problem.message }
+    }
+    catch {
+        if ($null -eq $problem.message) { $problem.message = 'the error could not be read' }
     }
     $result.error = $problem
-    Write-Output ('poshbridge: renewal failed: ' + $exception.Message)
-    $exitCode = 1
+    Write-Output ('poshbridge: renewal failed: ' + $problem.message)
 }
 finally {
     $result.finished = [DateTime]::UtcNow.ToString('s') + 'Z'
@@ -121,6 +153,6 @@ finally {
     catch {
         Write-Output ('poshbridge: log retention: ' + $_.Exception.Message)
     }
-    Stop-Transcript | Out-Null
+    try { Stop-Transcript | Out-Null } catch { }
 }
 exit $exitCode
