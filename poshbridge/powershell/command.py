@@ -117,8 +117,26 @@ def render_value(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "@(" + ",".join(render_value(v) for v in value) + ")"
     if isinstance(value, (bytes, bytearray)):
-        return "[byte[]]@(" + ",".join(str(b) for b in value) + ")"
+        return render_bytes(bytes(value))
     return ps_single_quote(str(value))
+
+
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def render_bytes(data: bytes) -> str:
+    """Bytes as a PowerShell expression that makes the same byte[]: UTF-8 text (with or without a BOM)
+    as ``[Text.Encoding]::UTF8.GetBytes('...')`` so a dry run shows the script readably; anything else
+    as ``[byte[]]@(...)``."""
+    body = data[len(UTF8_BOM) :] if data.startswith(UTF8_BOM) else data
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "[byte[]]@(" + ",".join(str(b) for b in data) + ")"
+    expression = f"[Text.Encoding]::UTF8.GetBytes({ps_single_quote(text)})"
+    if body is data:
+        return expression
+    return f"[byte[]]((0xEF,0xBB,0xBF) + {expression})"
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from poshbridge.poshacme.model import (
     ScheduledTaskInfo,
 )
 from poshbridge.powershell.command import MASK, SWITCH, Secret
+from poshbridge.powershell.quoting import ps_single_quote
 
 HMAC = "Sentinel-HMAC-0000"
 DIRECTORY = "https://127.0.0.1:14000/dir"
@@ -378,7 +379,7 @@ def test_poshacme_home_acl_is_read_back_and_drift_repaired() -> None:
         assert step.status == "changed" and why in step.reason, (sddl, step.reason)
         assert step.commands == [
             "New-Object -TypeName 'System.Security.AccessControl.DirectorySecurity' -Property "
-            "@{SetSecurityDescriptorSddlForm='D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)'} | "
+            "@{'SetSecurityDescriptorSddlForm'='D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)'} | "
             f"Set-Acl -LiteralPath '{home}' -ErrorAction 'Stop'"
         ]
     # SIDs and rights may come back in their long forms; a SACL section does not matter
@@ -422,7 +423,9 @@ def test_the_renewal_script_is_uploaded_as_bytes_with_a_bom_whatever_the_endpoin
         assert data[3:].decode("utf-8") == DESIRED.script.replace("\n", "\r\n")
         assert write.param(switch[0]) == switch[1], edition
         assert write.render().endswith(
-            f"-Value <{len(data)} bytes> "
+            "-Value [byte[]]((0xEF,0xBB,0xBF) + [Text.Encoding]::UTF8.GetBytes("
+            + ps_single_quote(data[3:].decode("utf-8"))
+            + ")) "
             + ("-AsByteStream" if edition == "Core" else "-Encoding 'Byte'")
             + " -ErrorAction 'Stop'"
         )

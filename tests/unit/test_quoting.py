@@ -108,3 +108,16 @@ def test_dry_run_doubles_typographic_quotes_and_masks_secrets() -> None:
         f" -ExtAcctHMACKey '{MASK}' -Force -Empty @()"
     )
     assert "hunter2" not in cmd.render()
+
+
+def test_bytes_render_as_an_expression_that_makes_the_same_bytes() -> None:
+    from poshbridge.powershell.command import render_value
+
+    script = "# ünïcode ‘quoted’\r\n$x = 'a'\r\n"
+    with_bom = render_value(b"\xef\xbb\xbf" + script.encode("utf-8"))
+    assert with_bom == (
+        "[byte[]]((0xEF,0xBB,0xBF) + [Text.Encoding]::UTF8.GetBytes(" + ps_single_quote(script) + "))"
+    )
+    plain = render_value(script.encode("utf-8"))
+    assert plain == f"[Text.Encoding]::UTF8.GetBytes({ps_single_quote(script)})"
+    assert render_value(b"\xff\x00") == "[byte[]]@(255,0)"
