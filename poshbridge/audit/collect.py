@@ -23,8 +23,11 @@ the parser decides. Text answers (a host that returns strings) are accepted too.
 Only when the newest ``max_logs`` runs are not all among those (the task has not run for two days,
 or a file appeared between listing and reading) does a second invocation read them by name.
 
-Then the TLS probe from the control node of what the site serves. A failing host is data (a
-``HostFacts`` with collection errors), never an exception that stops the fleet.
+Then Posh-ACME's current certificate and chain files (one more small invocation), the TLS probe from
+the control node of what the site serves, and the OCSP checks of both (verified answers only). A
+failing host is data (a ``HostFacts`` with collection errors; a connection that fails: ``unreachable``,
+which the health model reports as UNKNOWN), never an exception that stops the fleet. Log files that
+are empty, truncated or not renewal logs become findings (:mod:`poshbridge.audit.logcheck`).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from poshbridge.audit.logcheck import check_logs
 from poshbridge.audit.transcript import (
     RenewalResult,
     TranscriptFile,
@@ -44,7 +48,7 @@ from poshbridge.audit.transcript import (
     parse_result_file,
     parse_transcript,
 )
-from poshbridge.audit.verdict import CertificateInfo, HostFacts, ServedCertificate, TaskInfo
+from poshbridge.audit.verdict import CertificateInfo, HostFacts, Revocation, ServedCertificate, TaskInfo
 from poshbridge.inventory.model import HostConfig
 from poshbridge.poshacme import calls
 from poshbridge.poshacme.model import get_field
@@ -287,6 +291,9 @@ def facts_from_answers(
     state: StateAnswer,
     files: Mapping[str, bytes],
     served: ServedCertificate | None,
+    *,
+    unreachable: str | None = None,
+    revocations: tuple[Revocation | None, Revocation | None] = (None, None),
 ) -> HostFacts:
     out = state.outputs
     order = pick_order(host, out.get("orders", []))
@@ -299,7 +306,7 @@ def facts_from_answers(
         info_obj = next((t for t in out.get("task-info", []) if isinstance(t, Mapping)), None)
         task = TaskInfo.from_objects(host.renewal.task_name, task_obj, info_obj)
     found, thumb = binding_thumbprint(host, out.get("binding", [])) if "binding" in out else (None, None)
-    transcripts, results = parse_logs(files)
+    transcripts, results, log_problems = check_logs(files)
     return HostFacts(
         host=host.name,
         order=host.order_name,
@@ -311,6 +318,10 @@ def facts_from_answers(
         runs=pair_runs(transcripts, results),
         collection_errors=list(state.errors),
         endpoint=f"{host.address}:{host.iis.port}",
+        unreachable=unreachable,
+        served_revocation=revocations[0] if served is not None and served.thumbprint else None,
+        current_revocation=revocations[1],
+        log_problems=log_problems,
     )
 
 
@@ -325,8 +336,33 @@ def probe_served(host: HostConfig) -> ServedCertificate:
         return ServedCertificate(error=f"{type(exc).__name__}: {exc}")
     error = served.error or (None if served.thumbprint else "no certificate presented")
     return ServedCertificate(
-        thumbprint=served.thumbprint, not_after=served.not_after, subject=served.subject, error=error
+        thumbprint=served.thumbprint,
+        not_after=served.not_after,
+        subject=served.subject,
+        error=error,
+        der=served.der,
     )
+
+
+Revocations = Callable[[bytes | None, str, str], tuple[Revocation | None, Revocation | None]]
+
+
+def check_revocations(
+    served_der: bytes | None, cert_pem: str, chain_pem: str
+) -> tuple[Revocation | None, Revocation | None]:
+    from poshbridge.remote.revocation import check_revocations as check
+
+    return check(served_der, cert_pem, chain_pem)
+
+
+def cert_files_batch(certificate: Mapping[str, Any] | None) -> Batch:
+    """Posh-ACME's current certificate and chain (PEM) for the OCSP checks."""
+    batch = Batch()
+    for label, key in (("pem:cert", "CertFile"), ("pem:chain", "ChainFile")):
+        path = get_field(certificate, key) if certificate is not None else None
+        if isinstance(path, str) and path:
+            batch.add(calls.get_content_raw(path), label=label)
+    return batch
 
 
 _POSH_ACME_LABELS = ("env", "orders", "certificates")
@@ -368,10 +404,13 @@ def collect_host(
     insecure: bool = False,
     base_dir: Path | None = None,
     probe: Callable[[HostConfig], ServedCertificate] = probe_served,
+    revocations: Revocations = check_revocations,
 ) -> HostFacts:
     moment = now or datetime.now(timezone.utc)
     state = StateAnswer()
     files: dict[str, bytes] = {}
+    unreachable: str | None = None
+    pems: dict[str, str] = {}
     try:
         with HostSession(host, insecure=insecure, base_dir=base_dir or Path.cwd()) as session:
             batch = state_batch(host, moment)
@@ -391,10 +430,17 @@ def collect_host(
                 state.errors.extend(_findings(answer))
             keep = set(wanted)
             files = {name: data for name, data in files.items() if name in keep}
+            current = pick_certificate(host, state.outputs.get("certificates", []))
+            pem_batch = cert_files_batch(current)
+            if pem_batch.statements:
+                pem_out = _outputs(session.run(pem_batch))
+                pems = {label: "".join(str(v) for v in out if v is not None)
+                        for label, out in pem_out.items()}  # fmt: skip
     except RemoteConnectionError as exc:
-        state.errors.append(f"{exc.kind}: {exc.message}")
+        unreachable = f"{exc.kind}: {exc.message}"
     served = probe(host)
-    return facts_from_answers(host, state, files, served)
+    checked = revocations(served.der, pems.get("pem:cert", ""), pems.get("pem:chain", ""))
+    return facts_from_answers(host, state, files, served, unreachable=unreachable, revocations=checked)
 
 
 def collect_fleet(

@@ -2,7 +2,8 @@
 
 Exit codes follow the Nagios plugin convention, NOT the other commands' 0/1/2 meaning:
 0 = every host OK, 1 = at least one WARN, 2 = at least one CRIT (also: a --log file that cannot be
-read, or an inventory/target error).
+read, or an inventory/target error), 3 = UNKNOWN (a host whose state could not be read, and nothing
+worse). The verdicts come from the one health model (:mod:`poshbridge.health.model`).
 """
 
 from __future__ import annotations
@@ -19,13 +20,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from poshbridge.audit.logcheck import check_log
 from poshbridge.audit.prometheus import render_textfile, write_textfile
 from poshbridge.audit.transcript import (
     RenewalResult,
     TranscriptFile,
     pair_runs,
-    parse_result_file,
-    parse_transcript,
 )
 from poshbridge.audit.verdict import (
     CRIT,
@@ -33,17 +33,19 @@ from poshbridge.audit.verdict import (
     DEFAULT_WARN_DAYS,
     EXIT_CODES,
     OK,
+    UNKNOWN,
     WARN,
     HostFacts,
     HostVerdict,
     evaluate,
+    worst_level,
 )
 from poshbridge.output import make_console
 
 DEFAULT_PARALLEL = 10
 DEFAULT_MAX_LOGS = 10
 
-_LEVEL_STYLE = {OK: "green", WARN: "yellow", CRIT: "bold red"}
+_LEVEL_STYLE = {OK: "green", WARN: "yellow", UNKNOWN: "magenta", CRIT: "bold red"}
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -146,6 +148,7 @@ def audit_log_files(
     results: list[RenewalResult] = []
     files_json: list[dict[str, Any]] = []
     problems: list[str] = []
+    verdicts: list[HostVerdict] = []
     for name in paths:
         path = Path(name)
         try:
@@ -154,18 +157,23 @@ def audit_log_files(
             problems.append(f"{name}: {exc.strerror or exc}")
             files_json.append({"file": name, "error": str(exc.strerror or exc), "sessions": []})
             continue
-        result = parse_result_file(data, path.name) if path.suffix.lower() == ".json" else None
+        parsed, result, problem = check_log(path.name, data)
+        if problem is not None:
+            # not a usable log: a verdict of its own (WARN with the reason), never silently OK
+            files_json.append({"file": name, "problem": problem, "sessions": []})
+            unusable = HostFacts(host=name, log_problems=[problem])
+            verdicts.append(evaluate(unusable, now=now, warn_days=warn_days, crit_days=crit_days))
+            continue
         if result is not None:
             results.append(result)
             files_json.append({"file": name, "result": result.to_json(), "sessions": []})
             continue
-        parsed = parse_transcript(data, path.name)
+        assert parsed is not None
         transcripts.append(parsed)
         entry = parsed.to_json()
         entry["file"] = name
         files_json.append(entry)
     # One verdict per file: its own runs (a result file joins the transcript it names).
-    verdicts: list[HostVerdict] = []
     runs = pair_runs(transcripts, results)
     by_source: dict[str, list[Any]] = {}
     for run in runs:
@@ -202,8 +210,8 @@ def _run_offline(args: argparse.Namespace, console: Console, err: Console, now: 
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     else:
         _render_sessions(console, files_json)
-    code = max([v.exit_code for v in verdicts], default=0)
-    return max(code, EXIT_CODES[CRIT] if problems or prometheus_failed else 0)
+    level = worst_level([v.level for v in verdicts] + ([CRIT] if problems or prometheus_failed else []))
+    return EXIT_CODES[level]
 
 
 def _write_prometheus(path: str | None, verdicts: Sequence[HostVerdict], now: datetime, err: Console) -> bool:
@@ -225,6 +233,12 @@ def _render_sessions(console: Console, files_json: Sequence[dict[str, Any]]) -> 
         if "error" in entry:
             table.add_row(
                 escape(entry["file"]), "", "", "", "", "", "", "[red]unreadable[/]", escape(entry["error"])
+            )
+            continue
+        if "problem" in entry:
+            table.add_row(
+                escape(entry["file"]), "", "", "", "", "", "", "[yellow]not a log[/]",
+                escape(entry["problem"]),
             )
             continue
         if "result" in entry:
@@ -292,8 +306,8 @@ def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: d
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     else:
         render_verdicts(console, verdicts)
-    code = max([v.exit_code for v in verdicts], default=0)
-    return max(code, EXIT_CODES[CRIT] if prometheus_failed else 0)
+    level = worst_level([v.level for v in verdicts] + ([CRIT] if prometheus_failed else []))
+    return EXIT_CODES[level]
 
 
 def render_verdicts(console: Console, verdicts: Sequence[HostVerdict]) -> None:
@@ -307,10 +321,21 @@ def render_verdicts(console: Console, verdicts: Sequence[HostVerdict]) -> None:
             f"[{style}]{escape(verdict.level)}[/]",
             verdict.expires.strftime("%Y-%m-%d %H:%M") if verdict.expires else "-",
             f"{verdict.days_left:.1f}" if verdict.days_left is not None else "-",
-            verdict.last_run.strftime("%Y-%m-%d %H:%M") if verdict.last_run else "never",
+            verdict.last_run.strftime("%Y-%m-%d %H:%M") if verdict.last_run else verdict.last_run_state,
             escape(verdict.last_outcome or "-"),
             escape(verdict.summary),
         )
     console.print(table)
-    counts = {level: sum(1 for v in verdicts if v.level == level) for level in (OK, WARN, CRIT)}
-    console.print(f"{counts[OK]} OK, {counts[WARN]} WARN, {counts[CRIT]} CRIT")
+    for verdict in verdicts:
+        for reason in verdict.reasons:
+            console.print(
+                f"{escape(verdict.host)}: [{_LEVEL_STYLE[reason.level]}]{reason.level}[/]"
+                f" {escape(reason.code)}: {escape(reason.message)}"
+            )
+            if reason.fix:
+                console.print(f"  fix: {escape(reason.fix)}")
+    counts = {level: sum(1 for v in verdicts if v.level == level) for level in (OK, WARN, UNKNOWN, CRIT)}
+    console.print(
+        f"{counts[OK]} OK, {counts[WARN]} WARN, {counts[CRIT]} CRIT"
+        + (f", {counts[UNKNOWN]} UNKNOWN" if counts[UNKNOWN] else "")
+    )

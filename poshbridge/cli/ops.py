@@ -581,9 +581,18 @@ def renew_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
 
 
 def status_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
+    """Read the host, probe what the site serves, check revocation (OCSP) of the served and the
+    current certificate, and judge it with the one health model (the rules ``audit`` uses)."""
+    from poshbridge.cli import health_ops
+    from poshbridge.health.facts import status_facts
+    from poshbridge.health.model import OK, UNKNOWN, ServedCertificate, evaluate
+    from poshbridge.plan.setup import R_BINDINGS
     from poshbridge.remote import tls
 
     run = HostRun(host.name, "status", started=ctx.now())
+    unreachable: str | None = None
+    files = health_ops.CertFiles()
+    bindings_read = False
     try:
         with _open(host, ctx) as session:
             report("reading facts")
@@ -591,16 +600,49 @@ def status_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
             record_statement_errors(run, "read", read.statements)
             outputs, ran = _outputs(read)
             facts = facts_from_outputs(outputs, ran)
+            bindings_read = bool(ran.get(R_BINDINGS))
             run.objects.update(_objects_for(host, facts))
+            report("reading the certificate files")
+            files = health_ops.read_cert_files(
+                session, host, facts.certificate, facts.order_named(host.order_name)
+            )
     except RemoteConnectionError as exc:
         run.fail("connect", exc.kind, exc.message)
+        unreachable = f"{exc.kind}: {exc.message}"
         facts = SetupFacts()
     report("checking what the site serves")
     served = tls.probe(host)
     run.objects["served"] = served.to_json()
+    report("checking revocation (OCSP)")
+    served_rev, current_rev = health_ops.check(served.der, files, ctx.now)
     cert = facts.certificate
     order = facts.order_named(host.order_name)
     now = ctx.now()
+    health_facts = status_facts(
+        host=host.name,
+        order_name=host.order_name,
+        endpoint=served.endpoint,
+        unreachable=unreachable,
+        poshacme_read=True,
+        certificate=cert,
+        order=order,
+        bak_files=files.bak,
+        task_read=True,
+        task_name=host.renewal.task_name,
+        task=facts.task,
+        bindings_read=bindings_read,
+        binding=facts.binding_for(host),
+        served=ServedCertificate(
+            thumbprint=served.thumbprint,
+            not_after=served.not_after,
+            subject=served.subject,
+            error=served.error,
+        ),
+        served_revocation=served_rev if served.thumbprint else None,
+        current_revocation=current_rev,
+        errors=[e.message for e in run.errors if e.step == "read"],
+    )
+    verdict = evaluate(health_facts, now=now)
     days = cert.days_left(now) if cert else None
     run.objects["status"] = {
         "order": host.order_name,
@@ -611,24 +653,26 @@ def status_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
         "thumbprint": cert.thumbprint if cert else None,
         "served_thumbprint": served.thumbprint,
         "served_matches": bool(cert and served.thumbprint == cert.thumbprint),
+        "state_read": unreachable is None,
         "task_state": facts.task.state if facts.task else None,
         "task_last_result": facts.task.last_task_result if facts.task else None,
         "task_last_run": facts.task.to_json()["last_run_time"] if facts.task else None,
+        "health": verdict.level,
     }
-    run.summary = f"{cert.thumbprint} until {cert.to_json()['not_after']}" if cert else "no certificate"
-    # a failed check: the site cannot be probed, or serves another certificate than Posh-ACME's (a host
-    # with no certificate yet is not set up: that is what the table says, not a failed check)
-    where = f"{served.endpoint} (SNI {served.sni})"
-    if cert is None:
-        pass
-    elif served.error is not None:
-        run.fail(STEP_VERIFY, "verify", f"TLS probe of {where} failed: {served.error}")
-    elif served.thumbprint != cert.thumbprint:
-        run.fail(
-            STEP_VERIFY,
-            "verify",
-            f"{where} serves {served.thumbprint}, Posh-ACME's certificate is {cert.thumbprint}",
-        )
+    run.objects["health"] = verdict.to_json(include_runs=False)
+    # the verdict decides: every finding fails the host with its reason and fix (a connection failure
+    # is already the "connect" error: not verifiable, never "no certificate")
+    for reason in verdict.reasons:
+        if reason.level == UNKNOWN and unreachable is not None:
+            continue
+        message = f"{reason.level}: {reason.message}"
+        run.errors.append(ErrorInfo("health", reason.code, message, hint=reason.fix))
+    if unreachable is not None:
+        run.summary = f"{verdict.level}: host state not verifiable: connection failed: {unreachable}"
+    elif verdict.level == OK:
+        run.summary = f"OK: {cert.thumbprint} until {cert.to_json()['not_after']}" if cert else "OK"
+    else:
+        run.summary = f"{verdict.level}: {verdict.summary}"
     _finish(run, ctx)
     return run
 
@@ -933,25 +977,35 @@ def _hint_for_kind(kind: str) -> str | None:
 
 def _render_status(console: Console, runs: Sequence[HostRun]) -> None:
     table = Table(title="Certificate status", title_justify="left")
-    for column in ("host", "order", "SANs", "NotAfter", "days", "RenewAfter", "thumbprint", "served", "task"):
+    columns = ("host", "health", "order", "SANs", "NotAfter", "days", "RenewAfter", "thumbprint", "served",
+               "task")  # fmt: skip
+    for column in columns:
         table.add_column(column, overflow="fold")
     for run in runs:
         s = run.objects.get("status") or {}
         served = s.get("served_thumbprint")
-        mark = "" if not served else (" (=)" if s.get("served_matches") else " (DIFFERENT)")
-        task = s.get("task_state") or "-"
+        served_error = (run.objects.get("served") or {}).get("error")
+        read = s.get("state_read", True)
+        # "(DIFFERENT)" only when Posh-ACME's certificate is known and differs
+        mark = ""
+        if served and s.get("thumbprint"):
+            mark = " (=)" if s.get("served_matches") else " (DIFFERENT)"
+        task = s.get("task_state") or ("-" if read else "not read")
         if s.get("task_last_result") is not None:
             task += f" / last result {s.get('task_last_result')}"
+        health = str(s.get("health") or "-")
+        style = {"OK": "green", "WARN": "yellow", "UNKNOWN": "magenta", "CRIT": "bold red"}.get(health, "")
         table.add_row(
-            run.host,
-            str(s.get("order") or "-"),
-            ", ".join(s.get("sans") or []) or "-",
+            _esc(run.host),
+            f"[{style}]{health}[/]" if style else health,
+            _esc(str(s.get("order") or "-")),
+            _esc(", ".join(s.get("sans") or []) or "-"),
             str(s.get("not_after") or "-"),
             str(s.get("days_left") if s.get("days_left") is not None else "-"),
             str(s.get("renew_after") or "-"),
-            str(s.get("thumbprint") or "-"),
-            (served or "-") + mark,
-            task,
+            str(s.get("thumbprint") or ("-" if read else "not read (connection failed)")),
+            _esc((served or (f"none: {served_error}" if served_error else "-")) + mark),
+            _esc(task),
         )
     console.print(table)
 

@@ -52,7 +52,9 @@ class Pki:
             builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
         return builder.sign(signer, hashes.SHA256())
 
-    def delegated(self, *, eku: bool, issued_by_ca: bool = True) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    def delegated(
+        self, *, eku: bool, issued_by_ca: bool = True
+    ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
         key = _key()
         signer = self.ca_key if issued_by_ca else _key()
         usages = [ExtendedKeyUsageOID.OCSP_SIGNING] if eku else [ExtendedKeyUsageOID.SERVER_AUTH]
@@ -151,7 +153,8 @@ def test_freshness_allows_a_small_skew(pki: Pki) -> None:
 
 def test_a_delegated_responder_with_ocsp_signing_is_believed(pki: Pki) -> None:
     cert, key = pki.delegated(eku=True)
-    assert _verify(pki, pki.answer(key=key, responder=cert, status=ocsp.OCSPCertStatus.REVOKED))[0] == "revoked"
+    der = pki.answer(key=key, responder=cert, status=ocsp.OCSPCertStatus.REVOKED)
+    assert _verify(pki, der)[0] == "revoked"
 
 
 def test_a_delegated_responder_without_the_eku_is_unverifiable(pki: Pki) -> None:
