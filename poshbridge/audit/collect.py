@@ -319,7 +319,9 @@ def facts_from_answers(
         collection_errors=list(state.errors),
         endpoint=f"{host.address}:{host.iis.port}",
         unreachable=unreachable,
-        served_revocation=revocations[0] if served is not None and served.thumbprint else None,
+        served_revocation=revocations[0]
+        if served is not None and served.thumbprint and unreachable is None
+        else None,
         current_revocation=revocations[1],
         log_problems=log_problems,
     )

@@ -460,6 +460,7 @@ def setup_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
                 if step.status == "pending" and not ctx.dry_run:
                     step.status = "skipped"
                     step.detail = "not run: " + step.reason
+            facts = _replace_if_revoked(session, host, facts, ctx, run, report)
             cert_step = run.step(STEP_CERT)
             cert_ready = run.ok and cert_step is not None and cert_step.status in ("changed", "unchanged")
             if cert_ready or ctx.dry_run:
@@ -472,6 +473,37 @@ def setup_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
         run.fail("connect", exc.kind, exc.message)
     _finish(run, ctx)
     return run
+
+
+def _replace_if_revoked(
+    session: HostSession, host: HostConfig, facts: SetupFacts, ctx: Context, run: HostRun, report: Report
+) -> SetupFacts:
+    """Posh-ACME keeps a revoked certificate as current (its order stays valid): when the CA's OCSP
+    responder says revoked (a verified answer), replace it now (plan/revocation.py)."""
+    from poshbridge.cli import health_ops
+    from poshbridge.plan.revocation import replace_revoked_step
+
+    cert_step = run.step(STEP_CERT)
+    cert = facts.certificate
+    if not run.ok or cert_step is None or cert_step.status != "unchanged":
+        return facts
+    if cert is None or not cert.thumbprint:
+        return facts
+    report("checking revocation (OCSP)")
+    revocation = health_ops.current_revocation(session, host, cert, ctx.now)
+    if revocation is not None:
+        run.objects["revocation"] = revocation.to_json()
+    if revocation is None or revocation.state != "revoked":
+        return facts
+    step = replace_revoked_step(host, cert.thumbprint, revocation.detail)
+    if ctx.dry_run:
+        run.set_step(step)
+        return facts
+    report("replacing the revoked certificate")
+    result, _ok = _apply_steps(session, [step], setup_plan.read_statements(host), run)
+    run.set_step(step)
+    outputs, ran = _outputs(result)
+    return facts_from_outputs(outputs, ran, previous=facts)
 
 
 def _finish(run: HostRun, ctx: Context) -> None:
@@ -509,8 +541,19 @@ def renew_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
                     renew_plan.STEP_RENEW, "plan", f"no Posh-ACME order named {host.order_name} on the host"
                 )
             else:
-                step = renew_plan.renew_step(host, force=ctx.force)
-                report("Submit-Renewal" + (" -Force" if ctx.force else ""))
+                force, revoked = ctx.force, ""
+                if not force and facts.certificate is not None and facts.certificate.thumbprint:
+                    from poshbridge.cli import health_ops
+
+                    report("checking revocation (OCSP)")
+                    revocation = health_ops.current_revocation(session, host, facts.certificate, ctx.now)
+                    if revocation is not None and revocation.state == "revoked":
+                        # a revoked current certificate is replaced at once, not kept until it is due
+                        force = True
+                        revoked = f"the current certificate {revocation.thumbprint} is revoked: "
+                        run.objects["revocation"] = revocation.to_json()
+                step = renew_plan.renew_step(host, force=force)
+                report("Submit-Renewal" + (" -Force" if force else ""))
                 result = session.run(Batch(list(step.statements)))
                 submit = result.by_label(renew_plan.R_RENEW)
                 errors = submit.errors if submit is not None else result.errors
@@ -544,7 +587,7 @@ def renew_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
                     run.set_step(step)
                 elif answer.outcome == "renewed":
                     step.status = "changed"
-                    step.detail = answer.message
+                    step.detail = revoked + answer.message
                     run.set_step(step)
                     facts = SetupFacts(**{**facts.__dict__, "certificate": answer.certificate})
                     facts = _ocsp_bind_verify(session, host, facts, ctx, run, report)
@@ -638,7 +681,8 @@ def status_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
             subject=served.subject,
             error=served.error,
         ),
-        served_revocation=served_rev if served.thumbprint else None,
+        # without the host's chain the served certificate's issuer is not known: the UNKNOWN says so
+        served_revocation=served_rev if served.thumbprint and unreachable is None else None,
         current_revocation=current_rev,
         errors=[e.message for e in run.errors if e.step == "read"],
     )
