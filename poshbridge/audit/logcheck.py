@@ -46,7 +46,7 @@ def _json_problem(data: bytes) -> str:
     except RecursionError:
         return "JSON nested too deeply: not a renewal result file"
     except json.JSONDecodeError as exc:
-        if exc.pos >= len(text.rstrip()):
+        if exc.msg.startswith("Unterminated string") or exc.pos >= len(text.rstrip()):
             return "truncated: the JSON document ends before it is complete"
         return f"not JSON (invalid at line {exc.lineno}, column {exc.colno})"
     except ValueError:
@@ -70,7 +70,7 @@ def check_log(name: str, data: bytes) -> tuple[TranscriptFile | None, RenewalRes
     if looks_binary(data):
         return None, None, f"{name}: binary data, not a transcript"
     transcript = parse_transcript(data, name)
-    if not transcript.sessions:
+    if not any(session.has_header for session in transcript.sessions):
         return transcript, None, f"{name}: no PowerShell transcript header: not a transcript"
     return transcript, None, None
 
