@@ -1,6 +1,7 @@
-"""Remote collection for the audit: ONE pool per host and, normally, ONE invocation.
+"""Remote collection for the audit: ONE pool per host and, normally, TWO invocations.
 
-Per host (``HostSession`` = one RunspacePool; open + one invocation + close = 5 WSMan requests):
+Per host (``HostSession`` = one RunspacePool; open + the state invocation + the certificate files
+invocation + close = 7 WSMan requests):
 
 - ``Set-Item Env:POSHACME_HOME``; ``Get-ChildItem -Name`` of the log folder (names only: a 90-day
   folder holds thousands of files, names are a few bytes each); the renewal task

@@ -48,6 +48,9 @@ EXIT_CODES = {OK: 0, WARN: 1, CRIT: 2, UNKNOWN: 3}  # Nagios plugin convention
 DEFAULT_WARN_DAYS = 21
 DEFAULT_CRIT_DAYS = 7
 DEFAULT_RENEWAL_GRACE = timedelta(days=1)  # the task runs daily: allow one day inside the window
+# A CA registers a new certificate with its OCSP responder a little after issuance (JPRS: up to ~10
+# minutes): "unknown" for a certificate younger than this is not a finding yet.
+OCSP_UNKNOWN_GRACE = timedelta(minutes=15)
 
 # Task Scheduler result codes that are not a failure of the last run.
 TASK_RESULT_OK = 0
@@ -173,6 +176,7 @@ class Revocation:
     state: str
     detail: str = ""
     thumbprint: str | None = None
+    not_before: datetime | None = None  # of the certificate: a new one may not be known yet
 
     def to_json(self) -> dict[str, str | None]:
         return {"state": self.state, "detail": self.detail, "thumbprint": self.thumbprint}
@@ -336,7 +340,7 @@ def evaluate(
         add(CRIT, "no-certificate", "no Posh-ACME certificate and no certificate bound in IIS", setup_fix)
 
     # --- revocation (verified OCSP answers only)
-    _revocation_reasons(facts, add, served_thumb, setup_fix)
+    _revocation_reasons(facts, add, served_thumb, setup_fix, now)
 
     # --- WARN: Posh-ACME state
     if cert is not None and not pa_thumb:
@@ -485,6 +489,7 @@ def _revocation_reasons(
     add: Callable[[str, str, str, str], None],
     served_thumb: str | None,
     setup_fix: str,
+    now: datetime,
 ) -> None:
     """Findings from the OCSP checks of the served certificate and of Posh-ACME's current one (the
     same certificate is reported once)."""
@@ -510,6 +515,8 @@ def _revocation_reasons(
                 f"{setup_fix}: it replaces a revoked certificate and binds the new one",
             )
         elif check.state == "unknown":
+            if check.not_before is not None and now - check.not_before < OCSP_UNKNOWN_GRACE:
+                continue
             add(
                 WARN,
                 f"{code_prefix}ocsp-unknown",

@@ -43,12 +43,15 @@ def check_one(
     if leaf is None:
         return None
     thumb = thumbprint(leaf)
+    issued = leaf.not_valid_before_utc
+    if ocsp.ocsp_url(leaf) is None:  # e.g. a self-signed certificate: nothing to ask
+        return Revocation("no-url", "the certificate names no OCSP responder", thumb, issued)
     issuer = find_issuer(leaf, issuers)
     if issuer is None:
         why = f"the issuer of the {what} certificate is not in Posh-ACME's chain"
-        return Revocation("not-checked", why, thumb)
+        return Revocation("not-checked", why, thumb, issued)
     answer = check(leaf, issuer)
-    return Revocation(answer.state, answer.detail, thumb)
+    return Revocation(answer.state, answer.detail, thumb, issued)
 
 
 def check_revocations(

@@ -104,6 +104,11 @@ def test_an_unverifiable_or_unknown_ocsp_answer_is_warn_never_ok() -> None:
     for state in ("error", "not-checked"):
         assert codes(healthy(served_revocation=Revocation(state, "x", OLD))) == ["revocation-unverifiable"]
     assert codes(healthy(current_revocation=Revocation("unknown", "", OLD))) == ["current-ocsp-unknown"]
+    # ... except for a certificate issued minutes ago: the CA registers it with its responder soon
+    young = Revocation("unknown", "", OLD, not_before=NOW - timedelta(minutes=3))
+    assert codes(healthy(current_revocation=young)) == []
+    old = Revocation("unknown", "", OLD, not_before=NOW - timedelta(hours=1))
+    assert codes(healthy(current_revocation=old)) == ["current-ocsp-unknown"]
     # a certificate without an OCSP URL is not a finding
     assert codes(healthy(served_revocation=Revocation("no-url", "", CURRENT))) == []
 
