@@ -443,6 +443,11 @@ def collect_host(
         unreachable = f"{exc.kind}: {exc.message}"
     served = probe(host)
     checked = revocations(served.der, pems.get("pem:cert", ""), pems.get("pem:chain", ""))
+    current = pick_certificate(host, state.outputs.get("certificates", []))
+    thumb = get_field(current, "Thumbprint") if current is not None else None
+    if checked[1] is None and unreachable is None and isinstance(thumb, str) and thumb:
+        why = "the certificate file could not be read from the host"
+        checked = (checked[0], Revocation("not-checked", why, thumb.upper()))
     return facts_from_answers(host, state, files, served, unreachable=unreachable, revocations=checked)
 
 

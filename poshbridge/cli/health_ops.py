@@ -66,5 +66,10 @@ def current_revocation(
         return None
     files = read_cert_files(session, host, cert, None)
     if not files.cert_pem:
-        return Revocation("not-checked", "the certificate file could not be read", cert.thumbprint)
+        return unreadable(cert.thumbprint)
     return check(None, files, now)[1]
+
+
+def unreadable(thumbprint: str) -> Revocation:
+    """Posh-ACME names a current certificate whose file could not be read: not checked, and said so."""
+    return Revocation("not-checked", "the certificate file could not be read from the host", thumbprint)

@@ -659,6 +659,8 @@ def status_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
     report("checking revocation (OCSP)")
     served_rev, current_rev = health_ops.check(served.der, files, ctx.now)
     cert = facts.certificate
+    if current_rev is None and unreachable is None and cert is not None and cert.thumbprint:
+        current_rev = health_ops.unreadable(cert.thumbprint)
     order = facts.order_named(host.order_name)
     now = ctx.now()
     health_facts = status_facts(
@@ -707,8 +709,8 @@ def status_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
     # the verdict decides: every finding fails the host with its reason and fix (a connection failure
     # is already the "connect" error: not verifiable, never "no certificate")
     for reason in verdict.reasons:
-        if reason.level == UNKNOWN and unreachable is not None:
-            continue
+        if (reason.level == UNKNOWN and unreachable is not None) or reason.code == "collection":
+            continue  # already the "connect" / "read" error
         message = f"{reason.level}: {reason.message}"
         run.errors.append(ErrorInfo("health", reason.code, message, hint=reason.fix))
     if unreachable is not None:
