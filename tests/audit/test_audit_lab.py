@@ -214,6 +214,12 @@ def test_task_run_failing_with_an_acme_error_is_warn(fleet: Fleet) -> None:
     assert session["acme_problem"]["type"] == "rejectedIdentifier"
     # the old certificate is still served: the renewal failed mid-way (Posh-ACME kept *.bak files)
     assert doc["thumbprints"]["served"] == fleet.thumbprints["acme-error"]
+    # status judges with the same health model: never "ok" here, and what it finds audit finds too
+    # (audit also reads the runs, so it may find more)
+    status_code, status_out = cli(fleet.lab, "status", name, "--json")
+    health = json.loads(status_out)["hosts"][0]["objects"]["health"]
+    assert status_code == 1 and health["verdict"] != "OK", health
+    assert set(codes(health)) <= set(codes(doc)), (health["reasons"], doc["reasons"])
 
 
 def test_binding_drifted_to_another_certificate_is_warn(fleet: Fleet) -> None:
