@@ -210,6 +210,7 @@ def _run_offline(args: argparse.Namespace, console: Console, err: Console, now: 
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     else:
         _render_sessions(console, files_json)
+        render_findings(console, verdicts)
     level = worst_level([v.level for v in verdicts] + ([CRIT] if problems or prometheus_failed else []))
     return EXIT_CODES[level]
 
@@ -310,6 +311,18 @@ def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: d
     return EXIT_CODES[level]
 
 
+def render_findings(console: Console, verdicts: Sequence[HostVerdict]) -> None:
+    """Every finding of every verdict, with its fix."""
+    for verdict in verdicts:
+        for reason in verdict.reasons:
+            console.print(
+                f"{escape(verdict.host)}: [{_LEVEL_STYLE[reason.level]}]{reason.level}[/]"
+                f" {escape(reason.code)}: {escape(reason.message)}"
+            )
+            if reason.fix:
+                console.print(f"  fix: {escape(reason.fix)}")
+
+
 def render_verdicts(console: Console, verdicts: Sequence[HostVerdict]) -> None:
     table = Table(title="Certificate audit")
     for column in ("host", "verdict", "expires", "days left", "last run", "outcome", "reason"):
@@ -326,14 +339,7 @@ def render_verdicts(console: Console, verdicts: Sequence[HostVerdict]) -> None:
             escape(verdict.summary),
         )
     console.print(table)
-    for verdict in verdicts:
-        for reason in verdict.reasons:
-            console.print(
-                f"{escape(verdict.host)}: [{_LEVEL_STYLE[reason.level]}]{reason.level}[/]"
-                f" {escape(reason.code)}: {escape(reason.message)}"
-            )
-            if reason.fix:
-                console.print(f"  fix: {escape(reason.fix)}")
+    render_findings(console, verdicts)
     counts = {level: sum(1 for v in verdicts if v.level == level) for level in (OK, WARN, UNKNOWN, CRIT)}
     console.print(
         f"{counts[OK]} OK, {counts[WARN]} WARN, {counts[CRIT]} CRIT"

@@ -432,7 +432,8 @@ def evaluate(
             WARN,
             "log-unusable",
             trouble,
-            "only renewal transcripts (.txt) and result files (.json) of the renewal script are audited",
+            "check the file was copied whole (a run may still have been writing it); only renewal"
+            " transcripts (.txt) and result files (.json) of the renewal script can be audited",
         )
     for trouble in facts.collection_errors:
         add(WARN, "collection", trouble, "see the message; run the audit again once it is fixed")
