@@ -42,6 +42,13 @@ def test_a_revoked_certificate_is_reported_then_replaced_by_setup_and_renew(
     assert verdict["verdict"] == "CRIT" and "revoked" in _codes(verdict), verdict
 
     # setup does not keep it: "all unchanged" would leave a revoked certificate in service
+    dry = cli(lab.inventory, state, "setup", lab_host, "--dry-run", "--json")
+    assert dry.code == 0 and dry.steps(lab_host)["certificate"] == "changed", dry
+    detail = next(s["detail"] for s in dry.host(lab_host)["steps"] if s["name"] == "certificate")
+    assert "revoked" in detail and "Submit-Renewal" in " ".join(
+        c for s in dry.host(lab_host)["steps"] for c in s["commands"]
+    ), dry
+    assert served_and_issuer(lab, lab_host)[0].thumbprint == first  # a dry run changes nothing
     replaced = cli(lab.inventory, state, "setup", lab_host, "--json")
     assert replaced.code == 0, replaced
     steps = replaced.steps(lab_host)
