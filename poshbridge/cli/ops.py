@@ -123,6 +123,8 @@ class Context:
     install_modules: bool = False
     force: bool = False
     reason: str | None = None
+    warn_days: int = 21  # status: the health model's expiry thresholds
+    crit_days: int = 7
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
     sleep: Callable[[float], None] | None = None
     clock: Callable[[], float] | None = None
@@ -688,7 +690,7 @@ def status_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
         current_revocation=current_rev,
         errors=[e.message for e in run.errors if e.step == "read"],
     )
-    verdict = evaluate(health_facts, now=now)
+    verdict = evaluate(health_facts, now=now, warn_days=ctx.warn_days, crit_days=ctx.crit_days)
     days = cert.days_left(now) if cert else None
     run.objects["status"] = {
         "order": host.order_name,
@@ -771,7 +773,11 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     setup.add_argument("--install-modules", action="store_true", help="Install-Module missing modules")
     renew = add("renew", "Submit-Renewal; when renewed: wait for OCSP, bind, verify")
     renew.add_argument("--force", action="store_true", help="renew even when not due (Submit-Renewal -Force)")
-    add("status", "certificate, binding, served certificate and task per host")
+    status = add("status", "health verdict, certificate, binding, served certificate, OCSP and task per host")
+    status.add_argument("--warn-days", type=int, default=21, metavar="N",
+                        help="WARN when the certificate expires within N days (21)")
+    status.add_argument("--crit-days", type=int, default=7, metavar="N",
+                        help="CRIT when the certificate expires within N days (7)")  # fmt: skip
     revoke = add("revoke", "Revoke-PACertificate (asks for confirmation)")
     revoke.add_argument("--reason", default=None, help="RFC 5280 reason, e.g. keyCompromise, superseded")
     revoke.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -826,6 +832,8 @@ def main_ops(args: argparse.Namespace) -> int:
         install_modules=bool(getattr(args, "install_modules", False)),
         force=bool(getattr(args, "force", False)),
         reason=getattr(args, "reason", None),
+        warn_days=int(getattr(args, "warn_days", 21)),
+        crit_days=int(getattr(args, "crit_days", 7)),
     )
     started = ctx.now()
     view = make_view(err, quiet=False)

@@ -59,6 +59,9 @@ def test_a_revoked_certificate_is_reported_then_replaced_by_setup_and_renew(
     assert served.thumbprint == second
     after = cli(lab.inventory, state, "status", lab_host, "--json")
     assert after.code == 0 and after.host(lab_host)["objects"]["status"]["health"] == "OK", after
+    # the expiry thresholds are the audit's
+    near = cli(lab.inventory, state, "status", lab_host, "--warn-days", "100000", "--json")
+    assert near.code == 1 and "expires-warn" in _codes(near.host(lab_host)["objects"]["health"]), near
 
     # renew (not forced, not due) replaces a revoked certificate too
     assert cli(lab.inventory, state, "revoke", lab_host, "--yes", "--json").code == 0
