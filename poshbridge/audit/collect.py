@@ -1,6 +1,7 @@
-"""Remote collection for the audit: ONE pool per host and, normally, ONE invocation.
+"""Remote collection for the audit: ONE pool per host and, normally, TWO invocations.
 
-Per host (``HostSession`` = one RunspacePool; open + one invocation + close = 5 WSMan requests):
+Per host (``HostSession`` = one RunspacePool; open + the state invocation + the certificate files
+invocation + close = 7 WSMan requests):
 
 - ``Set-Item Env:POSHACME_HOME``; ``Get-ChildItem -Name`` of the log folder (names only: a 90-day
   folder holds thousands of files, names are a few bytes each); the renewal task
@@ -25,8 +26,11 @@ answers (a host that returns strings) are accepted too.
 Only when the newest ``max_logs`` runs are not all among those (the task has not run for two days,
 or a file appeared between listing and reading) does a second invocation read them by name.
 
-Then the TLS probe from the control node of what the site serves. A failing host is data (a
-``HostFacts`` with collection errors), never an exception that stops the fleet.
+Then Posh-ACME's current certificate and chain files (one more small invocation), the TLS probe from
+the control node of what the site serves, and the OCSP checks of both (verified answers only). A
+failing host is data (a ``HostFacts`` with collection errors; a connection that fails: ``unreachable``,
+which the health model reports as UNKNOWN), never an exception that stops the fleet. Log files that
+are empty, truncated or not renewal logs become findings (:mod:`poshbridge.audit.logcheck`).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from poshbridge.audit.capped import DEFAULT_MAX_FILE_SIZE, truncation_note
+from poshbridge.audit.logcheck import check_logs
 from poshbridge.audit.transcript import (
     RenewalResult,
     TranscriptFile,
@@ -47,7 +52,7 @@ from poshbridge.audit.transcript import (
     parse_result_file,
     parse_transcript,
 )
-from poshbridge.audit.verdict import CertificateInfo, HostFacts, ServedCertificate, TaskInfo
+from poshbridge.audit.verdict import CertificateInfo, HostFacts, Revocation, ServedCertificate, TaskInfo
 from poshbridge.inventory.model import HostConfig
 from poshbridge.poshacme import calls
 from poshbridge.poshacme.model import get_field
@@ -306,6 +311,9 @@ def facts_from_answers(
     state: StateAnswer,
     files: Mapping[str, bytes],
     served: ServedCertificate | None,
+    *,
+    unreachable: str | None = None,
+    revocations: tuple[Revocation | None, Revocation | None] = (None, None),
 ) -> HostFacts:
     out = state.outputs
     order = pick_order(host, out.get("orders", []))
@@ -318,7 +326,7 @@ def facts_from_answers(
         info_obj = next((t for t in out.get("task-info", []) if isinstance(t, Mapping)), None)
         task = TaskInfo.from_objects(host.renewal.task_name, task_obj, info_obj)
     found, thumb = binding_thumbprint(host, out.get("binding", [])) if "binding" in out else (None, None)
-    transcripts, results = parse_logs(files)
+    transcripts, results, log_problems = check_logs(files)
     return HostFacts(
         host=host.name,
         order=host.order_name,
@@ -330,6 +338,12 @@ def facts_from_answers(
         runs=pair_runs(transcripts, results),
         collection_errors=list(state.errors),
         endpoint=f"{host.address}:{host.iis.port}",
+        unreachable=unreachable,
+        served_revocation=revocations[0]
+        if served is not None and served.thumbprint and unreachable is None
+        else None,
+        current_revocation=revocations[1],
+        log_problems=log_problems,
     )
 
 
@@ -344,8 +358,33 @@ def probe_served(host: HostConfig) -> ServedCertificate:
         return ServedCertificate(error=f"{type(exc).__name__}: {exc}")
     error = served.error or (None if served.thumbprint else "no certificate presented")
     return ServedCertificate(
-        thumbprint=served.thumbprint, not_after=served.not_after, subject=served.subject, error=error
+        thumbprint=served.thumbprint,
+        not_after=served.not_after,
+        subject=served.subject,
+        error=error,
+        der=served.der,
     )
+
+
+Revocations = Callable[[bytes | None, str, str], tuple[Revocation | None, Revocation | None]]
+
+
+def check_revocations(
+    served_der: bytes | None, cert_pem: str, chain_pem: str
+) -> tuple[Revocation | None, Revocation | None]:
+    from poshbridge.remote.revocation import check_revocations as check
+
+    return check(served_der, cert_pem, chain_pem)
+
+
+def cert_files_batch(certificate: Mapping[str, Any] | None) -> Batch:
+    """Posh-ACME's current certificate and chain (PEM) for the OCSP checks."""
+    batch = Batch()
+    for label, key in (("pem:cert", "CertFile"), ("pem:chain", "ChainFile")):
+        path = get_field(certificate, key) if certificate is not None else None
+        if isinstance(path, str) and path:
+            batch.add(calls.get_content_raw(path), label=label)
+    return batch
 
 
 _POSH_ACME_LABELS = ("env", "orders", "certificates")
@@ -396,10 +435,13 @@ def collect_host(
     base_dir: Path | None = None,
     probe: Callable[[HostConfig], ServedCertificate] = probe_served,
     max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+    revocations: Revocations = check_revocations,
 ) -> HostFacts:
     moment = now or datetime.now(timezone.utc)
     state = StateAnswer()
     files: dict[str, bytes] = {}
+    unreachable: str | None = None
+    pems: dict[str, str] = {}
     try:
         with HostSession(host, insecure=insecure, base_dir=base_dir or Path.cwd()) as session:
             batch = state_batch(host, moment, session.ps_edition)
@@ -423,10 +465,22 @@ def collect_host(
             keep = set(wanted)
             files = {name: data for name, data in files.items() if name in keep}
             state.errors.extend(cap_files(files, max_file_size))
+            current = pick_certificate(host, state.outputs.get("certificates", []))
+            pem_batch = cert_files_batch(current)
+            if pem_batch.statements:
+                pem_out = _outputs(session.run(pem_batch))
+                pems = {label: "".join(str(v) for v in out if v is not None)
+                        for label, out in pem_out.items()}  # fmt: skip
     except RemoteConnectionError as exc:
-        state.errors.append(f"{exc.kind}: {exc.message}")
+        unreachable = f"{exc.kind}: {exc.message}"
     served = probe(host)
-    return facts_from_answers(host, state, files, served)
+    checked = revocations(served.der, pems.get("pem:cert", ""), pems.get("pem:chain", ""))
+    current = pick_certificate(host, state.outputs.get("certificates", []))
+    thumb = get_field(current, "Thumbprint") if current is not None else None
+    if checked[1] is None and unreachable is None and isinstance(thumb, str) and thumb:
+        why = "the certificate file could not be read from the host"
+        checked = (checked[0], Revocation("not-checked", why, thumb.upper()))
+    return facts_from_answers(host, state, files, served, unreachable=unreachable, revocations=checked)
 
 
 def collect_fleet(

@@ -34,7 +34,7 @@ METRICS: tuple[tuple[str, str, str], ...] = (
         "gauge",
         "The ready status of the certificate: valid, not expired, and the one Posh-ACME holds is in use.",
     ),
-    ("audit_verdict", "gauge", "Audit verdict per host and order: 0 OK, 1 WARN, 2 CRIT."),
+    ("audit_verdict", "gauge", "Audit verdict per host and order: 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN."),
     ("audit_reasons", "gauge", "Number of audit findings per level."),
     ("renewal_last_run_timestamp_seconds", "gauge", "Start of the last renewal run, Unix time."),
     (

@@ -2,7 +2,8 @@
 
 Exit codes follow the Nagios plugin convention, NOT the other commands' 0/1/2 meaning:
 0 = every host OK, 1 = at least one WARN, 2 = at least one CRIT (also: a --log file that cannot be
-read, or an inventory/target error).
+read, or an inventory/target error), 3 = UNKNOWN (a host whose state could not be read, and nothing
+worse). The verdicts come from the one health model (:mod:`poshbridge.health.model`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from poshbridge.audit.capped import (
     parse_size,
     truncation_note,
 )
+from poshbridge.audit.logcheck import HEAD_SAMPLE, check_head, header_problem, json_problem
 from poshbridge.audit.prometheus import render_textfile, write_textfile
 from poshbridge.audit.transcript import (
     RenewalResult,
@@ -40,10 +42,12 @@ from poshbridge.audit.verdict import (
     DEFAULT_WARN_DAYS,
     EXIT_CODES,
     OK,
+    UNKNOWN,
     WARN,
     HostFacts,
     HostVerdict,
     evaluate,
+    worst_level,
 )
 from poshbridge.cli.common import INSECURE_HELP
 from poshbridge.output import make_console
@@ -52,7 +56,7 @@ from poshbridge.textsafe import safe_json_text, safe_text
 DEFAULT_PARALLEL = 10
 DEFAULT_MAX_LOGS = 10
 
-_LEVEL_STYLE = {OK: "green", WARN: "yellow", CRIT: "bold red"}
+_LEVEL_STYLE = {OK: "green", WARN: "yellow", UNKNOWN: "magenta", CRIT: "bold red"}
 
 
 def escape(text: str) -> str:
@@ -183,23 +187,38 @@ def audit_log_files(
     files_json: list[dict[str, Any]] = []
     problems: list[str] = []
     truncated: dict[str, str] = {}  # source name -> the WARN reason
+    verdicts: list[HostVerdict] = []
     for name in paths:
         path = Path(name)
         try:
             with path.open("rb") as handle:
-                head = b""
-                if path.suffix.lower() == ".json":
-                    head = handle.read(min(RESULT_FILE_MAX, max_file_size) + 1)
+                # a head sample first: an empty, binary or non-result JSON file is a finding of its own
+                is_json = path.suffix.lower() == ".json"
+                sample = min(RESULT_FILE_MAX if is_json else HEAD_SAMPLE, max_file_size)
+                head = handle.read(sample + 1)
+                problem = check_head(path.name, head, complete=len(head) <= sample)
+                if problem is None and is_json:
                     result = parse_result_file(head, path.name) if len(head) <= RESULT_FILE_MAX else None
                     if result is not None:
                         results.append(result)
                         files_json.append({"file": name, "result": result.to_json(), "sessions": []})
                         continue
-                reader = CappedReader(handle, max_file_size, head=head)
-                parsed = parse_transcript_stream(reader, path.name)
+                    problem = json_problem(path.name, head, complete=len(head) <= RESULT_FILE_MAX)
+                parsed = None
+                if problem is None:
+                    reader = CappedReader(handle, max_file_size, head=head)
+                    parsed = parse_transcript_stream(reader, path.name)
+                    problem = header_problem(path.name, parsed)
         except OSError as exc:
             problems.append(f"{name}: {exc.strerror or exc}")
             files_json.append({"file": name, "error": str(exc.strerror or exc), "sessions": []})
+            continue
+        if problem is not None or parsed is None:
+            # not a usable log: a verdict of its own (WARN with the reason), never silently OK
+            why = problem or f"{path.name}: not a usable renewal log"
+            files_json.append({"file": name, "problem": why, "sessions": []})
+            unusable = HostFacts(host=name, log_problems=[why])
+            verdicts.append(evaluate(unusable, now=now, warn_days=warn_days, crit_days=crit_days))
             continue
         transcripts.append(parsed)
         entry = parsed.to_json()
@@ -209,7 +228,6 @@ def audit_log_files(
             entry["truncated_at"] = max_file_size
         files_json.append(entry)
     # One verdict per file: its own runs (a result file joins the transcript it names).
-    verdicts: list[HostVerdict] = []
     runs = pair_runs(transcripts, results)
     by_source: dict[str, list[Any]] = {}
     for run in runs:
@@ -254,8 +272,9 @@ def _run_offline(args: argparse.Namespace, console: Console, err: Console, now: 
         sys.stdout.write(safe_json_text(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
     else:
         _render_sessions(console, files_json)
-    code = max([v.exit_code for v in verdicts], default=0)
-    return max(code, EXIT_CODES[CRIT] if problems or prometheus_failed else 0)
+        render_findings(console, verdicts)
+    level = worst_level([v.level for v in verdicts] + ([CRIT] if problems or prometheus_failed else []))
+    return EXIT_CODES[level]
 
 
 def _write_prometheus(path: str | None, verdicts: Sequence[HostVerdict], now: datetime, err: Console) -> bool:
@@ -277,6 +296,12 @@ def _render_sessions(console: Console, files_json: Sequence[dict[str, Any]]) -> 
         if "error" in entry:
             table.add_row(
                 escape(entry["file"]), "", "", "", "", "", "", "[red]unreadable[/]", escape(entry["error"])
+            )
+            continue
+        if "problem" in entry:
+            table.add_row(
+                escape(entry["file"]), "", "", "", "", "", "", "[yellow]not a log[/]",
+                escape(entry["problem"]),
             )
             continue
         if "result" in entry:
@@ -348,8 +373,20 @@ def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: d
         sys.stdout.write(safe_json_text(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
     else:
         render_verdicts(console, verdicts)
-    code = max([v.exit_code for v in verdicts], default=0)
-    return max(code, EXIT_CODES[CRIT] if prometheus_failed else 0)
+    level = worst_level([v.level for v in verdicts] + ([CRIT] if prometheus_failed else []))
+    return EXIT_CODES[level]
+
+
+def render_findings(console: Console, verdicts: Sequence[HostVerdict]) -> None:
+    """Every finding of every verdict, with its fix."""
+    for verdict in verdicts:
+        for reason in verdict.reasons:
+            console.print(
+                f"{escape(verdict.host)}: [{_LEVEL_STYLE[reason.level]}]{reason.level}[/]"
+                f" {escape(reason.code)}: {escape(reason.message)}"
+            )
+            if reason.fix:
+                console.print(f"  fix: {escape(reason.fix)}")
 
 
 def render_verdicts(console: Console, verdicts: Sequence[HostVerdict]) -> None:
@@ -363,10 +400,14 @@ def render_verdicts(console: Console, verdicts: Sequence[HostVerdict]) -> None:
             f"[{style}]{escape(verdict.level)}[/]",
             verdict.expires.strftime("%Y-%m-%d %H:%M") if verdict.expires else "-",
             f"{verdict.days_left:.1f}" if verdict.days_left is not None else "-",
-            verdict.last_run.strftime("%Y-%m-%d %H:%M") if verdict.last_run else "never",
+            verdict.last_run.strftime("%Y-%m-%d %H:%M") if verdict.last_run else verdict.last_run_state,
             escape(verdict.last_outcome or "-"),
             escape(verdict.summary),
         )
     console.print(table)
-    counts = {level: sum(1 for v in verdicts if v.level == level) for level in (OK, WARN, CRIT)}
-    console.print(f"{counts[OK]} OK, {counts[WARN]} WARN, {counts[CRIT]} CRIT")
+    render_findings(console, verdicts)
+    counts = {level: sum(1 for v in verdicts if v.level == level) for level in (OK, WARN, UNKNOWN, CRIT)}
+    console.print(
+        f"{counts[OK]} OK, {counts[WARN]} WARN, {counts[CRIT]} CRIT"
+        + (f", {counts[UNKNOWN]} UNKNOWN" if counts[UNKNOWN] else "")
+    )

@@ -125,6 +125,8 @@ class Context:
     install_modules: bool = False
     force: bool = False
     reason: str | None = None
+    warn_days: int = 21  # status: the health model's expiry thresholds
+    crit_days: int = 7
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
     sleep: Callable[[float], None] | None = None
     clock: Callable[[], float] | None = None
@@ -498,6 +500,7 @@ def setup_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
                 if step.status == "pending" and not ctx.dry_run:
                     step.status = "skipped"
                     step.detail = "not run: " + step.reason
+            facts = _replace_if_revoked(session, host, facts, ctx, run, report)
             cert_step = run.step(STEP_CERT)
             cert_ready = run.ok and cert_step is not None and cert_step.status in ("changed", "unchanged")
             if cert_ready or ctx.dry_run:
@@ -510,6 +513,37 @@ def setup_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
         run.fail("connect", exc.kind, exc.message)
     _finish(run, ctx)
     return run
+
+
+def _replace_if_revoked(
+    session: HostSession, host: HostConfig, facts: SetupFacts, ctx: Context, run: HostRun, report: Report
+) -> SetupFacts:
+    """Posh-ACME keeps a revoked certificate as current (its order stays valid): when the CA's OCSP
+    responder says revoked (a verified answer), replace it now (plan/revocation.py)."""
+    from poshbridge.cli import health_ops
+    from poshbridge.plan.revocation import replace_revoked_step
+
+    cert_step = run.step(STEP_CERT)
+    cert = facts.certificate
+    if not run.ok or cert_step is None or cert_step.status != "unchanged":
+        return facts
+    if cert is None or not cert.thumbprint:
+        return facts
+    report("checking revocation (OCSP)")
+    revocation = health_ops.current_revocation(session, host, cert, ctx.now)
+    if revocation is not None:
+        run.objects["revocation"] = revocation.to_json()
+    if revocation is None or revocation.state != "revoked":
+        return facts
+    step = replace_revoked_step(host, cert.thumbprint, revocation.detail)
+    if ctx.dry_run:
+        run.set_step(step)
+        return facts
+    report("replacing the revoked certificate")
+    result, _ok = _apply_steps(session, [step], setup_plan.read_statements(host), run)
+    run.set_step(step)
+    outputs, ran = _outputs(result)
+    return facts_from_outputs(outputs, ran, previous=facts)
 
 
 def _finish(run: HostRun, ctx: Context) -> None:
@@ -547,8 +581,19 @@ def renew_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
                     renew_plan.STEP_RENEW, "plan", f"no Posh-ACME order named {host.order_name} on the host"
                 )
             else:
-                step = renew_plan.renew_step(host, force=ctx.force)
-                report("Submit-Renewal" + (" -Force" if ctx.force else ""))
+                force, revoked = ctx.force, ""
+                if not force and facts.certificate is not None and facts.certificate.thumbprint:
+                    from poshbridge.cli import health_ops
+
+                    report("checking revocation (OCSP)")
+                    revocation = health_ops.current_revocation(session, host, facts.certificate, ctx.now)
+                    if revocation is not None and revocation.state == "revoked":
+                        # a revoked current certificate is replaced at once, not kept until it is due
+                        force = True
+                        revoked = f"the current certificate {revocation.thumbprint} is revoked: "
+                        run.objects["revocation"] = revocation.to_json()
+                step = renew_plan.renew_step(host, force=force)
+                report("Submit-Renewal" + (" -Force" if force else ""))
                 result = session.run(Batch(list(step.statements)))
                 submit = result.by_label(renew_plan.R_RENEW)
                 errors = submit.errors if submit is not None else result.errors
@@ -582,7 +627,7 @@ def renew_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
                     run.set_step(step)
                 elif answer.outcome == "renewed":
                     step.status = "changed"
-                    step.detail = answer.message
+                    step.detail = revoked + answer.message
                     run.set_step(step)
                     facts = SetupFacts(**{**facts.__dict__, "certificate": answer.certificate})
                     facts = _ocsp_bind_verify(session, host, facts, ctx, run, report)
@@ -619,9 +664,18 @@ def renew_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
 
 
 def status_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
+    """Read the host, probe what the site serves, check revocation (OCSP) of the served and the
+    current certificate, and judge it with the one health model (the rules ``audit`` uses)."""
+    from poshbridge.cli import health_ops
+    from poshbridge.health.facts import status_facts
+    from poshbridge.health.model import OK, UNKNOWN, ServedCertificate, evaluate
+    from poshbridge.plan.setup import R_BINDINGS
     from poshbridge.remote import tls
 
     run = HostRun(host.name, "status", started=ctx.now())
+    unreachable: str | None = None
+    files = health_ops.CertFiles()
+    bindings_read = False
     try:
         with _open(host, ctx) as session:
             report("reading facts")
@@ -629,16 +683,52 @@ def status_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
             record_statement_errors(run, "read", read.statements)
             outputs, ran = _outputs(read)
             facts = facts_from_outputs(outputs, ran)
+            bindings_read = bool(ran.get(R_BINDINGS))
             run.objects.update(_objects_for(host, facts))
+            report("reading the certificate files")
+            files = health_ops.read_cert_files(
+                session, host, facts.certificate, facts.order_named(host.order_name)
+            )
     except RemoteConnectionError as exc:
         run.fail("connect", exc.kind, exc.message)
+        unreachable = f"{exc.kind}: {exc.message}"
         facts = SetupFacts()
     report("checking what the site serves")
     served = tls.probe(host)
     run.objects["served"] = served.to_json()
+    report("checking revocation (OCSP)")
+    served_rev, current_rev = health_ops.check(served.der, files, ctx.now)
     cert = facts.certificate
+    if current_rev is None and unreachable is None and cert is not None and cert.thumbprint:
+        current_rev = health_ops.unreadable(cert.thumbprint)
     order = facts.order_named(host.order_name)
     now = ctx.now()
+    health_facts = status_facts(
+        host=host.name,
+        order_name=host.order_name,
+        endpoint=served.endpoint,
+        unreachable=unreachable,
+        poshacme_read=True,
+        certificate=cert,
+        order=order,
+        bak_files=files.bak,
+        task_read=True,
+        task_name=host.renewal.task_name,
+        task=facts.task,
+        bindings_read=bindings_read,
+        binding=facts.binding_for(host),
+        served=ServedCertificate(
+            thumbprint=served.thumbprint,
+            not_after=served.not_after,
+            subject=served.subject,
+            error=served.error,
+        ),
+        # without the host's chain the served certificate's issuer is not known: the UNKNOWN says so
+        served_revocation=served_rev if served.thumbprint and unreachable is None else None,
+        current_revocation=current_rev,
+        errors=[e.message for e in run.errors if e.step == "read"],
+    )
+    verdict = evaluate(health_facts, now=now, warn_days=ctx.warn_days, crit_days=ctx.crit_days)
     days = cert.days_left(now) if cert else None
     run.objects["status"] = {
         "order": host.order_name,
@@ -649,24 +739,26 @@ def status_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
         "thumbprint": cert.thumbprint if cert else None,
         "served_thumbprint": served.thumbprint,
         "served_matches": bool(cert and served.thumbprint == cert.thumbprint),
+        "state_read": unreachable is None,
         "task_state": facts.task.state if facts.task else None,
         "task_last_result": facts.task.last_task_result if facts.task else None,
         "task_last_run": facts.task.to_json()["last_run_time"] if facts.task else None,
+        "health": verdict.level,
     }
-    run.summary = f"{cert.thumbprint} until {cert.to_json()['not_after']}" if cert else "no certificate"
-    # a failed check: the site cannot be probed, or serves another certificate than Posh-ACME's (a host
-    # with no certificate yet is not set up: that is what the table says, not a failed check)
-    where = f"{served.endpoint} (SNI {served.sni})"
-    if cert is None:
-        pass
-    elif served.error is not None:
-        run.fail(STEP_VERIFY, "verify", f"TLS probe of {where} failed: {served.error}")
-    elif served.thumbprint != cert.thumbprint:
-        run.fail(
-            STEP_VERIFY,
-            "verify",
-            f"{where} serves {served.thumbprint}, Posh-ACME's certificate is {cert.thumbprint}",
-        )
+    run.objects["health"] = verdict.to_json(include_runs=False)
+    # the verdict decides: every finding fails the host with its reason and fix (a connection failure
+    # is already the "connect" error: not verifiable, never "no certificate")
+    for reason in verdict.reasons:
+        if (reason.level == UNKNOWN and unreachable is not None) or reason.code == "collection":
+            continue  # already the "connect" / "read" error
+        message = f"{reason.level}: {reason.message}"
+        run.errors.append(ErrorInfo("health", reason.code, message, hint=reason.fix))
+    if unreachable is not None:
+        run.summary = f"{verdict.level}: host state not verifiable: connection failed: {unreachable}"
+    elif verdict.level == OK:
+        run.summary = f"OK: {cert.thumbprint} until {cert.to_json()['not_after']}" if cert else "OK"
+    else:
+        run.summary = f"{verdict.level}: {verdict.summary}"
     _finish(run, ctx)
     return run
 
@@ -719,7 +811,11 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     setup.add_argument("--install-modules", action="store_true", help="Install-Module missing modules")
     renew = add("renew", "Submit-Renewal; when renewed: wait for OCSP, bind, verify")
     renew.add_argument("--force", action="store_true", help="renew even when not due (Submit-Renewal -Force)")
-    add("status", "certificate, binding, served certificate and task per host")
+    status = add("status", "health verdict, certificate, binding, served certificate, OCSP and task per host")
+    status.add_argument("--warn-days", type=int, default=21, metavar="N",
+                        help="WARN when the certificate expires within N days (21)")
+    status.add_argument("--crit-days", type=int, default=7, metavar="N",
+                        help="CRIT when the certificate expires within N days (7)")  # fmt: skip
     revoke = add("revoke", "Revoke-PACertificate (asks for confirmation)")
     revoke.add_argument("--reason", default=None, help="RFC 5280 reason, e.g. keyCompromise, superseded")
     revoke.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -774,6 +870,8 @@ def main_ops(args: argparse.Namespace) -> int:
         install_modules=bool(getattr(args, "install_modules", False)),
         force=bool(getattr(args, "force", False)),
         reason=getattr(args, "reason", None),
+        warn_days=int(getattr(args, "warn_days", 21)),
+        crit_days=int(getattr(args, "crit_days", 7)),
     )
     started = ctx.now()
     view = make_view(err, quiet=False)
@@ -977,25 +1075,35 @@ def _hint_for_kind(kind: str, message: str = "") -> str | None:
 
 def _render_status(console: Console, runs: Sequence[HostRun]) -> None:
     table = Table(title="Certificate status", title_justify="left")
-    for column in ("host", "order", "SANs", "NotAfter", "days", "RenewAfter", "thumbprint", "served", "task"):
+    columns = ("host", "health", "order", "SANs", "NotAfter", "days", "RenewAfter", "thumbprint", "served",
+               "task")  # fmt: skip
+    for column in columns:
         table.add_column(column, overflow="fold")
     for run in runs:
         s = run.objects.get("status") or {}
         served = s.get("served_thumbprint")
-        mark = "" if not served else (" (=)" if s.get("served_matches") else " (DIFFERENT)")
-        task = s.get("task_state") or "-"
+        served_error = (run.objects.get("served") or {}).get("error")
+        read = s.get("state_read", True)
+        # "(DIFFERENT)" only when Posh-ACME's certificate is known and differs
+        mark = ""
+        if served and s.get("thumbprint"):
+            mark = " (=)" if s.get("served_matches") else " (DIFFERENT)"
+        task = s.get("task_state") or ("-" if read else "not read")
         if s.get("task_last_result") is not None:
             task += f" / last result {s.get('task_last_result')}"
+        health = str(s.get("health") or "-")
+        style = {"OK": "green", "WARN": "yellow", "UNKNOWN": "magenta", "CRIT": "bold red"}.get(health, "")
         table.add_row(
-            run.host,
-            str(s.get("order") or "-"),
-            ", ".join(s.get("sans") or []) or "-",
+            _esc(run.host),
+            f"[{style}]{health}[/]" if style else health,
+            _esc(str(s.get("order") or "-")),
+            _esc(", ".join(s.get("sans") or []) or "-"),
             str(s.get("not_after") or "-"),
             str(s.get("days_left") if s.get("days_left") is not None else "-"),
             str(s.get("renew_after") or "-"),
-            str(s.get("thumbprint") or "-"),
-            (served or "-") + mark,
-            task,
+            str(s.get("thumbprint") or ("-" if read else "not read (connection failed)")),
+            _esc((served or (f"none: {served_error}" if served_error else "-")) + mark),
+            _esc(task),
         )
     console.print(table)
 

@@ -4,6 +4,9 @@ JPRS registers a certificate with its OCSP responder up to ~10 minutes after iss
 that check OCSP fail in that window. Setup/renew therefore poll the responder named in the leaf's
 AIA until it answers ``good``, capped at ``renewal.wait_after_renewal`` seconds (without an OCSP
 URL: wait that long, as the manual's script does). Clock and sleep are injectable for tests.
+
+Every answer is verified before it is believed (:func:`poshbridge.health.ocsp_verify.verify_ocsp_response`:
+signer, CertID, freshness); one that fails is ``unverifiable``, never ``good`` or ``revoked``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Literal
 
 from cryptography import x509
@@ -20,7 +24,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
-OcspState = Literal["good", "unknown", "revoked", "error", "no-url"]
+from poshbridge.health.ocsp_verify import verify_ocsp_response
+
+OcspState = Literal["good", "unknown", "revoked", "error", "no-url", "unverifiable"]
+Now = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
 
 Post = Callable[[str, bytes, float], bytes]
 Tick = Callable[[float, str], None]  # (seconds left, last state)
@@ -83,24 +94,28 @@ def http_post(url: str, body: bytes, timeout: float) -> bytes:
 
 
 def check(
-    leaf: x509.Certificate, issuer: x509.Certificate, *, post: Post = http_post, timeout: float = 10.0
+    leaf: x509.Certificate,
+    issuer: x509.Certificate,
+    *,
+    post: Post = http_post,
+    timeout: float = 10.0,
+    now: Now = _utc_now,
 ) -> OcspAnswer:
     url = ocsp_url(leaf)
     if url is None:
         return OcspAnswer("no-url", "the certificate names no OCSP responder")
     try:
         raw = post(url, build_request(leaf, issuer), timeout)
-        answer = ocsp.load_der_ocsp_response(raw)
     except (OSError, ValueError, urllib.error.URLError) as exc:
         return OcspAnswer("error", f"{type(exc).__name__}: {exc}")
-    if answer.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
-        return OcspAnswer("error", f"responder status {answer.response_status.name}")
-    status = answer.certificate_status
-    if status == ocsp.OCSPCertStatus.GOOD:
-        return OcspAnswer("good")
-    if status == ocsp.OCSPCertStatus.REVOKED:
-        return OcspAnswer("revoked", f"revoked at {answer.revocation_time_utc}")
-    return OcspAnswer("unknown", "the responder does not know the certificate yet")
+    try:
+        status = ocsp.load_der_ocsp_response(raw).response_status
+    except ValueError:
+        return OcspAnswer("unverifiable", "the responder's answer is not a DER OCSP response")
+    if status != ocsp.OCSPResponseStatus.SUCCESSFUL:
+        return OcspAnswer("error", f"responder status {status.name}")
+    verified = verify_ocsp_response(raw, leaf, issuer, now=now())
+    return OcspAnswer(verified.state, verified.detail)
 
 
 def wait_until_good(
@@ -113,6 +128,7 @@ def wait_until_good(
     sleep: Callable[[float], None] = time.sleep,
     post: Post = http_post,
     on_tick: Tick | None = None,
+    now: Now = _utc_now,
 ) -> OcspWait:
     """Poll until ``good`` (or ``revoked``), at most ``cap_seconds``. No OCSP URL or no issuer:
     wait ``cap_seconds`` (the manual's fixed wait) and report ``no-url``."""
@@ -128,7 +144,7 @@ def wait_until_good(
         return OcspWait("no-url", clock() - start, 0, url)
     state: OcspState = "unknown"
     while True:
-        answer = check(leaf, issuer, post=post)
+        answer = check(leaf, issuer, post=post, now=now)
         polls += 1
         state = answer.state
         if state in ("good", "revoked"):

@@ -308,11 +308,23 @@ def test_connection_failures_are_per_host_and_others_succeed(lab: LabHandle, tmp
         lab.faults(dropped, drop_next_receive=True)
         run = cli(inventory, tmp_path / "state", "status", good, auth, dropped, unreachable, "--json")
         assert run.code == 1, run
-        assert run.host(good)["ok"] is True
-        kinds = {name: [e["kind"] for e in run.host(name)["errors"]] for name in (auth, dropped, unreachable)}
+        # the good host was read and judged by the health model (a fresh twin has no certificate)
+        assert [e for e in run.host(good)["errors"] if e["step"] != "health"] == [], run
+        assert "no-certificate" in [r["code"] for r in run.host(good)["objects"]["health"]["reasons"]], run
+        failed = (auth, dropped, unreachable)
+        kinds = {n: [e["kind"] for e in run.host(n)["errors"] if e["step"] == "connect"] for n in failed}
         assert kinds == {auth: ["auth"], dropped: ["dropped"], unreachable: ["unreachable"]}, run
+        for name in failed:
+            # not verifiable, with the error: never "no certificate", never a served "(DIFFERENT)"
+            entry = run.host(name)
+            codes = [r["code"] for r in entry["objects"]["health"]["reasons"]]
+            assert "not-verifiable" in codes and "no-certificate" not in codes, entry
+            assert "not verifiable: connection failed" in entry["summary"], entry
+            assert entry["objects"]["status"]["served_matches"] is False
         text = cli(inventory, tmp_path / "state", "status", good, unreachable)
         assert f"ERROR {unreachable}: step connect: unreachable" in text.stdout, text
+        assert "(DIFFERENT)" not in text.stdout and "not read (connection failed)" in text.stdout, text
+        assert "no certificate" not in text.stdout.split(f"ERROR {unreachable}")[1].split("ERROR")[0], text
     finally:
         for name in (auth, dropped):
             lab.faults(name, auth_fail=False, drop_next_receive=False)

@@ -110,6 +110,7 @@ def test_polls_until_good_and_reports_the_countdown() -> None:
         sleep=fake.sleep,
         post=post,
         on_tick=lambda left, state: ticks.append((left, state)),
+        now=lambda: NOW,
     )
     assert result.state == "good" and result.polls == 3
     assert result.waited == 10
@@ -127,6 +128,7 @@ def test_cap_is_respected_when_the_responder_never_knows_the_certificate() -> No
         clock=fake.clock,
         sleep=fake.sleep,
         post=lambda u, b, t: _response(leaf, issuer, key, "unknown"),
+        now=lambda: NOW,
     )
     assert result.state == "unknown"
     assert result.waited == 12
@@ -137,3 +139,30 @@ def test_no_ocsp_url_waits_the_full_time() -> None:
     fake = FakeTime()
     result = ocsp.wait_until_good(leaf, issuer, cap_seconds=7, clock=fake.clock, sleep=fake.sleep)
     assert result.state == "no-url" and result.waited == 7 and result.polls == 0
+
+
+def test_a_forged_answer_is_not_believed_and_the_wait_goes_on() -> None:
+    leaf, issuer, _key = _pair()
+    forger = ec.generate_private_key(ec.SECP256R1())
+    fake_issuer = (
+        x509.CertificateBuilder()
+        .subject_name(issuer.subject)
+        .issuer_name(issuer.subject)
+        .public_key(forger.public_key())
+        .serial_number(1)
+        .not_valid_before(NOW)
+        .not_valid_after(NOW + datetime.timedelta(days=30))
+        .sign(forger, hashes.SHA256())
+    )
+    fake = FakeTime()
+    result = ocsp.wait_until_good(
+        leaf,
+        issuer,
+        cap_seconds=12,
+        interval=5,
+        clock=fake.clock,
+        sleep=fake.sleep,
+        post=lambda u, b, t: _response(leaf, fake_issuer, forger, "good"),
+        now=lambda: NOW,
+    )
+    assert result.state == "unverifiable"
