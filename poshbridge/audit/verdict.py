@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from poshbridge.audit.task_results import describe_task_result
 from poshbridge.audit.transcript import (
     FAILED,
     INTERRUPTED,
@@ -258,7 +259,22 @@ def evaluate(
     days_left = round((expires - now).total_seconds() / 86400, 1) if expires is not None else None
 
     # --- CRIT
-    if served is not None and (served.error is not None or not served.thumbprint):
+    # a host poshbridge never set up: no Posh-ACME certificate, nothing bound, no renewal task (a
+    # failed TLS handshake there is the consequence, not the news)
+    not_set_up = (
+        cert is not None
+        and not pa_thumb
+        and not binding_thumb
+        and not served_thumb
+        and not cert.bak_files
+        and facts.task is not None
+        and not facts.task.exists
+        and not facts.runs
+    )
+    if not_set_up:
+        fix = f"run `poshbridge setup {facts.host}`"
+        add(CRIT, "not-set-up", f"not set up: no certificate, binding or renewal task; {fix}")
+    elif served is not None and (served.error is not None or not served.thumbprint):
         where = f" on {facts.endpoint}" if facts.endpoint else ""
         add(CRIT, "not-served", f"no certificate served{where}: {served.error or 'no certificate'}")
     if expires is not None and expires <= now:
@@ -305,7 +321,7 @@ def evaluate(
     elif last is not None and last.outcome == INTERRUPTED:
         add(WARN, "last-run-interrupted", "last renewal run was interrupted (no transcript footer)")
     task = facts.task
-    if task is not None:
+    if task is not None and not not_set_up:
         if not task.exists:
             add(WARN, "task-missing", f"renewal task '{task.name}' is not registered")
         else:
@@ -313,7 +329,7 @@ def evaluate(
                 add(WARN, "task-disabled", f"renewal task '{task.name}' is disabled")
             result = task.last_task_result
             if result is not None and result not in _BENIGN_TASK_RESULTS:
-                add(WARN, "task-result", f"renewal task's last result is {_hex(result)}")
+                add(WARN, "task-result", f"renewal task's last result: {describe_task_result(result)}")
 
     # --- WARN: binding / served drift
     if pa_thumb and binding_thumb and binding_thumb != pa_thumb:

@@ -38,6 +38,8 @@ from poshbridge.audit.verdict import (
     HostVerdict,
     evaluate,
 )
+from poshbridge.cli.common import wrote_line
+from poshbridge.cli.tables import render_records
 from poshbridge.output import make_console
 
 DEFAULT_PARALLEL = 10
@@ -69,7 +71,11 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         help="audit local transcript (.txt) or result (.json) files offline; no inventory needed",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
-    parser.add_argument("--prometheus", metavar="FILE", help="write a node_exporter textfile (*.prom)")
+    parser.add_argument(
+        "--prometheus",
+        metavar="FILE",
+        help="write a node_exporter textfile (*.prom); '-' writes it to stdout instead of the table",
+    )
     parser.add_argument(
         "--warn-days",
         type=_non_negative,
@@ -126,6 +132,9 @@ def run(args: argparse.Namespace) -> int:
     now = datetime.now(timezone.utc)
     if args.crit_days > args.warn_days:
         err.print("[red]error:[/] --crit-days must not be larger than --warn-days")
+        return EXIT_CODES[CRIT]
+    if args.prometheus == "-" and args.json:
+        err.print("[red]error:[/] --prometheus - and --json both write to stdout: choose one")
         return EXIT_CODES[CRIT]
     if args.logs:
         if args.targets:
@@ -200,7 +209,7 @@ def _run_offline(args: argparse.Namespace, console: Console, err: Console, now: 
             "verdicts": [v.to_json(include_runs=False) for v in verdicts],
         }
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-    else:
+    elif args.prometheus != "-":
         _render_sessions(console, files_json)
     code = max([v.exit_code for v in verdicts], default=0)
     return max(code, EXIT_CODES[CRIT] if problems or prometheus_failed else 0)
@@ -209,11 +218,17 @@ def _run_offline(args: argparse.Namespace, console: Console, err: Console, now: 
 def _write_prometheus(path: str | None, verdicts: Sequence[HostVerdict], now: datetime, err: Console) -> bool:
     if not path:
         return True
+    text = render_textfile(verdicts, now=now)
+    if path == "-":  # stdout, like -o - elsewhere
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return True
     try:
-        write_textfile(path, render_textfile(verdicts, now=now))
+        write_textfile(path, text)
     except OSError as exc:
         err.print(f"[red]error:[/] cannot write {escape(path)}: {escape(str(exc.strerror or exc))}")
         return False
+    err.print(escape(wrote_line(path, f"Prometheus textfile, {len(verdicts)} host(s)")), soft_wrap=True)
     return True
 
 
@@ -290,27 +305,28 @@ def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: d
             "hosts": [v.to_json() for v in verdicts],
         }
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-    else:
+    elif args.prometheus != "-":
         render_verdicts(console, verdicts)
     code = max([v.exit_code for v in verdicts], default=0)
     return max(code, EXIT_CODES[CRIT] if prometheus_failed else 0)
 
 
 def render_verdicts(console: Console, verdicts: Sequence[HostVerdict]) -> None:
-    table = Table(title="Certificate audit")
-    for column in ("host", "verdict", "expires", "days left", "last run", "outcome", "reason"):
-        table.add_column(column, overflow="fold")
-    for verdict in verdicts:
-        style = _LEVEL_STYLE[verdict.level]
-        table.add_row(
-            escape(verdict.host),
-            f"[{style}]{escape(verdict.level)}[/]",
+    # a host name is never broken across lines; too wide a table folds into one block per host
+    columns = ("host", "verdict", "expires", "days left", "last run", "outcome", "reason")
+    rows = [
+        [
+            verdict.host,
+            verdict.level,
             verdict.expires.strftime("%Y-%m-%d %H:%M") if verdict.expires else "-",
             f"{verdict.days_left:.1f}" if verdict.days_left is not None else "-",
             verdict.last_run.strftime("%Y-%m-%d %H:%M") if verdict.last_run else "never",
-            escape(verdict.last_outcome or "-"),
-            escape(verdict.summary),
-        )
-    console.print(table)
+            verdict.last_outcome or "-",
+            verdict.summary,
+        ]
+        for verdict in verdicts
+    ]
+    styles = {"verdict": [_LEVEL_STYLE[v.level] for v in verdicts]}
+    render_records(console, "Certificate audit", columns, rows, wrap=("reason",), styles=styles)
     counts = {level: sum(1 for v in verdicts if v.level == level) for level in (OK, WARN, CRIT)}
     console.print(f"{counts[OK]} OK, {counts[WARN]} WARN, {counts[CRIT]} CRIT")

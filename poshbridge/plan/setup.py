@@ -622,15 +622,22 @@ def bind_statements(host: HostConfig) -> tuple[Statement, ...]:
     )
 
 
+def binding_text(host: HostConfig) -> str:
+    """``site https *:443`` (``... host www.example.jp`` with a host header): never IIS's raw
+    ``*:443:`` binding information, whose trailing colon reads as a typo next to other text."""
+    text = f"{host.iis.site} https {host.iis.ip_address}:{host.iis.port}"
+    return text + (f" host {host.iis.host_header}" if host.iis.host_header else "")
+
+
 def plan_binding(host: HostConfig, facts: SetupFacts) -> Step:
     cert = facts.certificate
     if cert is None or not cert.thumbprint:
         return Step(STEP_BIND, "skipped", "no certificate to bind")
     binding = facts.binding_for(host)
-    where = f"{host.iis.site} {host.iis.ip_address}:{host.iis.port}:{host.iis.host_header}"
+    where = binding_text(host)
     if binding is not None and binding.certificate_hash == cert.thumbprint:
         return Step(STEP_BIND, "unchanged", f"{where} serves {cert.thumbprint}")
-    current = binding.certificate_hash if binding is not None else "no https binding"
+    current = "no https binding" if binding is None else binding.certificate_hash or "no certificate"
     return Step(STEP_BIND, "changed", f"{where}: {current} → {cert.thumbprint}", bind_statements(host))
 
 
