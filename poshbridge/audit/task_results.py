@@ -14,8 +14,8 @@ from datetime import datetime
 # code -> (short text, is it a problem?)
 TASK_RESULTS: dict[int, tuple[str, bool]] = {
     0x0: ("completed successfully", False),
-    0x1: ("the script exited with code 1 (the renewal failed: see its transcript)", True),
-    0x2: ("the script exited with code 2", True),
+    0x1: ("failed: the script exited with 1 (see its transcript)", True),
+    0x2: ("failed: the script exited with 2", True),
     0x41300: ("ready to run", False),  # SCHED_S_TASK_READY
     0x41301: ("running", False),  # SCHED_S_TASK_RUNNING
     0x41302: ("disabled", True),  # SCHED_S_TASK_DISABLED
@@ -50,7 +50,9 @@ def describe_task_result(code: int | None) -> str:
     if code is None:
         return "-"
     known = TASK_RESULTS.get(code & 0xFFFFFFFF)
-    return f"{known[0]} ({hex_code(code)})" if known else hex_code(code)
+    if known is None:
+        return hex_code(code)
+    return known[0] if "exited with" in known[0] else f"{known[0]} ({hex_code(code)})"
 
 
 def is_problem(code: int | None) -> bool | None:

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from poshbridge.audit.explain import explain_run
 from poshbridge.audit.prometheus import render_textfile, write_textfile
 from poshbridge.audit.transcript import (
     RenewalResult,
@@ -108,6 +109,12 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "--insecure",
         action="store_true",
         help="allow what the inventory asks for: Basic over HTTP or verify: false (with a warning)",
+    )
+    parser.add_argument(
+        "--lang",
+        choices=("en", "ja"),
+        default="en",
+        help="language of the CA's explanation of a failed run's ACME error (default en)",
     )
     parser.set_defaults(func=run)
 
@@ -307,8 +314,18 @@ def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: d
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     elif args.prometheus != "-":
         render_verdicts(console, verdicts)
+        print_explanations(console, verdicts, str(args.lang))
     code = max([v.exit_code for v in verdicts], default=0)
     return max(code, EXIT_CODES[CRIT] if prometheus_failed else 0)
+
+
+def print_explanations(console: Console, verdicts: Sequence[HostVerdict], lang: str) -> None:
+    """Under the table: each host's failed last run, with the CA's explanation and the fix."""
+    for verdict in verdicts:
+        explained = explain_run(verdict.host, verdict.runs[-1], lang) if verdict.runs else None
+        if explained is not None:
+            for line in explained.lines(lang):
+                console.print(line, markup=False, soft_wrap=True)
 
 
 def render_verdicts(console: Console, verdicts: Sequence[HostVerdict]) -> None:
