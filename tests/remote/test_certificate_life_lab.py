@@ -113,3 +113,17 @@ def test_the_life_of_a_certificate_runs_as_the_readme_tells_it(
             verdict = audit_json(lab, lab_host, tmp_path)
             assert verdict["verdict"] in ("WARN", "CRIT") and verdict["last_outcome"] == "failed", verdict
     assert len(outputs) == 8
+
+
+def test_run_task_on_a_fresh_twin_and_clock_of_an_unknown_twin_say_why(
+    lab: LabHandle, lab_host: str, tmp_path: Path
+) -> None:
+    fresh = run(["lab", "run-task", lab_host, "--dir", str(lab.dir)], tmp_path)
+    assert fresh.returncode == 1 and "no scheduled task registered" in fresh.stderr, fresh.stderr
+    unknown = run(["lab", "clock", "no-such-twin", "+1d", "--dir", str(lab.dir)], tmp_path)
+    assert unknown.returncode == 2 and "no such twin" in unknown.stderr, unknown.stderr
+    moved = run(["lab", "clock", lab_host, "+2d", "--dir", str(lab.dir)], tmp_path)
+    assert "real time +2 d" in moved.stdout, moved.stdout + moved.stderr
+    lab.reset(lab_host)
+    shown = run(["lab", "clock", lab_host, "--dir", str(lab.dir)], tmp_path)
+    assert "real time +0 d" in shown.stdout, shown.stdout + shown.stderr
