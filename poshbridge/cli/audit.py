@@ -78,6 +78,11 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         help="write a node_exporter textfile (*.prom); '-' writes it to stdout instead of the table",
     )
     parser.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write the fleet report: one self-contained HTML file (table, timeline, runs; works offline)",
+    )
+    parser.add_argument(
         "--warn-days",
         type=_non_negative,
         default=DEFAULT_WARN_DAYS,
@@ -208,6 +213,7 @@ def _run_offline(args: argparse.Namespace, console: Console, err: Console, now: 
     for problem in problems:
         err.print(f"[red]cannot read[/] {escape(problem)}")
     prometheus_failed = not _write_prometheus(args.prometheus, verdicts, now, err)
+    prometheus_failed |= not write_html_report(args, verdicts, now, "--log files", {}, err)
     if args.json:
         doc = {
             "mode": "offline",
@@ -220,6 +226,40 @@ def _run_offline(args: argparse.Namespace, console: Console, err: Console, now: 
         _render_sessions(console, files_json)
     code = max([v.exit_code for v in verdicts], default=0)
     return max(code, EXIT_CODES[CRIT] if problems or prometheus_failed else 0)
+
+
+def write_html_report(
+    args: argparse.Namespace,
+    verdicts: Sequence[HostVerdict],
+    now: datetime,
+    inventory_name: str,
+    groups: dict[str, list[str]],
+    err: Console,
+) -> bool:
+    """``--html FILE``: the self-contained fleet report (poshbridge.report.html)."""
+    path = getattr(args, "html", None)
+    if not path:
+        return True
+    from poshbridge.report.html import render_fleet_report
+
+    if inventory_name.endswith((".yaml", ".yml")):
+        inventory_name = Path(inventory_name).name
+    page = render_fleet_report(
+        verdicts,
+        generated=now,
+        inventory_name=inventory_name,
+        groups=groups,
+        warn_days=args.warn_days,
+        crit_days=args.crit_days,
+        lang=str(args.lang),
+    )
+    try:
+        Path(path).write_text(page, encoding="utf-8")
+    except OSError as exc:
+        err.print(f"[red]error:[/] cannot write {escape(path)}: {escape(str(exc.strerror or exc))}")
+        return False
+    err.print(escape(wrote_line(path, f"HTML fleet report, {len(verdicts)} host(s)")), soft_wrap=True)
+    return True
 
 
 def _write_prometheus(path: str | None, verdicts: Sequence[HostVerdict], now: datetime, err: Console) -> bool:
@@ -303,6 +343,8 @@ def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: d
     )
     verdicts = [evaluate(f, now=now, warn_days=args.warn_days, crit_days=args.crit_days) for f in facts]
     prometheus_failed = not _write_prometheus(args.prometheus, verdicts, now, err)
+    groups = {h.name: list(h.groups) for h in hosts}
+    prometheus_failed |= not write_html_report(args, verdicts, now, inventory.source, groups, err)
     if args.json:
         doc = {
             "mode": "remote",
