@@ -37,6 +37,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from poshbridge.audit import events
 from poshbridge.audit.transcript import (
     RenewalResult,
     TranscriptFile,
@@ -96,6 +97,8 @@ def state_batch(host: HostConfig, now: datetime) -> Batch:
         Cmd.of("Get-Content", Path=recent, Encoding="Byte", ReadCount=0, ErrorAction=_SILENT),
         label="recent-content",
     )
+    # the newest poshbridge events (one per run, the result JSON): the runs when the logs are gone
+    batch.add(events.get_run_events(DEFAULT_MAX_LOGS), label="events")
     batch.add(calls.get_pa_orders(), label="orders")
     batch.add(calls.get_pa_certificates(), label="certificates")
     return batch
@@ -300,6 +303,7 @@ def facts_from_answers(
         task = TaskInfo.from_objects(host.renewal.task_name, task_obj, info_obj)
     found, thumb = binding_thumbprint(host, out.get("binding", [])) if "binding" in out else (None, None)
     transcripts, results = parse_logs(files)
+    runs = pair_runs(transcripts, results) or events.runs_from_events(out.get("events", []))
     return HostFacts(
         host=host.name,
         order=host.order_name,
@@ -308,7 +312,7 @@ def facts_from_answers(
         binding_thumbprint=thumb,
         binding_found=found,
         served=served,
-        runs=pair_runs(transcripts, results),
+        runs=runs,
         collection_errors=list(state.errors),
         endpoint=f"{host.address}:{host.iis.port}",
     )

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from poshbridge.audit import events
 from poshbridge.generate import web_config
 from poshbridge.inventory.model import HostConfig
 from poshbridge.poshacme import calls
@@ -100,6 +101,7 @@ class SetupFacts:
     task_xml: str | None = None
     poshacme_read: bool = False  # the Posh-ACME reads ran
     task_read: bool = False
+    event_source: bool | None = None  # the poshbridge event-log source is registered (None: not read)
 
     def order_named(self, name: str) -> PAOrder | None:
         for order in self.orders:
@@ -139,6 +141,7 @@ R_ACCOUNT = "read:account"
 R_ORDERS = "read:orders"
 R_CERT = "read:certificate"
 R_TASK_XML = "read:task-xml"
+R_EVENT_SOURCE = "read:event-source"
 
 
 def env_statement(host: HostConfig) -> Statement:
@@ -170,6 +173,7 @@ def read_statements(host: HostConfig) -> list[Statement]:
         ),
         _stmt(calls.get_scheduled_task(name=r.task_name, path=r.task_path), label=R_TASK),
         _stmt(calls.get_scheduled_task_info(name=r.task_name, path=r.task_path), label=R_TASK_INFO),
+        _stmt(events.get_event_source(), label=R_EVENT_SOURCE),
         *poshacme_read_statements(host),
         _stmt(calls.export_scheduled_task(name=r.task_name, path=r.task_path), label=R_TASK_XML),
     ]
@@ -219,6 +223,8 @@ def facts_from_outputs(
         changes["task_read"] = True
     if did(R_TASK_XML):
         changes["task_xml"] = _text(outputs.get(R_TASK_XML, []))
+    if did(R_EVENT_SOURCE):
+        changes["event_source"] = events.source_registered(outputs.get(R_EVENT_SOURCE, []))
     if did(R_SERVER):
         servers = dicts(outputs.get(R_SERVER, []))
         changes["server"] = PAServer.from_obj(servers[0]) if servers else None
@@ -333,6 +339,7 @@ STEP_HOME = "poshacme-home"
 STEP_WEBCONFIG = "challenge-web.config"
 STEP_SCRIPT = "renewal-script"
 STEP_TASK = "scheduled-task"
+STEP_EVENTS = "event-source"
 STEP_SERVER = "acme-server"
 STEP_ACCOUNT = "acme-account"
 STEP_CERT = "certificate"
@@ -346,6 +353,7 @@ SETUP_STEP_ORDER = (
     STEP_WEBCONFIG,
     STEP_SCRIPT,
     STEP_TASK,
+    STEP_EVENTS,
     STEP_SERVER,
     STEP_ACCOUNT,
     STEP_CERT,
@@ -477,6 +485,22 @@ def plan_setup(
                         label="task:register",
                     ),
                 ),
+            )
+        )
+
+    # 5b. the event-log source the renewal script writes its one event per run to
+    if facts.event_source:
+        where = f"{events.EVENT_SOURCE} is registered in the {events.EVENT_LOG} log"
+        add(Step(STEP_EVENTS, "unchanged", f"event source {where}"))
+    elif facts.event_source is None:
+        add(Step(STEP_EVENTS, "pending", "the event-log sources were not read"))
+    else:
+        add(
+            Step(
+                STEP_EVENTS,
+                "changed",
+                f"event source {events.EVENT_SOURCE} not registered: register it in {events.EVENT_LOG}",
+                (_stmt(events.new_event_source(), label="events:new-source"),),
             )
         )
 

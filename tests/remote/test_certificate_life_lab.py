@@ -127,3 +127,44 @@ def test_run_task_on_a_fresh_twin_and_clock_of_an_unknown_twin_say_why(
     lab.reset(lab_host)
     shown = run(["lab", "clock", lab_host, "--dir", str(lab.dir)], tmp_path)
     assert "real time +0 d" in shown.stdout, shown.stdout + shown.stderr
+
+
+def test_each_run_writes_one_application_event_and_audit_reads_them_when_logs_are_gone(
+    lab: LabHandle, lab_host: str, tmp_path: Path
+) -> None:
+    setup = run(["-i", str(lab.inventory), "setup", lab_host, "--json"], tmp_path)
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    steps = {s["name"]: s["status"] for s in json.loads(setup.stdout)["hosts"][0]["steps"]}
+    assert steps["event-source"] == "changed"
+    assert run(["lab", "clock", lab_host, "+61d", "--dir", str(lab.dir)], tmp_path).returncode == 0
+    assert run(["lab", "run-task", lab_host, "--dir", str(lab.dir)], tmp_path).returncode == 0
+    lab.faults(lab_host, acme_error_next_order={"type": "urn:ietf:params:acme:error:rejectedIdentifier",
+                                                "detail": "no way", "status": 400})  # fmt: skip
+    assert run(["lab", "run-task", lab_host, "--dir", str(lab.dir)], tmp_path).returncode == 1
+
+    twin = lab.twin(lab_host)
+    state = json.loads((twin.root / "eventlog.json").read_text("utf-8"))
+    records = [r for r in state["records"] if r["source"] == "poshbridge"]
+    assert [(r["log"], r["event_id"], r["entry_type"]) for r in records] == [
+        ("Application", 1000, "Information"),
+        ("Application", 1003, "Error"),
+    ]
+    results = [json.loads(r["message"]) for r in records]
+    assert [d["outcome"] for d in results] == ["renewed", "failed"]
+    assert str(results[1]["error"]["type"]).endswith("rejectedIdentifier"), results[1]
+    # the result file on disk and the event carry the same document
+    log_dir = twin.real_path("C:\\poshbridge\\logs")
+    on_disk = sorted(log_dir.glob("renew-*.json"))
+    assert json.loads(on_disk[-1].read_text("utf-8-sig")) == results[1]
+
+    for path in log_dir.iterdir():  # the transcripts are gone (retention, a cleanup, a new disk)
+        path.unlink()
+    verdict = json.loads(run(["-i", str(lab.inventory), "audit", lab_host, "--json"], tmp_path).stdout)[
+        "hosts"
+    ][0]
+    assert [r["outcome"] for r in verdict["runs"]] == ["renewed", "failed"], verdict
+    assert verdict["runs"][-1]["source"].startswith("event Application/")
+    assert verdict["last_outcome"] == "failed"
+    assert any(
+        r["code"] == "last-run-failed" and "rejectedIdentifier" in r["message"] for r in verdict["reasons"]
+    )

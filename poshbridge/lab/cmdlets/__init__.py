@@ -1,5 +1,5 @@
 """The emulated cmdlets; importing this package registers all of them (see ``lab.engine.registry``)."""
 
-from poshbridge.lab.cmdlets import core, deploy, files, iis, poshacme, tasks
+from poshbridge.lab.cmdlets import core, deploy, eventlog, files, iis, poshacme, tasks
 
-__all__ = ["core", "deploy", "files", "iis", "poshacme", "tasks"]
+__all__ = ["core", "deploy", "eventlog", "files", "iis", "poshacme", "tasks"]
