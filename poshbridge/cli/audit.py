@@ -80,7 +80,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--html",
         metavar="FILE",
-        help="write the fleet report: one self-contained HTML file (table, timeline, runs; works offline)",
+        help="write the fleet report: one self-contained HTML file (table, timeline, runs; works offline); "
+        "'-' writes it to stdout",
     )
     parser.add_argument(
         "--warn-days",
@@ -145,8 +146,10 @@ def run(args: argparse.Namespace) -> int:
     if args.crit_days > args.warn_days:
         err.print("[red]error:[/] --crit-days must not be larger than --warn-days")
         return EXIT_CODES[CRIT]
-    if args.prometheus == "-" and args.json:
-        err.print("[red]error:[/] --prometheus - and --json both write to stdout: choose one")
+    to_stdout = [name for name, on in (("--json", args.json), ("--prometheus -", args.prometheus == "-"),
+                                        ("--html -", args.html == "-")) if on]  # fmt: skip
+    if len(to_stdout) > 1:
+        err.print(f"[red]error:[/] {' and '.join(to_stdout)} all write to stdout: choose one")
         return EXIT_CODES[CRIT]
     if args.logs:
         if args.targets:
@@ -222,7 +225,7 @@ def _run_offline(args: argparse.Namespace, console: Console, err: Console, now: 
             "verdicts": [v.to_json(include_runs=False) for v in verdicts],
         }
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-    elif args.prometheus != "-":
+    elif args.prometheus != "-" and args.html != "-":
         _render_sessions(console, files_json)
     code = max([v.exit_code for v in verdicts], default=0)
     return max(code, EXIT_CODES[CRIT] if problems or prometheus_failed else 0)
@@ -253,6 +256,10 @@ def write_html_report(
         crit_days=args.crit_days,
         lang=str(args.lang),
     )
+    if path == "-":  # stdout, like --prometheus -
+        sys.stdout.write(page)
+        sys.stdout.flush()
+        return True
     try:
         Path(path).write_text(page, encoding="utf-8")
     except OSError as exc:
@@ -354,7 +361,7 @@ def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: d
             "hosts": [v.to_json() for v in verdicts],
         }
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-    elif args.prometheus != "-":
+    elif args.prometheus != "-" and args.html != "-":
         render_verdicts(console, verdicts)
         print_explanations(console, verdicts, str(args.lang))
     code = max([v.exit_code for v in verdicts], default=0)

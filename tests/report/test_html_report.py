@@ -89,3 +89,17 @@ def test_audit_html_writes_the_file_and_one_wrote_line(
     ]
     html = target.read_text("utf-8")
     assert "発生条件" in html and "rejectedIdentifier" in html
+
+
+def test_html_dash_writes_the_page_to_stdout_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "renew-20241126-031702.txt"
+    log.write_bytes((REPO / "tests" / "audit" / "fixtures" / "ps51_not_due_47.txt").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    main(["audit", "--log", str(log), "--html", "-"])
+    captured = capsys.readouterr()
+    assert captured.out.startswith("<!DOCTYPE html>") and captured.out.rstrip().endswith("</html>")
+    assert not (tmp_path / "-").exists() and "wrote" not in captured.err
+    assert main(["audit", "--log", str(log), "--html", "-", "--prometheus", "-"]) == 2
+    assert "choose one" in capsys.readouterr().err
