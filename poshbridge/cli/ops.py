@@ -725,7 +725,8 @@ DESCRIPTIONS = {
     ),
     "revoke": (
         "Revoke each host's current certificate with Revoke-PACertificate. Asks for confirmation (type "
-        "'yes'); --yes skips the question. Declining or no terminal exits 1 and revokes nothing."
+        "'yes'); --yes skips the question. Declining exits 1, no terminal without --yes exits 2; "
+        "neither revokes anything."
     ),
 }
 
@@ -769,8 +770,9 @@ def main_ops(args: argparse.Namespace) -> int:
             refused = True
     if refused:
         return EXIT_USAGE
-    if op == "revoke" and not _confirm_revoke(args, hosts, err):
-        return EXIT_FAILED
+    refused_revoke = _confirm_revoke(args, hosts, err) if op == "revoke" else None
+    if refused_revoke is not None:
+        return refused_revoke
     ctx = Context(
         command=op,
         insecure=bool(args.insecure),
@@ -817,9 +819,11 @@ def progress_outcome(run: HostRun, ctx: Context) -> tuple[bool, str]:
     return run.ok, scrub(run.summary, ctx.secrets)
 
 
-def _confirm_revoke(args: argparse.Namespace, hosts: Sequence[HostConfig], err: Console) -> bool:
+def _confirm_revoke(args: argparse.Namespace, hosts: Sequence[HostConfig], err: Console) -> int | None:
+    """None when confirmed; else the exit code: 2 without a terminal (a usage error: --yes is
+    missing), 1 when the person declined."""
     if args.yes:
-        return True
+        return None
     names = ", ".join(f"{h.name} ({h.order_name})" for h in hosts)
     if sys.stdin is None or not sys.stdin.isatty():
         err.print(
@@ -827,15 +831,15 @@ def _confirm_revoke(args: argparse.Namespace, hosts: Sequence[HostConfig], err: 
             f" re-run with --yes to revoke: {names}",
             markup=False,
         )
-        return False
+        return EXIT_USAGE
     err.print(
         f"Revoke the certificates of {names}? This cannot be undone. Type 'yes': ", end="", markup=False
     )
     answer = sys.stdin.readline().strip().lower()
     if answer != "yes":
         err.print("not revoked", markup=False)
-        return False
-    return True
+        return EXIT_FAILED
+    return None
 
 
 def _crashed(host: HostConfig, op: str, exc: BaseException, ctx: Context) -> HostRun:

@@ -67,6 +67,7 @@ def test_the_life_of_a_certificate_runs_as_the_readme_tells_it(
         "lab clock",
         "lab run-task",
         "-i lab-run/inventory.yaml",
+        "-i lab-run/inventory.yaml",
         "lab fault",
         "lab run-task",
         "-i lab-run/inventory.yaml",
@@ -101,18 +102,23 @@ def test_the_life_of_a_certificate_runs_as_the_readme_tells_it(
             thumbprints = verdict["thumbprints"]
             assert verdict["last_outcome"] == "renewed", verdict
             assert thumbprints["served"] == thumbprints["posh_acme"] != first_thumbprint, verdict  # type: ignore[index]
-        elif index == 6:  # lab fault
+        elif index == 6:  # status: the new thumbprint, and the site serves it
             assert done.returncode == 0, text
-        elif index == 7:  # run-task: fails
+            assert argv[3] == "status", argv
+            assert first_thumbprint not in done.stdout and "same" in done.stdout, text
+            assert "completed successfully (0)" in done.stdout, text
+        elif index == 7:  # lab fault
+            assert done.returncode == 0, text
+        elif index == 8:  # run-task: fails
             assert done.returncode == 1, text
             assert "LastTaskResult 1" in done.stdout, text
-        elif index == 8:  # audit: the failure, explained, with the fix
+        elif index == 9:  # audit: the failure, explained, with the fix
             assert done.returncode >= 1, text
             assert "failed" in done.stdout and "unauthorized" in done.stdout, text
             assert "CA message: " in done.stdout and "\n  fix: " in done.stdout, text
             verdict = audit_json(lab, lab_host, tmp_path)
             assert verdict["verdict"] in ("WARN", "CRIT") and verdict["last_outcome"] == "failed", verdict
-    assert len(outputs) == 8
+    assert len(outputs) == 9
 
 
 def test_run_task_on_a_fresh_twin_and_clock_of_an_unknown_twin_say_why(

@@ -50,7 +50,7 @@ def test_status_fails_when_the_site_serves_another_certificate(
     (error,) = different.host(lab_host)["errors"]
     assert error["kind"] == "verify" and other in error["message"], error
     text = cli(lab.inventory, state, "status", lab_host)
-    assert text.code == 1 and "(DIFFERENT)" in text.stdout and f"ERROR {lab_host}" in text.stdout, text
+    assert text.code == 1 and "DIFFERENT: " in text.stdout and f"ERROR {lab_host}" in text.stdout, text
 
 
 def test_every_statement_error_fails_the_host_except_the_expected_read_errors() -> None:

@@ -368,12 +368,12 @@ def test_declining_the_revoke_prompt_exits_1(
     assert "not revoked" in capsys.readouterr().err
 
 
-def test_revoke_without_a_terminal_and_without_yes_exits_1(
+def test_revoke_without_a_terminal_and_without_yes_is_a_usage_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("POSHBRIDGE_WINRM_PASSWORD", "x")
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
-    assert main(["-i", str(EXAMPLE), "revoke", "host01"]) == 1
+    assert main(["-i", str(EXAMPLE), "revoke", "host01"]) == 2
     assert "--yes" in capsys.readouterr().err
 
 
