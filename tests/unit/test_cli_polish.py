@@ -380,3 +380,39 @@ def test_revoke_without_a_terminal_and_without_yes_is_a_usage_error(
 def test_json_still_has_the_full_values() -> None:
     doc = _status_run(LONG_HOST).to_json()
     assert json.dumps(doc).count(THUMB) >= 1
+
+
+# ----- check --secrets -----------------------------------------------------------------------------
+
+
+def test_check_secrets_reports_missing_references_and_never_a_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inventory = tmp_path / "fleet.yaml"
+    (tmp_path / "hmac.txt").write_text("Sentinel-HMAC-value-4711\n", "utf-8")
+    inventory.write_text(
+        "defaults:\n"
+        "  winrm: {transport: https, username: admin, password: {env: PB_TEST_WINRM}}\n"
+        "  acme: {eab_kid: {env: PB_TEST_KID}, eab_hmac: {file: hmac.txt}, contacts: [a@example.jp]}\n"
+        "hosts:\n"
+        "  host01: {address: web01.example.jp, domains: [example.jp], webroot: 'C:\\inetpub\\wwwroot'}\n"
+        "  host02: {address: web02.example.jp, domains: [example.com], webroot: 'C:\\inetpub\\wwwroot'}\n",
+        "utf-8",
+    )
+    monkeypatch.setenv("PB_TEST_WINRM", "Sentinel-password-0815")
+    monkeypatch.delenv("PB_TEST_KID", raising=False)
+    assert main(["-i", str(inventory), "check", "--secrets"]) == 1
+    out = capsys.readouterr().out
+    assert "Sentinel" not in out
+    assert re.search(
+        r"secret env:PB_TEST_WINRM \(hosts.host01.winrm.password, hosts.host02.winrm.password\): ok", out
+    )
+    assert re.search(r"secret file:hmac.txt \(.*\): ok", out)
+    assert re.search(
+        r"secret env:PB_TEST_KID \(.*\): missing: environment variable PB_TEST_KID is not set", out
+    )
+    assert "3 secret reference(s), 1 missing" in out
+    monkeypatch.setenv("PB_TEST_KID", "Sentinel-kid-1234")
+    assert main(["-i", str(inventory), "check", "--secrets"]) == 0
+    assert "Sentinel" not in capsys.readouterr().out
+    assert main(["-i", str(inventory), "check"]) == 0  # without --secrets nothing is resolved
