@@ -47,3 +47,29 @@ def test_clock_and_run_task_without_a_lab_fail_with_a_message(
     assert lab_main(["clock", "all", "+1d", "--dir", str(tmp_path)]) == 1
     assert lab_main(["run-task", "host01", "--dir", str(tmp_path)]) == 1
     assert capsys.readouterr().err.count("no lab in") == 2
+
+
+def test_run_task_now_refuses_a_missing_or_disabled_task(tmp_path: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_engine_kit import Twin
+
+    from poshbridge.lab.services.lifecycle import run_task_now
+
+    twin = Twin(tmp_path)
+    with pytest.raises(LookupError, match="no scheduled task registered"):
+        run_task_now(twin.host)
+    xml = (
+        '<?xml version="1.0" encoding="UTF-16"?>\n<Task version="1.2" '
+        'xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task"><Actions Context="Author"><Exec>'
+        '<Command>powershell.exe</Command></Exec></Actions><Principals><Principal id="Author">'
+        "<UserId>S-1-5-18</UserId></Principal></Principals></Task>"
+    )
+    registered = twin.run(("Register-ScheduledTask", {"TaskName": "t", "TaskPath": "\\", "Xml": xml}))
+    assert registered.terminating is None and registered.errors == [], registered
+    twin.run(("Disable-ScheduledTask", {"TaskName": "t"}))
+    with pytest.raises(LookupError, match="is disabled"):
+        run_task_now(twin.host)
+    with pytest.raises(LookupError, match="no task named 'x'"):
+        run_task_now(twin.host, "x")

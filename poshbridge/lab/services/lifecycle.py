@@ -108,6 +108,8 @@ def run_task_now(host: TwinHost, name: str | None = None, timeout: float = 300.0
         names = ", ".join(t["path"] + t["name"] for t in tasks)
         raise LookupError(f"{host.name}: several tasks ({names}): name one")
     task = tasks[0]
+    if task.get("state") == "Disabled":  # Start-ScheduledTask: 0x80041326 "The task is disabled."
+        raise LookupError(f"{host.name}: {task['path']}{task['name']} is disabled (0x80041326)")
     if task.get("running"):
         raise LookupError(f"{host.name}: {task['path']}{task['name']} is already running")
     before = _files(host)
