@@ -43,6 +43,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from poshbridge.audit import events
 from poshbridge.audit.capped import DEFAULT_MAX_FILE_SIZE, truncation_note
 from poshbridge.audit.logcheck import check_logs
 from poshbridge.audit.transcript import (
@@ -104,6 +105,8 @@ def state_batch(host: HostConfig, now: datetime, edition: str | None = None) -> 
         Cmd.of("Get-Content", {"Path": recent, **_bytes(edition)}, Raw=SWITCH, ErrorAction=_SILENT),
         label="recent-content",
     )
+    # the newest poshbridge events (one per run, the result JSON): the runs when the logs are gone
+    batch.add(events.get_run_events(DEFAULT_MAX_LOGS), label="events")
     batch.add(calls.get_pa_orders(), label="orders")
     batch.add(calls.get_pa_certificates(), label="certificates")
     return batch
@@ -327,6 +330,7 @@ def facts_from_answers(
         task = TaskInfo.from_objects(host.renewal.task_name, task_obj, info_obj)
     found, thumb = binding_thumbprint(host, out.get("binding", [])) if "binding" in out else (None, None)
     transcripts, results, log_problems = check_logs(files)
+    runs = pair_runs(transcripts, results) or events.runs_from_events(out.get("events", []))
     return HostFacts(
         host=host.name,
         order=host.order_name,
@@ -335,7 +339,7 @@ def facts_from_answers(
         binding_thumbprint=thumb,
         binding_found=found,
         served=served,
-        runs=pair_runs(transcripts, results),
+        runs=runs,
         collection_errors=list(state.errors),
         endpoint=f"{host.address}:{host.iis.port}",
         unreachable=unreachable,

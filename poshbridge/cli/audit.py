@@ -27,6 +27,7 @@ from poshbridge.audit.capped import (
     parse_size,
     truncation_note,
 )
+from poshbridge.audit.explain import explain_run
 from poshbridge.audit.logcheck import HEAD_SAMPLE, check_head, header_problem, json_problem
 from poshbridge.audit.prometheus import render_textfile, write_textfile
 from poshbridge.audit.transcript import (
@@ -49,7 +50,8 @@ from poshbridge.audit.verdict import (
     evaluate,
     worst_level,
 )
-from poshbridge.cli.common import INSECURE_HELP
+from poshbridge.cli.common import INSECURE_HELP, wrote_line
+from poshbridge.cli.tables import render_records
 from poshbridge.output import make_console
 from poshbridge.textsafe import safe_json_text, safe_text
 
@@ -87,7 +89,17 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         help="audit local transcript (.txt) or result (.json) files offline; no inventory needed",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
-    parser.add_argument("--prometheus", metavar="FILE", help="write a node_exporter textfile (*.prom)")
+    parser.add_argument(
+        "--prometheus",
+        metavar="FILE",
+        help="write a node_exporter textfile (*.prom); '-' writes it to stdout instead of the table",
+    )
+    parser.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write the fleet report: one self-contained HTML file (table, timeline, runs; works offline); "
+        "'-' writes it to stdout",
+    )
     parser.add_argument(
         "--warn-days",
         type=_non_negative,
@@ -129,6 +141,12 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help=INSECURE_HELP,
     )
+    parser.add_argument(
+        "--lang",
+        choices=("en", "ja"),
+        default="en",
+        help="language of the CA's explanation of a failed run's ACME error (default en)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -159,6 +177,11 @@ def run(args: argparse.Namespace) -> int:
     now = datetime.now(timezone.utc)
     if args.crit_days > args.warn_days:
         err.print("[red]error:[/] --crit-days must not be larger than --warn-days")
+        return EXIT_CODES[CRIT]
+    to_stdout = [name for name, on in (("--json", args.json), ("--prometheus -", args.prometheus == "-"),
+                                        ("--html -", args.html == "-")) if on]  # fmt: skip
+    if len(to_stdout) > 1:
+        err.print(f"[red]error:[/] {' and '.join(to_stdout)} all write to stdout: choose one")
         return EXIT_CODES[CRIT]
     if args.logs:
         if args.targets:
@@ -262,6 +285,7 @@ def _run_offline(args: argparse.Namespace, console: Console, err: Console, now: 
     for problem in problems:
         err.print(f"[red]cannot read[/] {escape(problem)}")
     prometheus_failed = not _write_prometheus(args.prometheus, verdicts, now, err)
+    prometheus_failed |= not write_html_report(args, verdicts, now, "--log files", {}, err)
     if args.json:
         doc = {
             "mode": "offline",
@@ -270,21 +294,65 @@ def _run_offline(args: argparse.Namespace, console: Console, err: Console, now: 
             "verdicts": [v.to_json(include_runs=False) for v in verdicts],
         }
         sys.stdout.write(safe_json_text(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
-    else:
+    elif args.prometheus != "-" and args.html != "-":
         _render_sessions(console, files_json)
         render_findings(console, verdicts)
     level = worst_level([v.level for v in verdicts] + ([CRIT] if problems or prometheus_failed else []))
     return EXIT_CODES[level]
 
 
-def _write_prometheus(path: str | None, verdicts: Sequence[HostVerdict], now: datetime, err: Console) -> bool:
+def write_html_report(
+    args: argparse.Namespace,
+    verdicts: Sequence[HostVerdict],
+    now: datetime,
+    inventory_name: str,
+    groups: dict[str, list[str]],
+    err: Console,
+) -> bool:
+    """``--html FILE``: the self-contained fleet report (poshbridge.report.html)."""
+    path = getattr(args, "html", None)
     if not path:
         return True
+    from poshbridge.report.html import render_fleet_report
+
+    if inventory_name.endswith((".yaml", ".yml")):
+        inventory_name = Path(inventory_name).name
+    page = render_fleet_report(
+        verdicts,
+        generated=now,
+        inventory_name=inventory_name,
+        groups=groups,
+        warn_days=args.warn_days,
+        crit_days=args.crit_days,
+        lang=str(args.lang),
+    )
+    if path == "-":  # stdout, like --prometheus -
+        sys.stdout.write(page)
+        sys.stdout.flush()
+        return True
     try:
-        write_textfile(path, render_textfile(verdicts, now=now))
+        Path(path).write_text(page, encoding="utf-8")
     except OSError as exc:
         err.print(f"[red]error:[/] cannot write {escape(path)}: {escape(str(exc.strerror or exc))}")
         return False
+    err.print(escape(wrote_line(path, f"HTML fleet report, {len(verdicts)} host(s)")), soft_wrap=True)
+    return True
+
+
+def _write_prometheus(path: str | None, verdicts: Sequence[HostVerdict], now: datetime, err: Console) -> bool:
+    if not path:
+        return True
+    text = render_textfile(verdicts, now=now)
+    if path == "-":  # stdout, like -o - elsewhere
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return True
+    try:
+        write_textfile(path, text)
+    except OSError as exc:
+        err.print(f"[red]error:[/] cannot write {escape(path)}: {escape(str(exc.strerror or exc))}")
+        return False
+    err.print(escape(wrote_line(path, f"Prometheus textfile, {len(verdicts)} host(s)")), soft_wrap=True)
     return True
 
 
@@ -362,6 +430,8 @@ def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: d
     )
     verdicts = [evaluate(f, now=now, warn_days=args.warn_days, crit_days=args.crit_days) for f in facts]
     prometheus_failed = not _write_prometheus(args.prometheus, verdicts, now, err)
+    groups = {h.name: list(h.groups) for h in hosts}
+    prometheus_failed |= not write_html_report(args, verdicts, now, inventory.source, groups, err)
     if args.json:
         doc = {
             "mode": "remote",
@@ -371,8 +441,9 @@ def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: d
             "hosts": [v.to_json() for v in verdicts],
         }
         sys.stdout.write(safe_json_text(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
-    else:
+    elif args.prometheus != "-" and args.html != "-":
         render_verdicts(console, verdicts)
+        print_explanations(console, verdicts, str(args.lang))
     level = worst_level([v.level for v in verdicts] + ([CRIT] if prometheus_failed else []))
     return EXIT_CODES[level]
 
@@ -389,22 +460,32 @@ def render_findings(console: Console, verdicts: Sequence[HostVerdict]) -> None:
                 console.print(f"  fix: {escape(reason.fix)}")
 
 
-def render_verdicts(console: Console, verdicts: Sequence[HostVerdict]) -> None:
-    table = Table(title="Certificate audit")
-    for column in ("host", "verdict", "expires", "days left", "last run", "outcome", "reason"):
-        table.add_column(column, overflow="fold")
+def print_explanations(console: Console, verdicts: Sequence[HostVerdict], lang: str) -> None:
+    """Under the table: each host's failed last run, with the CA's explanation and the fix."""
     for verdict in verdicts:
-        style = _LEVEL_STYLE[verdict.level]
-        table.add_row(
-            escape(verdict.host),
-            f"[{style}]{escape(verdict.level)}[/]",
+        explained = explain_run(verdict.host, verdict.runs[-1], lang) if verdict.runs else None
+        if explained is not None:
+            for line in explained.lines(lang):
+                console.print(line, markup=False, soft_wrap=True)
+
+
+def render_verdicts(console: Console, verdicts: Sequence[HostVerdict]) -> None:
+    # a host name is never broken across lines; too wide a table folds into one block per host
+    columns = ("host", "verdict", "expires", "days left", "last run", "outcome", "reason")
+    rows = [
+        [
+            verdict.host,
+            verdict.level,
             verdict.expires.strftime("%Y-%m-%d %H:%M") if verdict.expires else "-",
             f"{verdict.days_left:.1f}" if verdict.days_left is not None else "-",
             verdict.last_run.strftime("%Y-%m-%d %H:%M") if verdict.last_run else verdict.last_run_state,
-            escape(verdict.last_outcome or "-"),
-            escape(verdict.summary),
-        )
-    console.print(table)
+            verdict.last_outcome or "-",
+            verdict.summary,
+        ]
+        for verdict in verdicts
+    ]
+    styles = {"verdict": [_LEVEL_STYLE[v.level] for v in verdicts]}
+    render_records(console, "Certificate audit", columns, rows, wrap=("reason",), styles=styles)
     render_findings(console, verdicts)
     counts = {level: sum(1 for v in verdicts if v.level == level) for level in (OK, WARN, UNKNOWN, CRIT)}
     console.print(

@@ -33,6 +33,12 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         metavar="TARGET",
         help="host names, group names, 'all' or shell patterns such as 'web*' (default: all)",
     )
+    parser.add_argument(
+        "--secrets",
+        action="store_true",
+        help="also resolve every secret reference (env/file) and report which are missing; "
+        "never prints a value (exit 1 when one is missing)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -72,7 +78,24 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"[red]{errors} error(s)[/], {warnings} warning(s) in {where}", soft_wrap=True)
         return EXIT_USAGE
     console.print(f"[green]OK[/]: {len(selected)} host(s), {warnings} warning(s) in {where}", soft_wrap=True)
+    if getattr(args, "secrets", False):
+        return _secrets_report(console, inventory, selected)
     return EXIT_OK
+
+
+def _secrets_report(console: Console, inventory: Inventory, names: list[str]) -> int:
+    from poshbridge.cli.common import EXIT_FAILED, inventory_base_dir
+    from poshbridge.cli.secrets_check import check_secrets
+
+    hosts = [inventory.hosts[n] for n in names if n in inventory.hosts]
+    statuses = check_secrets(hosts, inventory_base_dir(inventory))
+    for status in statuses:
+        used = ", ".join(status.keys)
+        state = "ok" if status.ok else f"[red]missing[/]: {escape(status.problem or '')}"
+        console.print(f"secret {escape(status.reference)} ({escape(used)}): {state}", soft_wrap=True)
+    missing = [s for s in statuses if not s.ok]
+    console.print(f"{len(statuses)} secret reference(s), {len(missing)} missing", soft_wrap=True)
+    return EXIT_FAILED if missing else EXIT_OK
 
 
 def _host_table(console: Console, inventory: Inventory, names: list[str]) -> None:

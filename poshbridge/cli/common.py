@@ -103,3 +103,8 @@ def write_bytes_file(path: str, data: bytes) -> None:
         sys.stdout.buffer.flush()
         return
     Path(path).write_bytes(data)
+
+
+def wrote_line(path: str, what: str) -> str:
+    """The one stderr line every ``-o/--html/--prometheus FILE`` prints: ``wrote FILE (what)``."""
+    return f"wrote {path} ({what})"

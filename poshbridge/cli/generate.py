@@ -20,6 +20,7 @@ from poshbridge.cli.common import (
     load_inventory_or_exit,
     select_one_host_or_exit,
     write_bytes_file,
+    wrote_line,
 )
 from poshbridge.generate.renew_script import (
     DEFAULT_STYLE,
@@ -80,7 +81,7 @@ def _emit(
             write_bytes_file(args.output, data)
             if args.output != "-":
                 target = escape(args.output)
-                err.print(f"wrote {what} for {host.name} to {target} ({len(data)} bytes)", soft_wrap=True)
+                err.print(wrote_line(target, f"{what} for {host.name}, {len(data)} bytes"), soft_wrap=True)
         else:
             sys.stdout.write(text(host, args.style))
             sys.stdout.flush()

@@ -63,20 +63,50 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub, common)
     # `poshbridge lab ...` hands over to the lab side (which never imports the product side).
-    sub.add_parser(
+    lab = sub.add_parser(
         "lab",
-        help="run the loopback Windows/IIS lab (up, down, status, fault)",
+        help=f"run the loopback Windows/IIS lab ({', '.join(LAB_ACTIONS)})",
         add_help=False,
         prefix_chars="\0",
-    ).add_argument("lab_args", nargs=argparse.REMAINDER)
+    )
+    lab.add_argument("lab_args", nargs=argparse.REMAINDER)
+    lab.set_defaults(func=_run_lab)
     return parser
+
+
+# The lab's actions, listed in the top-level help (the lab parser itself lives in poshbridge.lab.cli).
+LAB_ACTIONS = ("up", "down", "status", "fault", "reset", "clock", "run-task")
+_INVENTORY_OPTIONS = ("-i", "--inventory")
+
+
+def _run_lab(args: argparse.Namespace) -> int:
+    lab_cli = importlib.import_module("poshbridge.lab.cli")
+    return int(lab_cli.main(list(args.lab_args)))
+
+
+def lab_arguments(args_list: Sequence[str]) -> list[str] | None:
+    """The arguments after ``lab`` when the command is ``lab`` (after any global ``-i PATH``, which the
+    lab does not use), else None."""
+    index = 0
+    while index < len(args_list):
+        arg = args_list[index]
+        if arg in _INVENTORY_OPTIONS:
+            index += 2
+        elif arg.startswith("--inventory=") or (arg.startswith("-i") and len(arg) > 2 and arg[2] != "-"):
+            index += 1
+        else:
+            break
+    if index < len(args_list) and args_list[index] == "lab":
+        return list(args_list[index + 1 :])
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list and args_list[0] == "lab":
+    lab_args = lab_arguments(args_list)
+    if lab_args is not None:
         lab_cli = importlib.import_module("poshbridge.lab.cli")
-        return int(lab_cli.main(args_list[1:]))
+        return int(lab_cli.main(lab_args))
     parser = build_parser()
     args = parser.parse_args(args_list)
     if not getattr(args, "command", None):

@@ -20,7 +20,10 @@ from rich.console import Console
 from rich.table import Table
 
 from poshbridge import __version__
+from poshbridge.audit.task_results import describe_task_result
 from poshbridge.cli.common import INSECURE_HELP
+from poshbridge.cli.next_steps import setup_next_line
+from poshbridge.cli.tables import render_records
 from poshbridge.inventory.model import HostConfig
 from poshbridge.output import make_console
 from poshbridge.plan import renew as renew_plan
@@ -425,6 +428,8 @@ def _ocsp_bind_verify(
             run.set_step(Step(STEP_VERIFY, "skipped", "binding failed"))
             return facts
     else:
+        if ctx.dry_run and bind.status == "skipped":
+            bind = Step(STEP_BIND, "pending", "bind the new certificate once it exists (after the OCSP wait)")
         if cert is None or not cert.thumbprint:
             run.set_step(Step(STEP_OCSP, "skipped" if not ctx.dry_run else "pending", "no certificate yet"))
         elif bind.status != "changed":
@@ -434,18 +439,24 @@ def _ocsp_bind_verify(
                 Step(STEP_OCSP, "pending", f"poll OCSP, at most {host.renewal.wait_after_renewal} s")
             )
         run.set_step(bind)
-    if ctx.dry_run or cert is None or not cert.thumbprint:
+    if cert is None or not cert.thumbprint:
         run.set_step(
             Step(STEP_VERIFY, "skipped" if not ctx.dry_run else "pending", "nothing served to check yet")
         )
         return facts
+    if ctx.dry_run and bind.status == "changed":
+        run.set_step(Step(STEP_VERIFY, "pending", f"check that the site serves {cert.thumbprint} once bound"))
+        return facts
+    # a dry run on a set-up host checks what is served now (a TLS handshake changes nothing)
     report("checking what the site serves")
     served = tls.probe(host)
     run.objects["served"] = served.to_json()
     if served.thumbprint == cert.thumbprint:
-        run.set_step(
-            Step(STEP_VERIFY, "unchanged", f"{served.endpoint} (SNI {served.sni}) serves {served.thumbprint}")
-        )
+        # right after a new certificate was bound, what the site serves did change
+        newly = bind.status == "changed" and not ctx.dry_run
+        serves = "now serves" if newly else "serves"
+        detail = f"{served.endpoint} (SNI {served.sni}) {serves} {served.thumbprint}"
+        run.set_step(Step(STEP_VERIFY, "changed" if newly else "unchanged", detail))
     else:
         what = served.error or f"serves {served.thumbprint}"
         run.set_step(
@@ -791,7 +802,9 @@ def revoke_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
-        parser: argparse.ArgumentParser = subparsers.add_parser(name, parents=[common], help=help_text)
+        parser: argparse.ArgumentParser = subparsers.add_parser(
+            name, parents=[common], help=help_text, description=DESCRIPTIONS[name]
+        )
         parser.add_argument("targets", nargs="+", metavar="TARGET", help="hosts, groups, patterns or 'all'")
         parser.add_argument("--parallel", type=_positive, default=10, metavar="N", help="hosts at once (10)")
         parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
@@ -800,7 +813,13 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
             action="store_true",
             help=INSECURE_HELP,
         )
-        parser.add_argument("--lang", choices=("en", "ja"), default="en", help="language of CA conditions")
+        parser.add_argument(
+            "--lang",
+            choices=("en", "ja"),
+            default="en",
+            help="language of the CA's explanation of an ACME error (the condition from the CA's table; "
+            "default en)",
+        )
         parser.set_defaults(func=main_ops, op=name)  # fmt: skip
         return parser
 
@@ -819,6 +838,31 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     revoke = add("revoke", "Revoke-PACertificate (asks for confirmation)")
     revoke.add_argument("--reason", default=None, help="RFC 5280 reason, e.g. keyCompromise, superseded")
     revoke.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+
+DESCRIPTIONS = {
+    "setup": (
+        "Bring each host to the desired state, idempotently: Posh-ACME modules, the ACME server and an EAB "
+        "account, the http-01 web.config, New-PACertificate (WebRoot), the OCSP wait, Set-IISCertificate, "
+        "a TLS check of what the site serves, and the hardened renewal script as a SYSTEM scheduled task. "
+        "A second run changes nothing; --dry-run prints the exact cmdlets and changes nothing."
+    ),
+    "renew": (
+        "Run Submit-Renewal for each host's order now (what the scheduled task does). When a certificate "
+        "was renewed: wait until OCSP knows it, bind it in IIS and check what the site serves. Not due: "
+        "nothing changes (--force renews anyway)."
+    ),
+    "status": (
+        "Read each host's Posh-ACME order and certificate (SANs, NotAfter, RenewAfter, thumbprint), the "
+        "renewal task (state and decoded last result) and probe what the site serves. Changes nothing. "
+        "Exit 1 when a site cannot be probed or serves another certificate than Posh-ACME's."
+    ),
+    "revoke": (
+        "Revoke each host's current certificate with Revoke-PACertificate. Asks for confirmation (type "
+        "'yes'); --yes skips the question. Declining exits 1, no terminal without --yes exits 2; "
+        "neither revokes anything."
+    ),
+}
 
 
 def _positive(text: str) -> int:
@@ -860,8 +904,9 @@ def main_ops(args: argparse.Namespace) -> int:
             refused = True
     if refused:
         return EXIT_USAGE
-    if op == "revoke" and not _confirm_revoke(args, hosts, err):
-        return EXIT_USAGE
+    refused_revoke = _confirm_revoke(args, hosts, err) if op == "revoke" else None
+    if refused_revoke is not None:
+        return refused_revoke
     ctx = Context(
         command=op,
         insecure=bool(args.insecure),
@@ -898,6 +943,10 @@ def main_ops(args: argparse.Namespace) -> int:
         sys.stdout.write(scrub(text, ctx.secrets) + "\n")
     else:
         render(console, runs, op=op, lang=str(args.lang), dry_run=ctx.dry_run, secrets=ctx.secrets)
+        ok_names = {r.host for r in runs if r.ok}
+        done = [h for h in hosts if h.name in ok_names]
+        if op == "setup" and not ctx.dry_run and done:
+            console.print(setup_next_line(done, [h.name for h in done]), markup=False, soft_wrap=True)
     return EXIT_FAILED if any(not r.ok for r in runs) else EXIT_OK
 
 
@@ -906,9 +955,11 @@ def progress_outcome(run: HostRun, ctx: Context) -> tuple[bool, str]:
     return run.ok, scrub(run.summary, ctx.secrets)
 
 
-def _confirm_revoke(args: argparse.Namespace, hosts: Sequence[HostConfig], err: Console) -> bool:
+def _confirm_revoke(args: argparse.Namespace, hosts: Sequence[HostConfig], err: Console) -> int | None:
+    """None when confirmed; else the exit code: 2 without a terminal (a usage error: --yes is
+    missing), 1 when the person declined."""
     if args.yes:
-        return True
+        return None
     names = ", ".join(f"{h.name} ({h.order_name})" for h in hosts)
     if sys.stdin is None or not sys.stdin.isatty():
         err.print(
@@ -916,15 +967,15 @@ def _confirm_revoke(args: argparse.Namespace, hosts: Sequence[HostConfig], err: 
             f" re-run with --yes to revoke: {names}",
             markup=False,
         )
-        return False
+        return EXIT_USAGE
     err.print(
         f"Revoke the certificates of {names}? This cannot be undone. Type 'yes': ", end="", markup=False
     )
     answer = sys.stdin.readline().strip().lower()
     if answer != "yes":
         err.print("not revoked", markup=False)
-        return False
-    return True
+        return EXIT_FAILED
+    return None
 
 
 def _crashed(host: HostConfig, op: str, exc: BaseException, ctx: Context) -> HostRun:
@@ -1050,6 +1101,9 @@ def error_text(host: str, error: ErrorInfo, lang: str = "en") -> str:
         if condition:
             lines.append(("  発生条件: " if lang == "ja" else "  condition: ") + condition)
     hint = error.hint or (problem.hint if problem else None) or _hint_for_kind(error.kind, error.message)
+    # a connection message may already carry its hint ("... (check winrm.username/...)"): say it once
+    if hint and error.hint is None and problem is None and "check " in error.message:
+        hint = None
     if hint:
         lines.append(f"  fix: {hint}")
     return "\n".join(lines)
@@ -1073,39 +1127,59 @@ def _hint_for_kind(kind: str, message: str = "") -> str | None:
     }.get(kind)
 
 
+_HEALTH_STYLE = {"OK": "green", "WARN": "yellow", "UNKNOWN": "magenta", "CRIT": "bold red"}
+
+
 def _render_status(console: Console, runs: Sequence[HostRun]) -> None:
-    table = Table(title="Certificate status", title_justify="left")
+    # host names and thumbprints are never broken across lines: one SAN per line; a table too wide
+    # for the console folds into one block per host (poshbridge.cli.tables)
     columns = ("host", "health", "order", "SANs", "NotAfter", "days", "RenewAfter", "thumbprint", "served",
                "task")  # fmt: skip
-    for column in columns:
-        table.add_column(column, overflow="fold")
+    rows: list[list[str]] = []
+    health_styles: list[str] = []
     for run in runs:
         s = run.objects.get("status") or {}
         served = s.get("served_thumbprint")
         served_error = (run.objects.get("served") or {}).get("error")
         read = s.get("state_read", True)
-        # "(DIFFERENT)" only when Posh-ACME's certificate is known and differs
-        mark = ""
-        if served and s.get("thumbprint"):
-            mark = " (=)" if s.get("served_matches") else " (DIFFERENT)"
+        # "DIFFERENT" only when Posh-ACME's certificate is known and differs
+        if not served:
+            served_text = f"none: {served_error}" if served_error else "-"
+        elif not s.get("thumbprint"):
+            served_text = served
+        elif s.get("served_matches"):
+            served_text = "same"
+        else:
+            served_text = f"DIFFERENT: {served}"
         task = s.get("task_state") or ("-" if read else "not read")
         if s.get("task_last_result") is not None:
-            task += f" / last result {s.get('task_last_result')}"
+            task += f" / {describe_task_result(s.get('task_last_result'))}"
         health = str(s.get("health") or "-")
-        style = {"OK": "green", "WARN": "yellow", "UNKNOWN": "magenta", "CRIT": "bold red"}.get(health, "")
-        table.add_row(
-            _esc(run.host),
-            f"[{style}]{health}[/]" if style else health,
-            _esc(str(s.get("order") or "-")),
-            _esc(", ".join(s.get("sans") or []) or "-"),
-            str(s.get("not_after") or "-"),
-            str(s.get("days_left") if s.get("days_left") is not None else "-"),
-            str(s.get("renew_after") or "-"),
-            str(s.get("thumbprint") or ("-" if read else "not read (connection failed)")),
-            _esc((served or (f"none: {served_error}" if served_error else "-")) + mark),
-            _esc(task),
+        health_styles.append(_HEALTH_STYLE.get(health, ""))
+        rows.append(
+            [
+                run.host,
+                health,
+                str(s.get("order") or "-"),
+                "\n".join(s.get("sans") or []) or "-",
+                _minutes(s.get("not_after")),
+                str(s.get("days_left") if s.get("days_left") is not None else "-"),
+                _minutes(s.get("renew_after")),
+                str(s.get("thumbprint") or ("-" if read else "not read (connection failed)")),
+                served_text,
+                task,
+            ]
         )
-    console.print(table)
+    styles = {"health": health_styles}
+    render_records(console, "Certificate status", columns, rows, wrap=("task",), styles=styles)
+
+
+def _minutes(value: Any) -> str:
+    """``2027-02-27T22:55:04Z`` -> ``2027-02-27 22:55`` (UTC); ``-`` for none."""
+    if not value:
+        return "-"
+    text = str(value)
+    return text[:16].replace("T", " ") if len(text) >= 16 and text[10] == "T" else text
 
 
 def _esc(text: str) -> str:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from poshbridge.audit.task_results import describe_task_result
 from poshbridge.audit.transcript import (
     FAILED,
     INTERRUPTED,
@@ -321,7 +322,21 @@ def evaluate(
         )
 
     # --- CRIT
-    if served is not None and (served.error is not None or not served.thumbprint):
+    # a host poshbridge never set up: no Posh-ACME certificate, nothing bound, no renewal task (a
+    # failed TLS handshake there is the consequence, not the news)
+    not_set_up = (
+        cert is not None
+        and not pa_thumb
+        and not binding_thumb
+        and not served_thumb
+        and not cert.bak_files
+        and facts.task is not None
+        and not facts.task.exists
+        and not facts.runs
+    )
+    if not_set_up:
+        add(CRIT, "not-set-up", "not set up: no certificate, binding or renewal task", setup_fix)
+    elif served is not None and (served.error is not None or not served.thumbprint):
         where = f" on {facts.endpoint}" if facts.endpoint else ""
         add(
             CRIT,
@@ -336,7 +351,14 @@ def evaluate(
         add(CRIT, "expires-soon", f"certificate expires in {days_left:.1f} days (≤ {crit_days})", renew_fix)
     elif expires is not None and expires - now <= timedelta(days=warn_days):
         add(WARN, "expires-warn", f"certificate expires in {days_left:.1f} days (≤ {warn_days})", renew_fix)
-    if cert is not None and not pa_thumb and not binding_thumb and not cert.bak_files and not served_thumb:
+    if (
+        not not_set_up
+        and cert is not None
+        and not pa_thumb
+        and not binding_thumb
+        and not cert.bak_files
+        and not served_thumb
+    ):
         add(CRIT, "no-certificate", "no Posh-ACME certificate and no certificate bound in IIS", setup_fix)
 
     # --- revocation (verified OCSP answers only)
@@ -390,7 +412,7 @@ def evaluate(
             f"check the task's time limit and the host's restarts; `poshbridge renew {host}`",
         )
     task = facts.task
-    if task is not None:
+    if task is not None and not not_set_up:
         if not task.exists:
             add(WARN, "task-missing", f"renewal task '{task.name}' is not registered", setup_fix)
         else:
@@ -406,7 +428,7 @@ def evaluate(
                 add(
                     WARN,
                     "task-result",
-                    f"renewal task's last result is {_hex(result)}",
+                    f"renewal task's last result: {describe_task_result(result)}",
                     f"read the last run's transcript: `poshbridge audit {host}`",
                 )
 

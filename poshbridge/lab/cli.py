@@ -6,6 +6,8 @@
     poshbridge lab fault HOST [--latency-ms N] [--drop-next-receive] [--fault-500 N]
           [--auth-fail | --no-auth-fail] [--hang-next] [--acme-error TYPE:DETAIL] [--clear]
     poshbridge lab reset HOST
+    poshbridge lab clock [HOST...|all] [+61d]
+    poshbridge lab run-task HOST... [--task NAME]
 
 ``up`` starts the lab daemon (``poshbridge.lab.services.daemon``) detached and waits until it is
 ready; ``down`` stops exactly the processes named by the pid files under ``DIR/run``. Exit codes:
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import ntpath
 import os
 import signal
 import subprocess
@@ -31,6 +34,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from poshbridge.lab.services.lifecycle import parse_offset
 from poshbridge.lab.services.pebble import MissingBinaryError, challtestsrv_binary, find_binary, pebble_binary
 
 DEFAULT_DIR = "./lab-run"
@@ -180,6 +184,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     with_dir(reset)
     reset.add_argument("host", metavar="HOST", help="twin host name, e.g. host01")
+
+    clock = sub.add_parser(
+        "clock", help="move twins' clocks forward (+61d) or show them",
+        description="Move the clock of the named twins (or all) forward: what the emulated Posh-ACME "
+        "compares "
+        "RenewAfter with, what Task Scheduler reports, and the times in transcripts and result files. "
+        "The CA and the control node keep the real time. Without an offset: show the clocks. "
+        "`lab reset HOST` returns a twin to the real time.",
+    )
+    with_dir(clock)
+    clock.add_argument("words", nargs="*", metavar="HOST|all|+OFFSET",
+                       help="twin names or 'all' (default all), then +N[d|h|m|s], e.g. +61d")
+
+    run_task = sub.add_parser(
+        "run-task", help="run the registered renewal task now (as SYSTEM), like its trigger would",
+        description="Run each twin's registered scheduled task now through the lab's renewal runner, as "
+        "WORKGROUP\\SYSTEM, writing its transcript and result file; wait for it and show LastTaskResult.",
+    )
+    with_dir(run_task)
+    run_task.add_argument("hosts", nargs="+", metavar="HOST", help="twin host names, or 'all'")
+    run_task.add_argument("--task", metavar="NAME", help="the task's name (default: the only one registered)")
     return parser
 
 
@@ -536,7 +561,76 @@ def cmd_reset(args: argparse.Namespace, out: Console, err: Console) -> int:
     return EXIT_OK
 
 
-ACTIONS = {"up": cmd_up, "status": cmd_status, "down": cmd_down, "fault": cmd_fault, "reset": cmd_reset}
+def _twin_names(lab_dir: Path, names: Sequence[str]) -> list[str]:
+    known = sorted(load_lab_json(lab_dir)["hosts"])
+    if not names or list(names) == ["all"]:
+        return known
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"no such twin: {', '.join(unknown)} (twins: {', '.join(known)})")
+    return list(names)
+
+
+def cmd_clock(args: argparse.Namespace, out: Console, err: Console) -> int:
+    lab_dir: Path = args.dir.resolve()
+    words = list(args.words)
+    offset: int | None = None
+    if words and words[-1].startswith("+"):
+        try:
+            offset = parse_offset(words.pop())
+        except ValueError as exc:
+            err.print(f"error: {exc}")
+            return EXIT_USAGE
+    try:
+        names = _twin_names(lab_dir, words)
+        for name in names:
+            if offset is None:
+                clock = management(lab_dir, "GET", f"/hosts/{name}/clock")
+            else:
+                clock = management(lab_dir, "POST", f"/hosts/{name}/clock", {"advance_seconds": offset})
+            out.print(f"{name}: {clock['now']} (real time +{clock['offset_days']:g} d)", markup=False)
+    except ValueError as exc:
+        err.print(f"error: {exc}", markup=False)
+        return EXIT_USAGE
+    except (LabNotRunning, RuntimeError) as exc:
+        err.print(f"error: {exc}", markup=False)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_run_task(args: argparse.Namespace, out: Console, err: Console) -> int:
+    lab_dir: Path = args.dir.resolve()
+    code = EXIT_OK
+    try:
+        names = _twin_names(lab_dir, args.hosts)
+    except ValueError as exc:
+        err.print(f"error: {exc}", markup=False)
+        return EXIT_USAGE
+    except LabNotRunning as exc:
+        err.print(f"error: {exc}", markup=False)
+        return EXIT_FAILED
+    for name in names:
+        body = {"task": args.task} if args.task else {}
+        try:
+            ran = management(lab_dir, "POST", f"/hosts/{name}/run-task", body)
+        except (LabNotRunning, RuntimeError) as exc:
+            err.print(f"error: {exc}", markup=False)
+            code = EXIT_FAILED
+            continue
+        result = ran["last_task_result"]
+        shown = f"0x{result:X}" if isinstance(result, int) and result > 9 else str(result)
+        out.print(f"{name}: ran {ran['task']} as {ran['user']} at {ran['last_run_time']}: "
+                  f"LastTaskResult {shown}", markup=False)
+        for path in ran["files"]:
+            if ntpath.basename(path).lower().startswith("renew-"):
+                out.print(f"  wrote {path}", markup=False)
+        if result != 0:
+            code = EXIT_FAILED
+    return code
+
+
+ACTIONS = {"up": cmd_up, "status": cmd_status, "down": cmd_down, "fault": cmd_fault, "reset": cmd_reset,
+           "clock": cmd_clock, "run-task": cmd_run_task}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
+from poshbridge.audit import events
 from poshbridge.generate import web_config
 from poshbridge.inventory.model import HostConfig
 from poshbridge.poshacme import calls
@@ -107,6 +108,7 @@ class SetupFacts:
     task_xml: str | None = None
     poshacme_read: bool = False  # the Posh-ACME reads ran
     task_read: bool = False
+    event_source: bool | None = None  # the poshbridge event-log source is registered (None: not read)
 
     def order_named(self, name: str) -> PAOrder | None:
         for order in self.orders:
@@ -148,6 +150,7 @@ R_ACCOUNT = "read:account"
 R_ORDERS = "read:orders"
 R_CERT = "read:certificate"
 R_TASK_XML = "read:task-xml"
+R_EVENT_SOURCE = "read:event-source"
 
 
 def env_statement(host: HostConfig) -> Statement:
@@ -180,6 +183,7 @@ def read_statements(host: HostConfig) -> list[Statement]:
         _stmt(*calls.get_all_site_bindings(), label=R_ALL_BINDINGS),
         _stmt(calls.get_scheduled_task(name=r.task_name, path=r.task_path), label=R_TASK),
         _stmt(calls.get_scheduled_task_info(name=r.task_name, path=r.task_path), label=R_TASK_INFO),
+        _stmt(events.get_event_source(), label=R_EVENT_SOURCE),
         *poshacme_read_statements(host),
         _stmt(calls.export_scheduled_task(name=r.task_name, path=r.task_path), label=R_TASK_XML),
     ]
@@ -237,6 +241,8 @@ def facts_from_outputs(
         changes["task_read"] = True
     if did(R_TASK_XML):
         changes["task_xml"] = _text(outputs.get(R_TASK_XML, []))
+    if did(R_EVENT_SOURCE):
+        changes["event_source"] = events.source_registered(outputs.get(R_EVENT_SOURCE, []))
     if did(R_SERVER):
         servers = dicts(outputs.get(R_SERVER, []))
         changes["server"] = PAServer.from_obj(servers[0]) if servers else None
@@ -486,6 +492,7 @@ STEP_HOME_ACL = "poshacme-home-acl"
 STEP_WEBCONFIG = "challenge-web.config"
 STEP_SCRIPT = "renewal-script"
 STEP_TASK = "scheduled-task"
+STEP_EVENTS = "event-source"
 STEP_SERVER = "acme-server"
 STEP_ACCOUNT = "acme-account"
 STEP_CERT = "certificate"
@@ -500,6 +507,7 @@ SETUP_STEP_ORDER = (
     STEP_WEBCONFIG,
     STEP_SCRIPT,
     STEP_TASK,
+    STEP_EVENTS,
     STEP_SERVER,
     STEP_ACCOUNT,
     STEP_CERT,
@@ -656,6 +664,22 @@ def plan_setup(
                         label="task:register",
                     ),
                 ),
+            )
+        )
+
+    # 5b. the event-log source the renewal script writes its one event per run to
+    if facts.event_source:
+        where = f"{events.EVENT_SOURCE} is registered in the {events.EVENT_LOG} log"
+        add(Step(STEP_EVENTS, "unchanged", f"event source {where}"))
+    elif facts.event_source is None:
+        add(Step(STEP_EVENTS, "pending", "the event-log sources were not read"))
+    else:
+        add(
+            Step(
+                STEP_EVENTS,
+                "changed",
+                f"event source {events.EVENT_SOURCE} not registered: register it in {events.EVENT_LOG}",
+                (_stmt(events.new_event_source(), label="events:new-source"),),
             )
         )
 
@@ -821,6 +845,11 @@ def old_cert_shared(host: HostConfig, facts: SetupFacts) -> bool | None:
         return None
     users = sum(1 for b in facts.all_bindings if (b.certificate_hash or "").upper() == old)
     return users > 1  # the binding being replaced is one of them
+def binding_text(host: HostConfig) -> str:
+    """``site https *:443`` (``... host www.example.jp`` with a host header): never IIS's raw
+    ``*:443:`` binding information, whose trailing colon reads as a typo next to other text."""
+    text = f"{host.iis.site} https {host.iis.ip_address}:{host.iis.port}"
+    return text + (f" host {host.iis.host_header}" if host.iis.host_header else "")
 
 
 def plan_binding(host: HostConfig, facts: SetupFacts) -> Step:
@@ -828,10 +857,10 @@ def plan_binding(host: HostConfig, facts: SetupFacts) -> Step:
     if cert is None or not cert.thumbprint:
         return Step(STEP_BIND, "skipped", "no certificate to bind")
     binding = facts.binding_for(host)
-    where = f"{host.iis.site} {host.iis.ip_address}:{host.iis.port}:{host.iis.host_header}"
+    where = binding_text(host)
     if binding is not None and binding.certificate_hash == cert.thumbprint:
         return Step(STEP_BIND, "unchanged", f"{where} serves {cert.thumbprint}")
-    current = binding.certificate_hash if binding is not None else "no https binding"
+    current = "no https binding" if binding is None else binding.certificate_hash or "no certificate"
     reason = f"{where}: {current} → {cert.thumbprint}"
     remove_old = host.iis.remove_old_cert
     if remove_old:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from poshbridge.audit.task_results import never_is_none
+
 # ----- tolerant field access -------------------------------------------------------------------------
 
 
@@ -434,7 +436,7 @@ class ScheduledTaskInfo:
             task_name=_str(get_field(task, "TaskName")) or _str(get_field(info, "TaskName")),
             task_path=_str(get_field(task, "TaskPath")) or _str(get_field(info, "TaskPath")),
             state=state,
-            last_run_time=parse_datetime(get_field(info, "LastRunTime")),
+            last_run_time=never_is_none(parse_datetime(get_field(info, "LastRunTime"))),
             last_task_result=_int(get_field(info, "LastTaskResult")),
             next_run_time=parse_datetime(get_field(info, "NextRunTime")),
             missed_runs=_int(get_field(info, "NumberOfMissedRuns")),

@@ -13,6 +13,7 @@ from typing import Protocol, TypeVar
 
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Column
 
 from poshbridge.inventory.model import HostConfig
 from poshbridge.textsafe import safe_text
@@ -64,10 +65,13 @@ class RichView:
     """A live per-host list with spinners (stderr/stdout terminal)."""
 
     def __init__(self, console: Console) -> None:
+        # the host column never shrinks or wraps (a host name must stay readable at any width); the
+        # status text wraps instead
+        self._host_column = Column(no_wrap=True, min_width=1)
         self.progress = Progress(
             SpinnerColumn(),
-            TextColumn("[bold]{task.fields[host]}[/]"),
-            TextColumn("{task.description}"),
+            TextColumn("[bold]{task.fields[host]}[/]", table_column=self._host_column),
+            TextColumn("{task.description}", table_column=Column(ratio=1)),
             TimeElapsedColumn(),
             console=console,
             transient=False,
@@ -78,6 +82,7 @@ class RichView:
 
     def start(self, host: str) -> None:
         with self._lock:
+            self._host_column.min_width = max(self._host_column.min_width or 0, len(host))
             self.tasks[host] = self.progress.add_task("connecting", host=host, total=None)
 
     def update(self, host: str, text: str) -> None:

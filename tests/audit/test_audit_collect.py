@@ -40,7 +40,7 @@ def test_state_batch_is_one_invocation_with_posh_acme_last() -> None:
     labels = [s.label for s in batch]
     assert labels == [
         "env", "logs", "task", "task-info", "binding", "bak", "recent-names", "recent-content",
-        "orders", "certificates",
+        "events", "orders", "certificates",
     ]  # fmt: skip
     env = batch.statements[0].cmds[0]
     assert env.name == "Set-Item" and env.param("Path") == "Env:POSHACME_HOME"

@@ -54,7 +54,7 @@ def test_status_fails_when_the_site_serves_another_certificate(
     assert drift and other in drift[0]["message"] and "poshbridge setup" in drift[0]["hint"], errors
     assert different.host(lab_host)["objects"]["status"]["health"] != "OK", different
     text = cli(lab.inventory, state, "status", lab_host)
-    assert text.code == 1 and "(DIFFERENT)" in text.stdout and f"ERROR {lab_host}" in text.stdout, text
+    assert text.code == 1 and "DIFFERENT: " in text.stdout and f"ERROR {lab_host}" in text.stdout, text
 
 
 def test_every_statement_error_fails_the_host_except_the_expected_read_errors() -> None:

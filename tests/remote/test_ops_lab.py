@@ -114,7 +114,7 @@ def test_setup_on_a_fresh_twin_then_again_changes_nothing(lab: LabHandle, lab_ho
     steps = first.steps(lab_host)
     assert steps["certificate"] == "changed" and steps["acme-account"] == "changed", first
     assert steps["challenge-web.config"] == "changed" and steps["scheduled-task"] == "changed"
-    assert steps["iis-binding"] == "changed" and steps["tls-verify"] == "unchanged"
+    assert steps["iis-binding"] == "changed" and steps["tls-verify"] == "changed"  # now serves the new one
     objects = first.host(lab_host)["objects"]
     assert objects["ocsp"]["state"] == "good", objects["ocsp"]
     thumbprint = objects["certificate"]["thumbprint"]

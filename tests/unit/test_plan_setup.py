@@ -91,6 +91,7 @@ def configured(**changes: object) -> SetupFacts:
         ),
         poshacme_read=True,
         task_read=True,
+        event_source=True,
     )
     return SetupFacts(**{**facts.__dict__, **changes})
 
@@ -429,3 +430,19 @@ def test_the_renewal_script_is_uploaded_as_bytes_with_a_bom_whatever_the_endpoin
             + ("-AsByteStream" if edition == "Core" else "-Encoding 'Byte'")
             + " -ErrorAction 'Stop'"
         )
+def test_event_source_is_registered_with_new_eventlog_when_missing() -> None:
+    missing = plan_setup(HOST, configured(event_source=False), DESIRED)
+    step = next(s for s in missing.steps if s.name == "event-source")
+    assert step.status == "changed"
+    assert step.commands == ["New-EventLog -LogName 'Application' -Source 'poshbridge'"]
+    assert statuses(plan_setup(HOST, configured(event_source=None), DESIRED))["event-source"] == "pending"
+    assert statuses(plan_setup(HOST, configured(), DESIRED))["event-source"] == "unchanged"
+
+
+def test_event_source_fact_from_get_winevent_list_provider() -> None:
+    labels = [s.label for s in read_statements(HOST)]
+    assert "read:event-source" in labels and labels.index("read:event-source") < labels.index("read:server")
+    found = facts_from_outputs({"read:event-source": [{"Name": "poshbridge"}]}, {"read:event-source": True})
+    none = facts_from_outputs({"read:event-source": []}, {"read:event-source": True})
+    assert found.event_source is True and none.event_source is False
+    assert facts_from_outputs({}, {}).event_source is None

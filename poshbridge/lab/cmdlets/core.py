@@ -52,6 +52,8 @@ _BUILTIN = [
     ("ScheduledTasks", "1.0.0.0", "5378ee8e-e349-49bb-83b9-f3d9c396c0a6", "Task Scheduler cmdlets"),
     ("Microsoft.PowerShell.Management", "3.1.0.0", "eefcb906-b326-4e99-9f54-8b4bb6ef3c6d", ""),
     ("Microsoft.PowerShell.Utility", "3.1.0.0", "1da87e53-152b-403e-98dc-74d7b4d63d59", ""),
+    # Microsoft.PowerShell.Diagnostics: Get-WinEvent
+    ("Microsoft.PowerShell.Diagnostics", "3.0.0.0", "ca046f10-ca64-4740-8ff9-2565dba61a4f", ""),
     ("PowerShellGet", "1.0.0.1", "1d73a601-4a6c-43c5-ba3f-619b18bbb404", "PowerShell module commands"),
 ]
 

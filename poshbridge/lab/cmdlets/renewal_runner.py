@@ -426,6 +426,7 @@ class ScriptRun:
             except _PathRefused:
                 exit_code = 1
             self._retention(log_dir, int(settings.get("RetentionDays", 90)))
+            self._event_log(result)
             if self.transcript:
                 self.transcript.stop(self.now())
         return exit_code
@@ -512,6 +513,27 @@ class ScriptRun:
             failure.command_name = f".{method}("
             return failure
         return None
+    def _event_log(self, result: dict[str, Any]) -> None:
+        """The script's event-log block: ``Write-EventLog`` with the id its table gives the outcome
+        (read from the script text), the result JSON as the message; a failure is one transcript line."""
+        table = next((line for line in self.lines if "[$result.outcome]" in line), None)
+        if table is None:
+            return  # a script from before the event-log block
+        ids = {name: int(number) for name, number in re.findall(r"'([\w-]+)'\s*=\s*(\d+)", table)}
+        event_id = ids.get(str(result["outcome"]), ids.get("failed", 0))
+        params: list[tuple[str | None, Any]] = [
+            ("LogName", "Application"),
+            ("Source", "poshbridge"),
+            ("EventId", event_id),
+            ("EntryType", "Error" if event_id == ids.get("failed") else "Information"),
+            ("Message", _convertto_json(result)),
+            ("ErrorAction", "Stop"),
+        ]
+        try:
+            self.call("Write-EventLog", params)
+        except TerminatingError as exc:
+            if self.transcript:
+                self.transcript.line(f"poshbridge: event log: {exc.record.message}")
 
     def _retention(self, log_dir: str, days: int) -> None:
         cutoff = (self.started - datetime.timedelta(days=days)).timestamp()

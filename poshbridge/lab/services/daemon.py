@@ -56,6 +56,7 @@ from poshbridge.lab.host import Counters, FaultConfig, TwinHost
 from poshbridge.lab.server import WinRMListener
 from poshbridge.lab.services.ca import LabCA, write_private
 from poshbridge.lab.services.dns import DNSService
+from poshbridge.lab.services.lifecycle import TwinClock, clock_json, move_clock, run_task_now
 from poshbridge.lab.services.ocsp import OCSPResponder
 from poshbridge.lab.services.pebble import PebbleService, ServiceError, new_eab_credentials
 from poshbridge.lab.services.web import FrontServer, TwinSiteServers
@@ -245,6 +246,8 @@ def make_fresh(host: TwinHost) -> None:
             setattr(host.faults, f.name, getattr(FaultConfig(), f.name))
         for f in dataclasses.fields(Counters):
             setattr(host.counters, f.name, getattr(Counters(), f.name))
+        if isinstance(host.clock, TwinClock):  # a fresh twin runs on the real time again
+            host.clock.reset()
 
 
 # ----- the lab -------------------------------------------------------------------------------------
@@ -384,6 +387,7 @@ class Lab:
                 site_https_port=0,
                 services=self,
                 username=USERNAME,
+                clock=TwinClock(),
             )
             sites = TwinSiteServers(twin)
             self.site_servers.append(sites)
@@ -743,6 +747,28 @@ class _ManagementHandler(BaseHTTPRequestHandler):
                 update_faults(twin.faults, body)
                 log.info("%s: faults now %s", twin.name, twin.faults.to_json())
                 return twin.faults.to_json()
+        if rest == ["clock"] and method == "GET":
+            return clock_json(twin)
+        if rest == ["clock"] and method == "POST":
+            seconds = body.get("advance_seconds")
+            if isinstance(seconds, bool) or not isinstance(seconds, int):
+                raise _ManagementError(400, "advance_seconds (a non-negative integer) is required")
+            try:
+                moved = move_clock(twin, seconds)
+            except ValueError as exc:
+                raise _ManagementError(400, str(exc)) from None
+            log.info("%s: clock moved by %d s, now %s", twin.name, seconds, moved["now"])
+            return moved
+        if rest == ["run-task"] and method == "POST":
+            name = body.get("task")
+            if name is not None and not isinstance(name, str):
+                raise _ManagementError(400, "task must be a task name")
+            try:
+                return run_task_now(twin, name)
+            except LookupError as exc:
+                raise _ManagementError(409, str(exc).strip("'\"")) from None
+            except TimeoutError as exc:
+                raise _ManagementError(504, str(exc)) from None
         if rest == ["reset"] and method == "POST":
             make_fresh(twin)
             log.info("%s: reset to fresh", twin.name)

@@ -153,6 +153,19 @@ finally {
     catch {
         Write-Output ('poshbridge: log retention: ' + $_.Exception.Message)
     }
+    # Windows event log: one Application event per run (source 'poshbridge', registered by setup with
+    # New-EventLog), the result JSON as its message, for Event Viewer, SCOM and event forwarders.
+    # Event IDs: 1000 renewed, 1001 not-due, 1002 rebound, 1003 failed (Error).
+    try {
+        $eventId = @{ 'renewed' = 1000; 'not-due' = 1001; 'rebound' = 1002; 'failed' = 1003 }[$result.outcome]
+        if ($null -eq $eventId) { $eventId = 1003 }
+        $entryType = 'Information'
+        if ($eventId -eq 1003) { $entryType = 'Error' }
+        Write-EventLog -LogName 'Application' -Source 'poshbridge' -EventId $eventId -EntryType $entryType -Message $json -ErrorAction Stop
+    }
+    catch {
+        Write-Output ('poshbridge: event log: ' + $_.Exception.Message)
+    }
     try { Stop-Transcript | Out-Null } catch { }
 }
 exit $exitCode
