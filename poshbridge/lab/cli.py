@@ -115,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     fault.add_argument("--no-auth-fail", dest="auth_fail", action="store_false", help="accept logons again")
     fault.add_argument("--hang-next", action="store_true", default=None,
                        help="never answer the next WSMan request")
+    fault.add_argument("--statement-delay-ms", type=int, metavar="N",
+                       help="every statement waits N ms before it runs (a slow host; Stop ends the wait)")
     fault.add_argument("--acme-error", metavar="TYPE:DETAIL",
                        help="the next ACME order fails with this problem (e.g. rejectedIdentifier:no way)")
     fault.add_argument("--clear", action="store_true", help="reset every fault first")
@@ -418,6 +420,8 @@ def cmd_fault(args: argparse.Namespace, out: Console, err: Console) -> int:
         body["auth_fail"] = args.auth_fail
     if args.hang_next:
         body["hang_next"] = True
+    if args.statement_delay_ms is not None:
+        body["statement_delay_ms"] = args.statement_delay_ms
     if args.acme_error is not None:
         try:
             body["acme_error_next_order"] = parse_acme_error(args.acme_error)
