@@ -51,6 +51,7 @@ class HostControl:
     waiting_for: str | None = None
     waiting_since: float = 0.0
     retried: int = 0  # transient failures cured by a retry (for the summary and tests)
+    _shown: bool = False  # a waiting text was reported during the current wait
 
     def __post_init__(self) -> None:
         if self.started < 0:
@@ -84,10 +85,13 @@ class HostControl:
     @contextlib.contextmanager
     def waiting(self, what: str) -> Iterator[None]:
         self.waiting_for, self.waiting_since = what, self.clock()
+        self._shown = False
         try:
             yield
         finally:
             self.waiting_for = None
+            if self._shown:  # the answer came: the progress line shows the phase again
+                self.report(self.phase)
 
     def waiting_text(self, min_seconds: float = 2.0) -> str | None:
         what = self.waiting_for
@@ -96,6 +100,7 @@ class HostControl:
         waited = self.clock() - self.waiting_since
         if waited < min_seconds:
             return None
+        self._shown = True
         return f"{self.phase}: waiting for the host to answer {what} ({waited:.0f} s)"
 
     def pause(self, seconds: float, why: str) -> None:

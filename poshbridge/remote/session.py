@@ -46,6 +46,7 @@ ConnectionKind = Literal[
 # WSMan requests that only read the server's state: re-sent after a transient failure. Command, Send,
 # Signal, Create and Delete are never re-sent (a Create is retried as a whole new connection).
 REPOLLABLE_ACTIONS = frozenset({"Receive", "Get"})
+CLEANUP_ACTIONS = frozenset({"Delete", "Signal"})  # sent even after the host's deadline passed
 STOP_WAIT_SECONDS = 15.0  # after the PSRP stop signal: how long to wait for the Stopped state
 
 # Properties never returned, whatever object carries them (secrets and private keys).
@@ -599,6 +600,9 @@ class HostSession:
             retries_on_read_timeout: int = 0,
         ) -> Any:
             name = action.rsplit("/", 1)[-1]
+            if name in CLEANUP_ACTIONS:  # closing the shell / stopping: even past the deadline, briefly
+                transport.read_timeout = min(base_read_timeout, 10.0)
+                return original(action, resource_uri, resource, option_set, selector_set, timeout)
             attempt = 0
             while True:
                 if control.remaining() <= 0:

@@ -113,9 +113,10 @@ def test_the_progress_line_says_for_what_and_for_how_long() -> None:
         assert lines == ["reading facts"]
         clock.now += 24
         ticker.tick()
-    assert lines[-1] == "reading facts: waiting for the host to answer Receive (25 s)"
-    ticker.tick()  # the answer came: nothing more
-    assert len(lines) == 2
+        assert lines[-1] == "reading facts: waiting for the host to answer Receive (25 s)"
+    assert lines[-1] == "reading facts"  # the answer came: the phase again
+    ticker.tick()  # nothing more
+    assert len(lines) == 3
 
 
 def test_a_stop_request_interrupts_a_retry_pause_at_once() -> None:
