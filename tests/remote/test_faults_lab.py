@@ -58,8 +58,10 @@ def session(lab: LabHandle, name: str, retries: int = 2) -> HostSession:
 
 
 def read_batch() -> Batch:
-    return Batch().add(Cmd.of("Write-Output", InputObject="first"), label="a").add(
-        Cmd.of("Write-Output", InputObject="second"), label="b"
+    return (
+        Batch()
+        .add(Cmd.of("Write-Output", InputObject="first"), label="a")
+        .add(Cmd.of("Write-Output", InputObject="second"), label="b")
     )
 
 
@@ -302,4 +304,3 @@ def test_an_acme_error_with_esc_and_bel_is_classified_with_the_text_made_safe(
     assert acme, errors
     assert acme[0]["acme_problem"]["type"].endswith("rejectedIdentifier")
     assert "\\x1b]0;owned\\x07" in acme[0]["message"]
-
