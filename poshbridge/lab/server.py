@@ -62,6 +62,7 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     block_on_close = False
+    request_queue_size = 128  # socketserver's default of 5 drops connections under a parallel fleet
 
     def __init__(self, listener: WinRMListener, port: int) -> None:
         self.listener = listener
