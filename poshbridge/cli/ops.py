@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -22,6 +23,7 @@ from rich.table import Table
 from poshbridge import __version__
 from poshbridge.audit.task_results import describe_task_result
 from poshbridge.cli.common import INSECURE_HELP
+from poshbridge.cli.interrupt import EXIT_INTERRUPTED, InterruptHandler
 from poshbridge.cli.next_steps import setup_next_line
 from poshbridge.cli.tables import render_records
 from poshbridge.inventory.model import HostConfig
@@ -42,12 +44,15 @@ from poshbridge.plan.setup import (
 from poshbridge.poshacme.model import ObjectsView
 from poshbridge.poshacme.problems import AcmeProblem, is_acme_related, problem_from_exception_data
 from poshbridge.powershell.command import Batch, Secret, SecureSecret
+from poshbridge.remote.control import DEFAULT_HOST_TIMEOUT, HostControl, Ticker
 from poshbridge.remote.fleet import Report, make_view, run_fleet
+from poshbridge.remote.retry import DEFAULT_RETRIES, RetryPolicy
 from poshbridge.remote.session import (
     BatchResult,
     HostSession,
     RemoteConnectionError,
     RemoteError,
+    RemoteInterrupted,
     StatementResult,
     transport_warnings,
 )
@@ -94,6 +99,13 @@ class HostRun:
     def ok(self) -> bool:
         return not self.errors and all(s.status != "failed" for s in self.steps)
 
+    @property
+    def outcome(self) -> str:
+        """``ok``, ``failed`` or ``interrupted`` (Ctrl-C / SIGTERM stopped the host's run)."""
+        if any(e.kind == "interrupted" for e in self.errors):
+            return "interrupted"
+        return "ok" if self.ok else "failed"
+
     def step(self, name: str) -> Step | None:
         return next((s for s in self.steps if s.name == name), None)
 
@@ -112,6 +124,7 @@ class HostRun:
         return {
             "host": self.host,
             "ok": self.ok,
+            "outcome": self.outcome,
             "summary": self.summary,
             "steps": [s.to_json() for s in self.steps],
             "objects": self.objects,
@@ -135,6 +148,21 @@ class Context:
     clock: Callable[[], float] | None = None
     # revealed values to scrub from anything written; never shown (repr=False)
     secrets: list[str] = field(default_factory=list, repr=False)
+    retries: int = DEFAULT_RETRIES
+    host_timeout: float = DEFAULT_HOST_TIMEOUT
+    stop: threading.Event = field(default_factory=threading.Event)  # set by the first SIGINT/SIGTERM
+    controls: dict[str, HostControl] = field(default_factory=dict)  # per host, set by main_ops
+    results: dict[str, HostRun] = field(default_factory=dict)  # finished hosts (for a second SIGINT)
+
+    def control(self, host: str) -> HostControl:
+        """The host's control (deadline, stop, retries); made on first use."""
+        found = self.controls.get(host)
+        if found is None:
+            found = HostControl(
+                host_timeout=self.host_timeout, stop=self.stop, policy=RetryPolicy(retries=self.retries)
+            )
+            self.controls[host] = found
+        return found
 
     def remember(self, secret: Secret | None) -> None:
         if secret is not None and secret.reveal():
@@ -153,7 +181,8 @@ def run_reads(session: HostSession, batch: Batch, *, reads_from: int = 0) -> Bat
     merged = BatchResult(statements=[])
     offset = 0
     while True:
-        result = session.run(Batch(statements[offset:]))
+        # only statements at or after reads_from are reads: only such a batch may be sent again
+        result = session.run(Batch(statements[offset:]), idempotent=offset >= reads_from)
         merged.statements.extend(result.statements)
         merged.errors.extend(result.errors)
         merged.warnings.extend(result.warnings)
@@ -270,7 +299,12 @@ def _open(host: HostConfig, ctx: Context) -> HostSession:
     except SecretError as exc:  # the message names the reference, never a value
         raise RemoteConnectionError("config", host.name, f"winrm.password: {exc}") from None
     return HostSession(
-        host, insecure=ctx.insecure, base_dir=ctx.base_dir, password=password, warn=lambda _t: None
+        host,
+        insecure=ctx.insecure,
+        base_dir=ctx.base_dir,
+        password=password,
+        warn=lambda _t: None,
+        control=ctx.control(host.name),
     )
 
 
@@ -387,11 +421,13 @@ def _ocsp_bind_verify(
     if bind.status == "changed" and cert is not None and not ctx.dry_run:
         # OCSP: read the leaf and its issuer from the host, poll from here
         report("reading the certificate for OCSP")
-        files = session.run(setup_plan.cert_files_batch(host, cert))
+        files = session.run(setup_plan.cert_files_batch(host, cert), idempotent=True)
         outputs, _ran = _outputs(files)
         leaf_list = ocsp.load_pem_certificates("".join(str(v) for v in outputs.get("file:cert", [])))
         chain = ocsp.load_pem_certificates("".join(str(v) for v in outputs.get("file:chain", [])))
-        cap = float(host.renewal.wait_after_renewal)
+        control = ctx.control(host.name)
+        # the OCSP wait counts against the host's deadline (--host-timeout)
+        cap = max(0.0, min(float(host.renewal.wait_after_renewal), control.remaining() - 5))
         if not leaf_list:
             run.set_step(Step(STEP_OCSP, "failed", "could not read the certificate file from the host"))
             run.fail(STEP_OCSP, "ocsp", f"{cert.cert_file}: not readable")
@@ -400,7 +436,11 @@ def _ocsp_bind_verify(
         def tick(left: float, state: str) -> None:
             report(f"OCSP {state}: waiting ({int(left)} s left)")
 
-        kwargs: dict[str, Any] = {"cap_seconds": cap, "on_tick": tick}
+        def interruptible_sleep(seconds: float) -> None:
+            if ctx.stop.wait(seconds):
+                raise RemoteInterrupted(host.name, "interrupted while waiting for OCSP")
+
+        kwargs: dict[str, Any] = {"cap_seconds": cap, "on_tick": tick, "sleep": interruptible_sleep}
         if ctx.sleep is not None:
             kwargs["sleep"] = ctx.sleep
         if ctx.clock is not None:
@@ -485,7 +525,8 @@ def setup_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
             facts = replace(facts_from_outputs(outputs, ran), ps_edition=session.ps_edition)
             final: dict[str, Step] = {}
             applied: set[str] = set()
-            for _round in range(6):
+            replans = 0
+            for _round in range(6 + ctx.retries):
                 plan = setup_plan.plan_setup(host, facts, desired, install_modules=ctx.install_modules)
                 for step in plan.steps:
                     earlier = final.get(step.name)
@@ -498,7 +539,19 @@ def setup_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
                 if plan.blocked or ctx.dry_run or not to_apply:
                     break
                 report("applying: " + ", ".join(s.name for s in to_apply))
-                result, ok = _apply_steps(session, to_apply, setup_plan.read_statements(host), run)
+                try:
+                    result, ok = _apply_steps(session, to_apply, setup_plan.read_statements(host), run)
+                except RemoteConnectionError as exc:
+                    # a changing batch is never re-sent: re-read the facts and plan again
+                    if not exc.transient or replans >= ctx.retries:
+                        raise
+                    replans += 1
+                    report(f"{exc.kind} while applying: re-reading the facts to plan again")
+                    session.reopen()
+                    again = run_reads(session, setup_plan.read_batch(host))
+                    outputs, ran = _outputs(again)
+                    facts = facts_from_outputs(outputs, ran, previous=facts)
+                    continue
                 applied.update(s.name for s in to_apply)
                 for step in to_apply:
                     final[step.name] = step
@@ -521,7 +574,7 @@ def setup_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
                     run.set_step(Step(name, "skipped", "needs a certificate"))
             run.objects.update(_objects_for(host, facts))
     except RemoteConnectionError as exc:
-        run.fail("connect", exc.kind, exc.message)
+        run.fail(_failed_step(exc), exc.kind, exc.message)
     _finish(run, ctx)
     return run
 
@@ -555,6 +608,8 @@ def _replace_if_revoked(
     run.set_step(step)
     outputs, ran = _outputs(result)
     return facts_from_outputs(outputs, ran, previous=facts)
+def _failed_step(exc: RemoteConnectionError) -> str:
+    return "interrupted" if exc.kind == "interrupted" else "connect"
 
 
 def _finish(run: HostRun, ctx: Context) -> None:
@@ -663,7 +718,7 @@ def renew_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
                     facts = SetupFacts(**{**facts.__dict__, "certificate": answer.certificate})
             run.objects.update(_objects_for(host, facts))
     except RemoteConnectionError as exc:
-        run.fail("connect", exc.kind, exc.message)
+        run.fail(_failed_step(exc), exc.kind, exc.message)
     renewed = run.step(renew_plan.STEP_RENEW)
     if run.ok and renewed is not None and renewed.status == "changed":
         run.summary = renewed.detail
@@ -701,7 +756,7 @@ def status_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
                 session, host, facts.certificate, facts.order_named(host.order_name)
             )
     except RemoteConnectionError as exc:
-        run.fail("connect", exc.kind, exc.message)
+        run.fail(_failed_step(exc), exc.kind, exc.message)
         unreachable = f"{exc.kind}: {exc.message}"
         facts = SetupFacts()
     report("checking what the site serves")
@@ -790,7 +845,7 @@ def revoke_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
             outputs, ran = _outputs(result)
             run.objects.update(_objects_for(host, facts_from_outputs(outputs, ran)))
     except RemoteConnectionError as exc:
-        run.fail("connect", exc.kind, exc.message)
+        run.fail(_failed_step(exc), exc.kind, exc.message)
     if run.ok:
         run.summary = f"revoked the certificate of {host.order_name}"
     _finish(run, ctx)
@@ -819,6 +874,20 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
             default="en",
             help="language of the CA's explanation of an ACME error (the condition from the CA's table; "
             "default en)",
+        )
+        parser.add_argument(
+            "--retries",
+            type=_non_negative,
+            default=DEFAULT_RETRIES,
+            metavar="N",
+            help=f"retries of a transient failure (connecting, reading) with backoff ({DEFAULT_RETRIES})",
+        )
+        parser.add_argument(
+            "--host-timeout",
+            type=_positive,
+            default=int(DEFAULT_HOST_TIMEOUT),
+            metavar="SECONDS",
+            help=f"deadline per host, OCSP wait included ({int(DEFAULT_HOST_TIMEOUT)})",
         )
         parser.set_defaults(func=main_ops, op=name)  # fmt: skip
         return parser
@@ -863,6 +932,11 @@ DESCRIPTIONS = {
         "neither revokes anything."
     ),
 }
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -917,37 +991,82 @@ def main_ops(args: argparse.Namespace) -> int:
         reason=getattr(args, "reason", None),
         warn_days=int(getattr(args, "warn_days", 21)),
         crit_days=int(getattr(args, "crit_days", 7)),
+        retries=int(getattr(args, "retries", DEFAULT_RETRIES)),
+        host_timeout=float(getattr(args, "host_timeout", DEFAULT_HOST_TIMEOUT)),
     )
     started = ctx.now()
     view = make_view(err, quiet=False)
-    runs = run_fleet(
-        hosts,
-        lambda host, report: WORKERS[op](host, ctx, report),
-        on_crash=lambda host, exc: _crashed(host, op, exc, ctx),
-        outcome=lambda r: progress_outcome(r, ctx),
-        parallel=int(args.parallel),
-        view=view,
-    )
-    finished = ctx.now()
-    _write_history(runs, ctx, err)
-    if args.json:
-        doc = {
-            "poshbridge": __version__,
-            "command": op,
-            "dry_run": ctx.dry_run,
-            "started": _iso(started),
-            "finished": _iso(finished),
-            "hosts": [r.to_json() for r in runs],
-        }
-        text = safe_json_text(json.dumps(doc, indent=2, ensure_ascii=False, default=str))
-        sys.stdout.write(scrub(text, ctx.secrets) + "\n")
-    else:
-        render(console, runs, op=op, lang=str(args.lang), dry_run=ctx.dry_run, secrets=ctx.secrets)
-        ok_names = {r.host for r in runs if r.ok}
-        done = [h for h in hosts if h.name in ok_names]
-        if op == "setup" and not ctx.dry_run and done:
-            console.print(setup_next_line(done, [h.name for h in done]), markup=False, soft_wrap=True)
+    ticker = Ticker().start()
+    history_written = threading.Event()
+
+    def work(host: HostConfig, report: Report) -> HostRun:
+        if ctx.stop.is_set():  # no new host after the first SIGINT/SIGTERM
+            result = not_started(host, op, ctx)
+        else:
+            control = ctx.control(host.name)
+            control.report = report
+            control.started = control.clock()
+            ticker.add(control)
+            try:
+                result = WORKERS[op](host, ctx, control.set_phase)
+            finally:
+                ticker.remove(control)
+        ctx.results[host.name] = result
+        return result
+
+    def write_known_history() -> None:  # the second signal: what is known, then exit
+        if not history_written.is_set():
+            history_written.set()
+            known = [ctx.results.get(h.name) or not_started(h, op, ctx, "running") for h in hosts]
+            _write_history(known, ctx, err)
+
+    def notify(text: str) -> None:
+        err.print(text, markup=False)
+
+    with InterruptHandler(ctx.stop, notify=notify, on_second=write_known_history):
+        try:
+            runs = run_fleet(
+                hosts,
+                work,
+                on_crash=lambda host, exc: _crashed(host, op, exc, ctx),
+                outcome=lambda r: progress_outcome(r, ctx),
+                parallel=int(args.parallel),
+                view=view,
+            )
+        finally:
+            ticker.stop()
+        finished = ctx.now()
+        if not history_written.is_set():
+            history_written.set()
+            _write_history(runs, ctx, err)
+        if args.json:
+            doc = {
+                "poshbridge": __version__,
+                "command": op,
+                "dry_run": ctx.dry_run,
+                "started": _iso(started),
+                "finished": _iso(finished),
+                "hosts": [r.to_json() for r in runs],
+            }
+            text = safe_json_text(json.dumps(doc, indent=2, ensure_ascii=False, default=str))
+            sys.stdout.write(scrub(text, ctx.secrets) + "\n")
+        else:
+            render(console, runs, op=op, lang=str(args.lang), dry_run=ctx.dry_run, secrets=ctx.secrets)
+            ok_names = {r.host for r in runs if r.ok}
+            done = [h for h in hosts if h.name in ok_names]
+            if op == "setup" and not ctx.dry_run and done and not ctx.stop.is_set():
+                console.print(setup_next_line(done, [h.name for h in done]), markup=False, soft_wrap=True)
+        if ctx.stop.is_set():
+            return EXIT_INTERRUPTED
     return EXIT_FAILED if any(not r.ok for r in runs) else EXIT_OK
+
+
+def not_started(host: HostConfig, op: str, ctx: Context, state: str = "not started") -> HostRun:
+    """A host the interruption kept from starting (or, after a second signal, from finishing)."""
+    run = HostRun(host.name, op, started=ctx.now())
+    run.fail("interrupted", "interrupted", f"{state} when the run was interrupted")
+    _finish(run, ctx)
+    return run
 
 
 def progress_outcome(run: HostRun, ctx: Context) -> tuple[bool, str]:
@@ -1010,6 +1129,7 @@ def _write_history(runs: Sequence[HostRun], ctx: Context, err: Console) -> None:
                 "started": _iso(run.started),
                 "finished": _iso(run.finished),
                 "ok": run.ok,
+                "outcome": run.outcome,
                 "dry_run": ctx.dry_run,
                 "summary": run.summary,
                 "steps": [{"name": s.name, "status": s.status} for s in run.steps],

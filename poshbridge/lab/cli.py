@@ -157,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--hang-next", action="store_true", default=None, help="never answer the next WSMan request"
     )
     fault.add_argument(
+        "--statement-delay-ms",
+        type=int,
+        metavar="N",
+        help="every statement waits N ms before it runs (a slow host; Stop ends the wait)",
+    )
+    fault.add_argument(
         "--acme-error",
         metavar="TYPE:DETAIL",
         help="the next ACME order fails with this problem (e.g. rejectedIdentifier:no way)",
@@ -532,6 +538,8 @@ def cmd_fault(args: argparse.Namespace, out: Console, err: Console) -> int:
         body["hang_next"] = True
     if args.iis_administration_inbox is not None:
         body["iis_administration_inbox"] = args.iis_administration_inbox
+    if args.statement_delay_ms is not None:
+        body["statement_delay_ms"] = args.statement_delay_ms
     if args.acme_error is not None:
         try:
             body["acme_error_next_order"] = parse_acme_error(args.acme_error)

@@ -67,6 +67,9 @@ class FaultConfig:
     fault_500_next: int = 0  # the next N WSMan requests get a 500 SOAP fault (w:InternalError)
     auth_fail: bool = False  # every authentication attempt is refused (401)
     hang_next: bool = False  # the next WSMan request never answers (until the client gives up)
+    statement_delay_ms: int = 0  # every statement of a pipeline waits this long first (Stop ends it)
+    fault_500_action: str = ""  # one 500 fault for a request of this WSMan action (e.g. "Command") ...
+    fault_500_skip: int = 0  # ... after letting this many requests of that action through
     acme_error_next_order: dict[str, Any] | None = None  # {"type", "detail", "status"} for the next order
     # Windows Server 2016: only the in-box IISAdministration 1.0.0.0 (Set-IISCertificate needs >= 1.1.0.0
     # from the PowerShell Gallery; Install-Module IISAdministration adds it)

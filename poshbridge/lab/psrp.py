@@ -57,6 +57,7 @@ from psrpcore.types import (
     add_note_property,
 )
 
+from poshbridge.lab import clixml_compat
 from poshbridge.lab.engine.contract import (
     PSCUSTOMOBJECT,
     CommandCall,
@@ -71,6 +72,7 @@ from poshbridge.lab.host import TwinHost
 from poshbridge.lab.wsman import iso_duration, run_time
 
 log = logging.getLogger(__name__)
+clixml_compat.install()  # ToString encoded as PowerShell does (psrpcore 0.3.1 writes it raw)
 
 InvokeFn = Callable[[TwinHost, RunspaceState, list[list[CommandCall]], list[Any], PipelineSink], None]
 

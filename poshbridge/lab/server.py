@@ -29,6 +29,7 @@ from poshbridge.lab.auth import (
 from poshbridge.lab.host import TwinHost
 from poshbridge.lab.psrp import InvokeFn, ShellRegistry
 from poshbridge.lab.wsman import (
+    MAX_ENVELOPE_SIZE_KB,
     RequestContext,
     WSManFault,
     WSManRequest,
@@ -41,7 +42,13 @@ from poshbridge.lab.wsman import (
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 64 * 1024 * 1024
+# A request body larger than the service's MaxEnvelopeSizekb (plus the encryption framing around a
+# sealed envelope) is refused from its Content-Length, before any of it is read.
+MAX_BODY = MAX_ENVELOPE_SIZE_KB * 1024 + 64 * 1024
+# http.sys (which serves WinRM on Windows) closes a connection that sends no request, or sends its
+# headers too slowly, after 120 s (its IdleConnectionTimeout / HeaderWaitTimeout defaults, shown by
+# `netsh http show timeout`). The lab does the same for every socket read, on HTTP and HTTPS alike.
+READ_TIMEOUT = 120.0
 
 
 def default_invoke(*args: Any) -> None:
@@ -55,6 +62,7 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     block_on_close = False
+    request_queue_size = 128  # socketserver's default of 5 drops connections under a parallel fleet
 
     def __init__(self, listener: WinRMListener, port: int) -> None:
         self.listener = listener
@@ -75,10 +83,12 @@ class _Handler(BaseHTTPRequestHandler):
         listener = self.server.listener
         self.listener = listener
         if listener.tls is not None:
-            self.request.settimeout(10)
+            self.request.settimeout(min(10.0, listener.read_timeout))
             self.request = listener.tls.wrap_socket(self.request, server_side=True)
-            self.request.settimeout(None)
         super().setup()
+        # every socket read (request line, headers, body), on HTTP as on HTTPS: a read that waits
+        # longer ends the connection (handle_one_request treats the timeout as "close")
+        self.connection.settimeout(listener.read_timeout)
         self.auth = ConnectionAuth(listener.username, listener.password, tls=listener.tls is not None)
         listener._register(self)
         with listener.host.lock:
@@ -124,12 +134,14 @@ class _Handler(BaseHTTPRequestHandler):
         host = listener.host
         with host.lock:
             host.counters.http_requests += 1
-        length = int(self.headers.get("Content-Length") or 0)
-        if length < 0 or length > MAX_BODY:
-            self._plain(413, b"")
-            self.close_connection = True
+        length = self._content_length()
+        if length is None:
             return
-        body = self.rfile.read(length) if length else b""
+        try:
+            body = self.rfile.read(length) if length else b""
+        except TimeoutError:
+            self.close_connection = True  # the body did not arrive in time: drop the connection
+            return
         if self.path.split("?", 1)[0].rstrip("/").lower() != "/wsman":
             self._plain(404, b"")
             return
@@ -163,6 +175,24 @@ class _Handler(BaseHTTPRequestHandler):
             soap = body
         self._soap(soap, sealed, decision.headers)
 
+    def _content_length(self) -> int | None:
+        """The request's Content-Length, checked before the body is read: a missing length with a
+        chunked body is 411, a malformed one 400, one above :data:`MAX_BODY` 413 (the connection is
+        closed then, the body never read). None when the request was answered here."""
+        if self.headers.get("Transfer-Encoding"):
+            status = 411
+        else:
+            raw = (self.headers.get("Content-Length") or "0").strip()
+            if not raw.isdigit() or len(raw) > 12:
+                status = 400
+            elif int(raw) > self.listener.max_body:
+                status = 413
+            else:
+                return int(raw)
+        self._plain(status, b"", [("Connection", "close")])
+        self.close_connection = True
+        return None
+
     def _soap(self, soap: bytes, sealed: bool, extra_headers: list[tuple[str, str]]) -> None:
         listener = self.listener
         host = listener.host
@@ -179,6 +209,12 @@ class _Handler(BaseHTTPRequestHandler):
                 fail = faults.fault_500_next > 0
                 if fail:
                     faults.fault_500_next -= 1
+                if faults.fault_500_action and faults.fault_500_action == request.short_action:
+                    if faults.fault_500_skip > 0:
+                        faults.fault_500_skip -= 1
+                    else:
+                        faults.fault_500_action = ""
+                        fail = True
                 drop = faults.drop_next_receive and request.short_action == "Receive"
                 if drop:
                     faults.drop_next_receive = False
@@ -269,6 +305,8 @@ class WinRMListener:
         self.username = username
         self.password = password
         self.invoke = invoke
+        self.read_timeout = READ_TIMEOUT  # seconds a socket read may wait (tests lower it)
+        self.max_body = MAX_BODY  # bytes of request body accepted (from Content-Length)
         self.shells = ShellRegistry(host, invoke)
         self.service = WSManService(self.shells, machine=host.name)
         self._stopping = threading.Event()

@@ -15,7 +15,11 @@ ends, so the session reaches a little further in (``poshbridge/remote/session.py
   one carried by a Failed PIPELINE_STATE too;
 - ``WSMan.transport``: the object whose ``send(bytes) -> bytes`` carries every WSMan envelope
   (:func:`use_transport`: tests replay real Windows answers through it);
-- WSMan fault code 2150858793 (OperationTimeout) means "poll again", as pypsrp's own poll_invoke does.
+- WSMan fault code 2150858793 (OperationTimeout) means "poll again", as pypsrp's own poll_invoke does;
+- ``RunspacePool._serializer`` (:func:`serializer`), wrapped to repair raw control characters;
+- ``_TransportHTTP.read_timeout`` and ``.encryption`` (:func:`set_read_timeout`,
+  :func:`forget_encryption`): the per-host deadline bounds each request, and a retried request opens a
+  new connection.
 
 tests/remote/test_pypsrp_hooks.py checks each name and signature against the installed pypsrp and
 fails with the name that changed; tests/remote/test_session_replay.py checks their behaviour against
@@ -56,3 +60,28 @@ def output_value(payload: Any) -> Any:
 def use_transport(wsman: Any, transport: Any) -> None:
     """Send ``wsman``'s envelopes through ``transport`` (``send(bytes, **kw) -> bytes``, ``close()``)."""
     wsman.transport = transport
+
+
+def serializer(pool: Any) -> Any:
+    """The pool's ``Serializer`` (``RunspacePool._serializer``): the session wraps its ``deserialize``
+    (poshbridge.remote.clixml_guard) to repair raw control characters a host sent."""
+    return pool._serializer
+
+
+def read_timeout(transport: Any) -> float:
+    """The HTTP read timeout of pypsrp's transport (``_TransportHTTP.read_timeout``); 30 s for a
+    transport without one (a test's replay stub)."""
+    return float(getattr(transport, "read_timeout", 30.0))
+
+
+def set_read_timeout(transport: Any, seconds: float) -> None:
+    """Bound the next request's wait (pypsrp reads ``read_timeout`` on every send)."""
+    if hasattr(transport, "read_timeout"):
+        transport.read_timeout = seconds
+
+
+def forget_encryption(transport: Any) -> None:
+    """Drop the message-encryption context (``_TransportHTTP.encryption``): the next request opens a new
+    connection and authenticates again (NTLM/Kerberos contexts belong to one connection)."""
+    if hasattr(transport, "encryption"):
+        transport.encryption = None

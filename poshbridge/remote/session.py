@@ -27,15 +27,27 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
+from pypsrp.complex_objects import PSInvocationState
 from pypsrp.exceptions import WSManFaultError
 from pypsrp.messages import MessageType
 from pypsrp.powershell import PowerShell
+from pypsrp.shell import SignalCode
 
 from poshbridge.inventory.model import HostConfig
 from poshbridge.powershell.command import SWITCH, Batch, Secret, SecureSecret, secrets_in
-from poshbridge.remote import pypsrp_hooks
+from poshbridge.remote import clixml_guard, pypsrp_hooks
+from poshbridge.remote.control import HostControl, HostTimeout, Interrupted
+from poshbridge.remote.remote_text import visible
+from poshbridge.remote.retry import is_transient
 
-ConnectionKind = Literal["unreachable", "auth", "tls", "timeout", "dropped", "protocol", "config"]
+ConnectionKind = Literal[
+    "unreachable", "auth", "tls", "timeout", "dropped", "protocol", "config", "interrupted"
+]
+# WSMan requests that only read the server's state: re-sent after a transient failure. Command, Send,
+# Signal, Create and Delete are never re-sent (a Create is retried as a whole new connection).
+REPOLLABLE_ACTIONS = frozenset({"Receive", "Get"})
+CLEANUP_ACTIONS = frozenset({"Delete", "Signal"})  # sent even after the host's deadline passed
+STOP_WAIT_SECONDS = 15.0  # after the PSRP stop signal: how long to wait for the Stopped state
 
 # Properties never returned, whatever object carries them (secrets and private keys).
 DROPPED_PROPERTIES = frozenset({"pfxpass", "pfxpassb64u", "sskey", "vaultguid"})
@@ -61,9 +73,17 @@ class RemoteConnectionError(Exception):
         self.kind: ConnectionKind = kind
         self.host = host
         self.message = message
+        self.transient = False  # a second attempt could succeed (set when it was not allowed)
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "host": self.host, "message": self.message}
+
+
+class RemoteInterrupted(RemoteConnectionError):
+    """SIGINT/SIGTERM: the run was stopped (a running pipeline got the PSRP stop signal)."""
+
+    def __init__(self, host: str, message: str) -> None:
+        super().__init__("interrupted", host, message)
 
 
 class InsecureConfigError(ValueError):
@@ -429,10 +449,12 @@ class HostSession:
         password: Secret | None = None,
         warn: Callable[[str], None] | None = None,
         transport: Any = None,
+        control: HostControl | None = None,
     ) -> None:
         """``transport``: carries the WSMan envelopes instead of pypsrp's HTTP transport (tests replay
         recorded Windows answers through it; see :func:`pypsrp_hooks.use_transport`)."""
         self.host = host
+        self.control = control or HostControl()
         self.insecure = insecure
         self.base_dir = Path(base_dir)
         self._password = password
@@ -514,21 +536,33 @@ class HostSession:
             raise RemoteConnectionError("config", self.host.name, str(exc)) from None
         except SecretError as exc:  # the message names the reference, never a value
             raise RemoteConnectionError("config", self.host.name, f"winrm.password: {exc}") from None
+        attempt = 0
         try:
-            self._wsman = WSMan(**kwargs)
-            if self._transport is not None:
-                pypsrp_hooks.use_transport(self._wsman, self._transport)
-            pool = RunspacePool(self._wsman, configuration_name=self.host.winrm.configuration_name)
-            # SecureStrings must never come back as clear text: pypsrp would decrypt them once keys
-            # are exchanged, so every SecureString is replaced by a marker that conversion drops.
-            pypsrp_hooks.guard_secure_strings(pool, DROPPED)
-            pool.open()
-            self._pool = pool
-        except RemoteConnectionError:
-            raise
-        except Exception as exc:
-            self._close_transport()
-            raise classify_connection_error(exc, self.host.name, self._scrub) from None
+            while True:
+                self._guard("connecting")
+                try:
+                    self._wsman = WSMan(**kwargs)
+                    if self._transport is not None:
+                        pypsrp_hooks.use_transport(self._wsman, self._transport)
+                    self._watch(self._wsman)
+                    pool = RunspacePool(self._wsman, configuration_name=self.host.winrm.configuration_name)
+                    # SecureStrings must never come back as clear text: pypsrp would decrypt them once
+                    # keys are exchanged, so every SecureString is replaced by a marker conversion drops.
+                    pypsrp_hooks.guard_secure_strings(pool, DROPPED)
+                    clixml_guard.install(pypsrp_hooks.serializer(pool))
+                    pool.open()
+                    self._pool = pool
+                    return
+                except RemoteConnectionError:
+                    self._close_transport()
+                    raise
+                except Exception as exc:
+                    self._close_transport()
+                    if self._may_retry(exc, attempt):
+                        attempt += 1
+                        self._pause(attempt, "connecting", exc)
+                        continue
+                    raise self._classify(exc) from None
         finally:
             kwargs.pop("password", None)
 
@@ -540,6 +574,83 @@ class HostSession:
         table = data.get("PSVersionTable") if isinstance(data, dict) else None
         edition = table.get("PSEdition") if isinstance(table, dict) else None
         return "Core" if str(edition or "").lower() == "core" else "Desktop"
+
+    def reopen(self) -> None:
+        """A new connection and runspace pool (after a transient failure of the old one)."""
+        self.close()
+        self._keys_exchanged = False
+        self.open()
+
+    # -- retries, deadline, stop
+    def _guard(self, where: str) -> None:
+        try:
+            self.control.check(where)
+        except (Interrupted, HostTimeout) as exc:
+            raise self._classify(exc) from None
+
+    def _may_retry(self, exc: BaseException, attempt: int) -> bool:
+        return (
+            is_transient(exc)
+            and attempt < self.control.policy.retries
+            and not self.control.stop.is_set()
+            and self.control.remaining() > 1
+        )
+
+    def _pause(self, attempt: int, what: str, exc: BaseException) -> None:
+        self.control.retried += 1
+        try:
+            self.control.pause(self.control.policy.delay(attempt), f"{what}: {type(exc).__name__}")
+        except Interrupted as stopped:
+            raise self._classify(stopped) from None
+
+    def _classify(self, exc: BaseException) -> RemoteConnectionError:
+        if isinstance(exc, Interrupted):
+            return RemoteInterrupted(self.host.name, str(exc))
+        if isinstance(exc, HostTimeout):
+            return RemoteConnectionError("timeout", self.host.name, str(exc))
+        return classify_connection_error(exc, self.host.name, self._scrub)
+
+    def _watch(self, wsman: Any) -> None:
+        """Every WSMan request: bounded by the host's deadline, shown while it is waited for, and
+        re-sent after a transient failure when it only reads (Receive, Get)."""
+        original = wsman.invoke
+        transport = wsman.transport
+        base_read_timeout = pypsrp_hooks.read_timeout(transport)
+        control = self.control
+
+        def invoke(
+            action: str,
+            resource_uri: str,
+            resource: Any,
+            option_set: Any = None,
+            selector_set: Any = None,
+            timeout: int | None = None,
+            *,
+            retries_on_read_timeout: int = 0,
+        ) -> Any:
+            name = action.rsplit("/", 1)[-1]
+            if name in CLEANUP_ACTIONS:  # closing the shell / stopping: even past the deadline, briefly
+                pypsrp_hooks.set_read_timeout(transport, min(base_read_timeout, 10.0))
+                return original(action, resource_uri, resource, option_set, selector_set, timeout)
+            attempt = 0
+            while True:
+                if control.remaining() <= 0:
+                    raise HostTimeout(control.host_timeout, f"{control.phase} ({name})")
+                pypsrp_hooks.set_read_timeout(transport, control.bounded(base_read_timeout))
+                try:
+                    with control.waiting(name):
+                        return original(action, resource_uri, resource, option_set, selector_set, timeout)
+                except Exception as exc:
+                    if control.remaining() <= 0 and is_transient(exc):
+                        raise HostTimeout(control.host_timeout, f"{control.phase} ({name})") from None
+                    if name not in REPOLLABLE_ACTIONS or not self._may_retry(exc, attempt):
+                        raise
+                    attempt += 1
+                    pypsrp_hooks.forget_encryption(transport)  # a new connection authenticates again
+                    control.retried += 1
+                    control.pause(control.policy.delay(attempt), f"{name}: {type(exc).__name__}")
+
+        wsman.invoke = invoke
 
     def close(self) -> None:
         pool, self._pool = self._pool, None
@@ -555,12 +666,31 @@ class HostSession:
                 wsman.close()
 
     # -- running
-    def run(self, batch: Batch) -> BatchResult:
-        """Send ``batch`` as one invocation; return per-statement output and records."""
+    def run(self, batch: Batch, *, idempotent: bool = False) -> BatchResult:
+        """Send ``batch`` as one invocation; return per-statement output and records.
+
+        ``idempotent``: the batch only reads, so after a transient failure it is sent again on a new
+        connection. A batch that changes the host is never re-sent (the caller re-reads and re-plans).
+        A stop request (Ctrl-C) starts no new batch and stops a running one with the PSRP stop signal."""
         if self._pool is None:
             raise RemoteConnectionError("protocol", self.host.name, "session is not open")
         if not batch.statements:
             return BatchResult()
+        attempt = 0
+        while True:
+            self._guard(self.control.phase)
+            try:
+                return self._run_once(batch)
+            except _Transient as failed:
+                if not idempotent or not self._may_retry(failed.exc, attempt):
+                    error = self._classify(failed.exc)
+                    error.transient = True
+                    raise error from None
+                attempt += 1
+                self._pause(attempt, "reading", failed.exc)
+                self.reopen()
+
+    def _run_once(self, batch: Batch) -> BatchResult:
         for secret in secrets_in([value for s in batch.statements for c in s.cmds for _k, value in c.params]):
             # a cmdlet may echo a bound value in its error text (a binding error, an ACME message)
             if secret.reveal() not in self._secret_texts:
@@ -573,7 +703,7 @@ class HostSession:
                 raise classify_connection_error(exc, self.host.name, self._scrub) from None
             self._keys_exchanged = True
         nonce = "pb" + _secrets.token_hex(8)
-        ps = _TrackedPowerShell(self._pool, nonce)
+        ps = _TrackedPowerShell(self._pool, nonce, self.control.stop.is_set)
         for index, statement in enumerate(batch.statements):
             ps.add_cmdlet("Write-Output").add_parameter("InputObject", f"{nonce}:{index}")
             ps.add_statement()
@@ -590,11 +720,27 @@ class HostSession:
             ps.add_statement()
         try:
             ps.invoke()
+        except (Interrupted, HostTimeout) as exc:
+            raise self._classify(exc) from None
+        except clixml_guard.UnreadableMessage as exc:
+            raise RemoteConnectionError("protocol", self.host.name, str(exc)) from None
         except Exception as exc:
-            raise classify_connection_error(exc, self.host.name, self._scrub) from None
+            if clixml_guard.is_unparsed_message_error(exc):
+                raise RemoteConnectionError(
+                    "protocol", self.host.name, "the host sent a PSRP message that is not well-formed XML"
+                ) from None
+            if is_transient(exc):
+                raise _Transient(exc) from None
+            raise self._classify(exc) from None
         finally:
             ps.clear_commands()  # the revealed parameter values go with it
         self.batches_sent += 1
+        if ps.stop_sent:
+            raise RemoteInterrupted(
+                self.host.name,
+                f"interrupted while {self.control.phase}: the running statements were stopped on the host"
+                f" ({'Stopped' if ps.state == PSInvocationState.STOPPED else 'no Stopped state seen'})",
+            )
         return self._result(batch, ps)
 
     def _result(self, batch: Batch, ps: _TrackedPowerShell) -> BatchResult:
@@ -620,7 +766,7 @@ class HostSession:
             owner = owners[position] if position < len(owners) else ps.current
             terminating = bool(ps.had_errors) and position == len(errors) - 1 and ps.state_error_seen
             error = convert_error(record, terminating=terminating, statement=owner if owner >= 0 else None)
-            scrub_error(error, self._scrub)
+            scrub_error(error, lambda text: visible(self._scrub(text)))
             result.errors.append(error)
             if 0 <= owner < len(statements):
                 statements[owner].errors.append(error)
@@ -628,7 +774,7 @@ class HostSession:
             records = list(getattr(ps.streams, stream))
             stream_owners = ps.owners[stream]
             for position, record in enumerate(records):
-                text = self._scrub(_record_text(record))
+                text = visible(self._scrub(_record_text(record)))
                 getattr(result, "warnings" if stream == "warning" else stream).append(text)
                 owner = stream_owners[position] if position < len(stream_owners) else ps.current
                 if 0 <= owner < len(statements):
@@ -639,17 +785,28 @@ class HostSession:
         return result
 
 
-class _TrackedPowerShell(PowerShell):
-    """PowerShell that remembers, for every record, the statement running when it arrived."""
+class _Transient(Exception):
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(str(exc))
+        self.exc = exc
 
-    def __init__(self, pool: Any, nonce: str) -> None:
+
+class _TrackedPowerShell(PowerShell):
+    """PowerShell that remembers, for every record, the statement running when it arrived, and that
+    stops the pipeline on the host (PSRP stop signal) when ``stop_requested`` turns true."""
+
+    def __init__(self, pool: Any, nonce: str, stop_requested: Callable[[], bool] = lambda: False) -> None:
         super().__init__(pool)
+        self.stop_requested = stop_requested
+        self.stop_sent = False
+        self.stop_deadline = 0.0
         self.nonce = nonce
         self.current = -1
         self.state_error_seen = False
         self.owners: dict[str, list[int]] = {s: [] for s in ("error", "warning", "verbose", "information")}
 
     def poll_invoke(self, timeout: int | None = None) -> None:
+        self._stop_if_requested()
         try:
             responses = pypsrp_hooks.receive(self.runspace_pool, self.id, timeout)
         except WSManFaultError as err:
@@ -674,6 +831,22 @@ class _TrackedPowerShell(PowerShell):
         while len(self.owners["error"]) < len(self.streams.error):
             self.owners["error"].append(state_owner)
             self.state_error_seen = True
+
+    def _stop_if_requested(self) -> None:
+        """The first poll after a stop request sends the PSRP stop signal (WSMan Signal with the
+        PowerShell ctrl_c code, as pypsrp's ``PowerShell.stop``) and keeps polling for the Stopped
+        state; a host that does not answer in time is left behind."""
+        import time
+
+        if self.stop_sent:
+            if time.monotonic() > self.stop_deadline:
+                raise Interrupted("waiting for the host to stop the running statements")
+            return
+        if not self.stop_requested() or self.state != PSInvocationState.RUNNING:
+            return
+        self.stop_sent = True
+        self.stop_deadline = time.monotonic() + STOP_WAIT_SECONDS
+        self.runspace_pool.shell.signal(SignalCode.PS_CTRL_C, str(self.id).upper())
 
 
 _STREAM_OF = {

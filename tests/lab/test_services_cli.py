@@ -187,7 +187,8 @@ def test_fault_cli_and_management_api(lab: LabHandle, lab_host: str) -> None:
     assert run_lab_cli("fault", lab_host, "--dir", str(lab.dir), "--clear").returncode == 0
     assert lab.faults(lab_host) == {
         "latency_ms": 0, "drop_next_receive": False, "fault_500_next": 0, "auth_fail": False,
-        "hang_next": False, "acme_error_next_order": None, "iis_administration_inbox": False,
+        "hang_next": False, "statement_delay_ms": 0, "fault_500_action": "", "fault_500_skip": 0,
+        "acme_error_next_order": None, "iis_administration_inbox": False,
     }
     assert run_lab_cli("fault", lab_host, "--dir", str(lab.dir), "--iis-administration-inbox").returncode == 0
     assert lab.faults(lab_host)["iis_administration_inbox"] is True

@@ -117,3 +117,20 @@ def test_use_transport_replaces_the_object_wsman_sends_through() -> None:
         pass
     else:  # pragma: no cover - the assertion is the failure
         raise AssertionError("WSMan no longer sends through .transport")
+
+
+def test_the_transport_has_the_read_timeout_and_encryption_the_deadline_and_retries_use() -> None:
+    wsman = WSMan("replay.invalid", username="u", password="p", auth="basic", ssl=True, read_timeout=33)
+    transport = wsman.transport
+    assert hasattr(transport, "read_timeout"), "_TransportHTTP.read_timeout changed"
+    assert hasattr(transport, "encryption"), "_TransportHTTP.encryption changed"
+    assert pypsrp_hooks.read_timeout(transport) == 33
+    pypsrp_hooks.set_read_timeout(transport, 5.0)
+    assert transport.read_timeout == 5.0
+    pypsrp_hooks.forget_encryption(transport)
+    assert transport.encryption is None
+
+
+def test_the_serializer_is_the_pools_and_its_deserialize_can_be_wrapped() -> None:
+    serializer = pypsrp_hooks.serializer(_pool())
+    assert callable(getattr(serializer, "deserialize", None)), "Serializer.deserialize changed"

@@ -30,6 +30,8 @@ from poshbridge.poshacme import calls
 from poshbridge.poshacme.model import PAAccount, PACertificate
 from poshbridge.poshacme.problems import problem_from_exception_data
 from poshbridge.powershell.command import SWITCH, Batch, Cmd, Secret
+from poshbridge.remote.control import HostControl
+from poshbridge.remote.retry import RetryPolicy
 from poshbridge.remote.session import HostSession, RemoteConnectionError
 
 PFX_PASSWORD = "Sentinel-Pfx-Pw-4242"
@@ -339,8 +341,10 @@ def test_basic_over_http_needs_insecure(lab: LabHandle, prepared: Prepared) -> N
 
 
 def test_a_dropped_connection_is_classified(lab: LabHandle, lab_host: str) -> None:
+    # with retries (the default) a dropped Receive is polled again: tests/remote/test_faults_lab.py
+    no_retries = HostControl(policy=RetryPolicy(retries=0))
     try:
-        with open_session(lab, host_config(lab, lab_host)) as session:
+        with open_session(lab, host_config(lab, lab_host), control=no_retries) as session:
             lab.faults(lab_host, drop_next_receive=True)
             with pytest.raises(RemoteConnectionError) as caught:
                 session.run(Batch().add(Cmd.of("Write-Output", InputObject="x")))

@@ -92,6 +92,9 @@ def invoke(
     ensure_env(host, runspace)
     batching = len(statements) > 1
     for index, statement in enumerate(statements):
+        delay = host.faults.statement_delay_ms
+        if delay > 0:  # fault injection: a slow host; a Stop (runspace.cancel) ends the wait
+            runspace.cancel.wait(delay / 1000.0)
         try:
             run_statement(
                 host, runspace, statement, input_objects if index == 0 and input_objects else None, sink

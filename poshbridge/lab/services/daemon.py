@@ -665,7 +665,10 @@ def update_faults(faults: FaultConfig, body: dict[str, Any]) -> None:
         if key in ("drop_next_receive", "auth_fail", "hang_next", "iis_administration_inbox"):
             if not isinstance(value, bool):
                 raise _ManagementError(400, f"{key} must be true or false")
-        elif key in ("latency_ms", "fault_500_next"):
+        elif key == "fault_500_action":
+            if not isinstance(value, str) or len(value) > 40:
+                raise _ManagementError(400, f"{key} must be a WSMan action name such as Command")
+        elif key in ("latency_ms", "fault_500_next", "statement_delay_ms", "fault_500_skip"):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise _ManagementError(400, f"{key} must be a non-negative integer")
         elif (

@@ -373,6 +373,10 @@ class _SiteHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     block_on_close = False
+    # socketserver's default listen backlog is 5: with 50 twins set up at once, Pebble's ~100
+    # concurrent http-01 requests to the shared front overflowed it and some validations timed out
+    # ("context deadline exceeded ... awaiting headers"). IIS (http.sys) queues far more.
+    request_queue_size = 1024
 
     def __init__(self, port: int, router: Router, tls: ssl.SSLContext | None, label: str) -> None:
         self.router = router
