@@ -51,7 +51,7 @@ def render_records(
     wrap_set = set(wrap)
     styles = styles or {}
     # remote text: control characters made visible before widths are measured
-    rows = [[safe_text(cell) for cell in row] for row in rows]
+    rows = [[safe_text(cell, keep_newlines=True) for cell in row] for row in rows]
     if required_width(columns, rows, wrap_set) <= console.width:
         table = Table(title=title, title_justify="left")
         for name in columns:

@@ -44,12 +44,12 @@ def _event(record: int, outcome: str, provider: str = "poshbridge") -> dict[str,
 def test_the_calls_are_cmdlets_with_parameters() -> None:
     assert (
         get_event_source().render()
-        == "Get-WinEvent -ListProvider 'poshbridge' -ErrorAction 'SilentlyContinue'"
+        == "Get-WinEvent -ListProvider @('poshbridge') -ErrorAction 'SilentlyContinue'"
     )
-    assert new_event_source().render() == "New-EventLog -LogName 'Application' -Source 'poshbridge'"
+    assert new_event_source().render() == "New-EventLog -LogName 'Application' -Source @('poshbridge')"
     rendered = get_run_events(10).render()
     assert rendered.startswith("Get-WinEvent -FilterHashtable @{")
-    assert "ProviderName='poshbridge'" in rendered and "-MaxEvents 10" in rendered
+    assert "'ProviderName'='poshbridge'" in rendered and "-MaxEvents 10" in rendered
 
 
 def test_source_registered() -> None:

@@ -245,7 +245,9 @@ def test_a_host_without_posh_acme_state_is_a_fact_not_a_failure(
     assert messages == {"env": [], "accounts": no_server, "orders": no_server, "certificate": no_server}
 
     status = cli(lab.inventory, state, "status", lab_host, "--json")
-    assert status.host(lab_host)["errors"] == [], status
+    # the health model judges such a host (not set up: CRIT); the reads themselves are no errors
+    errors = status.host(lab_host)["errors"]
+    assert [(e["step"], e["kind"]) for e in errors] == [("health", "not-set-up")], status
     dry = cli(lab.inventory, state, "setup", lab_host, "--dry-run", "--json")
     assert dry.code == 0 and dry.host(lab_host)["errors"] == [], dry
     audit = cli(lab.inventory, state, "audit", lab_host, "--json")
@@ -312,7 +314,7 @@ def test_connection_failures_are_per_host_and_others_succeed(lab: LabHandle, tmp
         assert run.code == 1, run
         # the good host was read and judged by the health model (a fresh twin has no certificate)
         assert [e for e in run.host(good)["errors"] if e["step"] != "health"] == [], run
-        assert "no-certificate" in [r["code"] for r in run.host(good)["objects"]["health"]["reasons"]], run
+        assert "not-set-up" in [r["code"] for r in run.host(good)["objects"]["health"]["reasons"]], run
         failed = (auth, dropped, unreachable)
         kinds = {n: [e["kind"] for e in run.host(n)["errors"] if e["step"] == "connect"] for n in failed}
         assert kinds == {auth: ["auth"], dropped: ["dropped"], unreachable: ["unreachable"]}, run
@@ -468,7 +470,7 @@ def test_pfx_password_is_sent_as_a_securestring_and_never_shown(lab: LabHandle, 
         dry = cli(inventory, tmp_path / "state", "setup", name, "--dry-run", "--json")
         assert dry.code == 0, dry
         commands = [c for s in dry.host(name)["steps"] for c in s["commands"]]
-        assert any(c.startswith("New-PACertificate ") and "-PfxPassSecure ********" in c for c in commands), (
+        assert any(c.startswith("New-PACertificate ") and "-PfxPassSecure '********'" in c for c in commands), (
             commands
         )
         run = cli(inventory, tmp_path / "state", "setup", name, "--json")

@@ -238,7 +238,7 @@ def test_audit_of_a_host_never_set_up_says_not_set_up() -> None:
     verdict = evaluate(facts, now=NOW)
     assert verdict.level == CRIT
     assert [r.code for r in verdict.reasons if r.level == CRIT] == ["not-set-up"]
-    assert "not set up" in verdict.summary and "poshbridge setup host02" in verdict.summary
+    assert "not set up" in verdict.summary and "poshbridge setup host02" in verdict.reasons[0].fix
     assert "SSL" not in verdict.summary
 
 

@@ -434,7 +434,7 @@ def test_event_source_is_registered_with_new_eventlog_when_missing() -> None:
     missing = plan_setup(HOST, configured(event_source=False), DESIRED)
     step = next(s for s in missing.steps if s.name == "event-source")
     assert step.status == "changed"
-    assert step.commands == ["New-EventLog -LogName 'Application' -Source 'poshbridge'"]
+    assert step.commands == ["New-EventLog -LogName 'Application' -Source @('poshbridge')"]
     assert statuses(plan_setup(HOST, configured(event_source=None), DESIRED))["event-source"] == "pending"
     assert statuses(plan_setup(HOST, configured(), DESIRED))["event-source"] == "unchanged"
 
