@@ -470,9 +470,8 @@ def test_pfx_password_is_sent_as_a_securestring_and_never_shown(lab: LabHandle, 
         dry = cli(inventory, tmp_path / "state", "setup", name, "--dry-run", "--json")
         assert dry.code == 0, dry
         commands = [c for s in dry.host(name)["steps"] for c in s["commands"]]
-        assert any(c.startswith("New-PACertificate ") and "-PfxPassSecure '********'" in c for c in commands), (
-            commands
-        )
+        masked = "-PfxPassSecure '********'"
+        assert any(c.startswith("New-PACertificate ") and masked in c for c in commands), commands
         run = cli(inventory, tmp_path / "state", "setup", name, "--json")
         assert run.code == 0, run
         for text in (
