@@ -17,10 +17,11 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from poshbridge.poshacme.problems import AcmeProblem, classify_problem
+from poshbridge.timefmt import format_timestamp, format_wall_clock, parse_compact, parse_timestamp
 
 RENEWED = "renewed"
 NOT_DUE = "not-due"
@@ -202,8 +203,8 @@ class Session:
     def to_json(self, *, include_events: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
             "index": self.index,
-            "start": _iso(self.start),
-            "end": _iso(self.end),
+            "start": format_wall_clock(self.start),  # host-local: the header has no zone
+            "end": format_wall_clock(self.end),
             "user": self.username,
             "runas_user": self.runas_user,
             "configuration_name": self.configuration_name,
@@ -299,21 +300,6 @@ _IIS_DEPLOY = re.compile(
 _IMPORTING = re.compile(r"Importing cert with thumbprint ([0-9A-Fa-f]{40})")
 _ACME_TYPE = re.compile(r'"type"\s*:\s*"([^"]*)"')
 _ACME_STATUS = re.compile(r'"status"\s*:\s*(\d{3})')
-
-
-def _parse_stamp(value: str) -> datetime | None:
-    """``yyyyMMddHHmmss`` (host local time) -> naive datetime; None when not a valid moment."""
-    try:
-        return datetime(
-            int(value[0:4]), int(value[4:6]), int(value[6:8]),
-            int(value[8:10]), int(value[10:12]), int(value[12:14]),
-        )  # fmt: skip
-    except ValueError:
-        return None
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 # ----- header fields -------------------------------------------------------------------------------
@@ -480,7 +466,7 @@ class _Builder:
             session = self._open_session(self.offset + i + 1, has_header=True)
             session.minimal_header = True
             session.start_label = label
-            session.start = _parse_stamp(stamp)
+            session.start = parse_compact(stamp)
             session.edition = "Core"  # -UseMinimalHeader exists in PowerShell 6.2+ only
             return 4
         # Full header: key/value lines up to the closing separator.
@@ -497,7 +483,7 @@ class _Builder:
             consumed = end - i + 1
         session = self._open_session(self.offset + i + 1, has_header=True)
         session.start_label = label
-        session.start = _parse_stamp(stamp)
+        session.start = parse_compact(stamp)
         _apply_header(session, lines[i + 3 : end])
         return consumed
 
@@ -508,7 +494,7 @@ class _Builder:
         self._flush_te()
         self._close_record()
         session.end_label = label
-        session.end = _parse_stamp(stamp)
+        session.end = parse_compact(stamp)
         session.complete = True
         session.last_line = i + 4
         self.pending.clear()
@@ -1130,46 +1116,15 @@ class RenewalResult:
             "host": self.host,
             "order": self.order,
             "outcome": self.outcome,
-            "started": _iso(self.started),
-            "finished": _iso(self.finished),
+            "started": format_timestamp(self.started),
+            "finished": format_timestamp(self.finished),
             "thumbprint": self.thumbprint,
-            "not_after": _iso(self.not_after),
-            "renew_after": _iso(self.renew_after),
+            "not_after": format_timestamp(self.not_after),
+            "renew_after": format_timestamp(self.renew_after),
             "error": self.error,
             "transcript": self.transcript,
             "acme_problem": self.acme_problem.to_json() if self.acme_problem else None,
         }
-
-
-_ISO = re.compile(
-    r"\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?"
-    r"(?:\s*(Z|[+-]\d{2}:?\d{2}))?\s*$"
-)
-
-
-def parse_iso_datetime(value: Any) -> datetime | None:
-    """ISO 8601 text (.NET 'o' with 7 fraction digits, 'Z' or an offset) -> aware UTC datetime.
-    A value without a zone is taken as UTC. Anything else -> None."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    if not isinstance(value, str):
-        return None
-    match = _ISO.match(value)
-    if match is None:
-        return None
-    year, month, day, hour, minute = (int(match.group(k)) for k in range(1, 6))
-    second = int(match.group(6) or 0)
-    micro = int((match.group(7) or "0")[:6].ljust(6, "0"))
-    zone = match.group(8)
-    tz = timezone.utc
-    if zone and zone != "Z":
-        sign = -1 if zone[0] == "-" else 1
-        digits = zone[1:].replace(":", "")
-        tz = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
-    try:
-        return datetime(year, month, day, hour, minute, second, micro, tzinfo=tz).astimezone(timezone.utc)
-    except ValueError:
-        return None
 
 
 def parse_result_file(data: bytes, name: str = "") -> RenewalResult | None:
@@ -1199,11 +1154,11 @@ def parse_result_file(data: bytes, name: str = "") -> RenewalResult | None:
         host=_str_or_none(body.get("host")),
         order=_str_or_none(body.get("order")),
         outcome=outcome if outcome in OUTCOMES else UNKNOWN,
-        started=parse_iso_datetime(body.get("started")),
-        finished=parse_iso_datetime(body.get("finished")),
+        started=parse_timestamp(body.get("started")),
+        finished=parse_timestamp(body.get("finished")),
         thumbprint=(_str_or_none(body.get("thumbprint")) or "").upper() or None,
-        not_after=parse_iso_datetime(body.get("not_after")),
-        renew_after=parse_iso_datetime(body.get("renew_after")),
+        not_after=parse_timestamp(body.get("not_after")),
+        renew_after=parse_timestamp(body.get("renew_after")),
         error=error,
         transcript=_str_or_none(body.get("transcript")),
         acme_problem=problem,
@@ -1280,8 +1235,9 @@ class RenewalRun:
             "source": self.source,
             "outcome": self.outcome,
             "reason": self.reason,
-            "started": _iso(self.started_utc) or _iso(self.started_local),
-            "finished": _iso(self.finished_utc) or _iso(self.session.end if self.session else None),
+            "started": format_timestamp(self.started_utc) or format_wall_clock(self.started_local),
+            "finished": format_timestamp(self.finished_utc)
+            or format_wall_clock(self.session.end if self.session else None),
             "acme_problem": self.acme_problem.to_json() if self.acme_problem else None,
             "session": self.session.to_json() if self.session is not None else None,
             "result": self.result.to_json() if self.result is not None else None,
@@ -1290,12 +1246,7 @@ class RenewalRun:
 
 def _name_stamp(name: str) -> datetime | None:
     match = _STAMP_IN_NAME.search(_basename(name))
-    if match is None:
-        return None
-    try:
-        return datetime.strptime(match.group(1) + match.group(2), "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
-    except ValueError:
-        return None
+    return parse_compact(match.group(1) + match.group(2), utc=True) if match is not None else None
 
 
 def _basename(name: str) -> str:

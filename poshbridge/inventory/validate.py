@@ -11,7 +11,6 @@ Merge order for each section (``winrm``, ``acme``, ``renewal``, ``iis``), key by
 
 from __future__ import annotations
 
-import datetime as _dt
 import difflib
 import ipaddress
 import re
@@ -32,6 +31,7 @@ from poshbridge.inventory.model import (
     SecretRef,
     WinRMConfig,
 )
+from poshbridge.timefmt import parse_wall_clock
 
 SECTION_TYPES: Final = {"winrm": WinRMConfig, "acme": AcmeConfig, "renewal": RenewalConfig, "iis": IISConfig}
 SECTIONS: Final = tuple(SECTION_TYPES)
@@ -453,13 +453,8 @@ def _start(raw: Any, path: str, out: Problems) -> str | _Invalid:
 
 
 def _start_date(raw: Any, path: str, out: Problems) -> str | _Invalid:
-    if isinstance(raw, str) and _DATE_RE.match(raw):
-        try:
-            _dt.date.fromisoformat(raw)
-        except ValueError:
-            pass
-        else:
-            return raw
+    if isinstance(raw, str) and _DATE_RE.match(raw) and parse_wall_clock(f"{raw}T00:00") is not None:
+        return raw
     return out.error(path, "must be a date YYYY-MM-DD")
 
 
@@ -467,13 +462,8 @@ def _end_boundary(raw: Any, path: str, out: Problems) -> str | _Invalid | None:
     if raw is None:
         return None
     match = _DATETIME_RE.match(raw) if isinstance(raw, str) else None
-    if match:
-        try:
-            _dt.datetime.fromisoformat(f"{match[1]}T{match[2]}:{match[3]}:{match[4]}")
-        except ValueError:
-            pass
-        else:
-            return str(raw)
+    if match and parse_wall_clock(f"{match[1]}T{match[2]}:{match[3]}:{match[4]}") is not None:
+        return str(raw)
     return out.error(
         path, "must be a date-time YYYY-MM-DDTHH:MM:SS such as 2026-01-31T17:17:58"
     )

@@ -20,6 +20,7 @@ from poshbridge.plan.setup import R_CERT, Step, env_statement, poshacme_read_sta
 from poshbridge.poshacme import calls
 from poshbridge.poshacme.model import PACertificate, PAOrder, dicts, has_type
 from poshbridge.powershell.command import Batch, Statement
+from poshbridge.timefmt import format_minute
 
 RenewOutcome = Literal["renewed", "not-due", "failed", "skipped"]
 
@@ -87,7 +88,7 @@ def read_renew_answer(
     not_due = next((w for w in submit_warnings if any(m in w for m in NOT_DUE_MARKERS)), None)
     renew_after = order.renew_after if order else None
     if not_due is not None:
-        when = f" (renewal window opens {renew_after.isoformat()})" if renew_after else ""
+        when = f" (renewal window opens {format_minute(renew_after)} UTC)" if renew_after else ""
         return RenewAnswer(
             "not-due", certificate=certs[0] if certs else None, order=order, renew_after=renew_after,
             message="not due" + when,

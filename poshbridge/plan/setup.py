@@ -19,7 +19,6 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import Any, Literal
 
 from poshbridge.audit import events
@@ -38,6 +37,7 @@ from poshbridge.poshacme.model import (
     get_field,
 )
 from poshbridge.powershell.command import SWITCH, Batch, Cmd, Secret, SecureSecret, Statement
+from poshbridge.timefmt import parse_wall_clock
 
 StepStatus = Literal["changed", "unchanged", "failed", "skipped", "pending"]
 
@@ -340,10 +340,8 @@ def _task_value(tag: str, text: str) -> object:
             d, h, m, sec = (int(x or 0) for x in match.groups())
             return ((d * 24 + h) * 60 + m) * 60 + sec
     if tag in _TASK_DATETIMES:
-        try:
-            return datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            return text
+        moment = parse_wall_clock(text)  # zone-less is the host's local time: never equal to a zoned one
+        return moment if moment is not None else text
     return text
 
 

@@ -16,6 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from poshbridge.inventory.model import HostConfig
+from poshbridge.timefmt import format_timestamp
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class ServedCertificate:
             "endpoint": self.endpoint,
             "sni": self.sni,
             "thumbprint": self.thumbprint,
-            "not_after": self.not_after.isoformat().replace("+00:00", "Z") if self.not_after else None,
+            "not_after": format_timestamp(self.not_after),
             "subject": self.subject,
             "issuer": self.issuer,
             "error": self.error,

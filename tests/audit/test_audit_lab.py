@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from labkit import LabHandle, bind_certificate, pfx_bytes
+from timestamps import non_utc_timestamps
 
 from poshbridge.cli.main import main
 from poshbridge.inventory.load import load_inventory
@@ -188,6 +189,7 @@ def test_task_run_renewed_is_ok_with_the_new_certificate(fleet: Fleet) -> None:
     session = doc["runs"][-1]["session"]
     assert session["outcome"] == "renewed"  # Set-IISCertificate's verbose lines in the transcript
     assert session["imported_thumbprint"] == new
+    assert non_utc_timestamps(doc) == []  # RFC 3339 UTC with Z (a session's start/end is host-local)
 
 
 def test_task_run_failing_with_an_acme_error_is_warn(fleet: Fleet) -> None:
