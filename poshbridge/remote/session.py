@@ -33,6 +33,7 @@ from pypsrp.messages import MessageType
 from pypsrp.powershell import PowerShell
 from pypsrp.shell import SignalCode
 
+from poshbridge.errors import ConfigurationError, HostError
 from poshbridge.inventory.model import HostConfig
 from poshbridge.powershell.command import SWITCH, Batch, Secret, SecureSecret, secrets_in
 from poshbridge.remote import clixml_guard, pypsrp_hooks
@@ -65,7 +66,7 @@ class _Dropped:
 DROPPED = _Dropped()
 
 
-class RemoteConnectionError(Exception):
+class RemoteConnectionError(HostError):
     """Connecting, authenticating or talking to the host failed. ``kind`` says how; no secrets."""
 
     def __init__(self, kind: ConnectionKind, host: str, message: str) -> None:
@@ -86,7 +87,7 @@ class RemoteInterrupted(RemoteConnectionError):
         super().__init__("interrupted", host, message)
 
 
-class InsecureConfigError(ValueError):
+class InsecureConfigError(ConfigurationError, ValueError):
     """The inventory asks for an insecure transport and ``--insecure`` was not given."""
 
 
@@ -785,7 +786,7 @@ class HostSession:
         return result
 
 
-class _Transient(Exception):
+class _Transient(HostError):
     def __init__(self, exc: BaseException) -> None:
         super().__init__(str(exc))
         self.exc = exc
