@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -151,3 +152,24 @@ def test_parse_then_format_round_trips(moment: datetime, sep: str, ticks: int, z
     assert parse_timestamp(canonical) == parsed
     assert format_timestamp(parse_timestamp(canonical)) == canonical
     assert parsed.microsecond == ticks // 10
+
+
+@given(st.integers(min_value=-62_135_596_800_000, max_value=253_402_300_799_999))
+def test_net_json_dates_round_trip(ms: int) -> None:
+    parsed = parse_timestamp(f"/Date({ms})/")
+    assert parsed is not None
+    assert parsed == datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+    assert parse_timestamp(format_timestamp(parsed)) == parsed
+
+
+def test_the_module_is_pure() -> None:
+    """Only the standard library's re and datetime: no clock, no IO, nothing of poshbridge."""
+    import ast
+
+    import poshbridge.timefmt as module
+
+    tree = ast.parse(Path(module.__file__).read_text("utf-8"))
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert imported <= {"__future__", "re", "datetime"}
+    assert "now(" not in Path(module.__file__).read_text("utf-8")
