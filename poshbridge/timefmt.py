@@ -2,12 +2,15 @@
 
 Pure (no clock is read here). What comes in:
 
-- ISO 8601 / RFC 3339 text: ``2027-02-27T22:55:04Z`` (Posh-ACME's ``CertExpires``/``RenewAfter``, written
-  by Complete-PAOrder with ``ToString('yyyy-MM-ddTHH:mm:ssZ')``), ``2026-11-29T03:17:00.1234567+09:00``
-  (a CLIXML ``<DT>`` is .NET's round-trip ``o`` form: 7 fraction digits, ``Z`` for a UTC value, an
-  offset for a local one, nothing for an unspecified one), an ACME ``expires`` with any fraction,
-  the renewal result file's ``started``/``finished``, a ``T`` or a space between date and time,
-  seconds optional;
+- ISO 8601 / RFC 3339 text: ``2027-02-27T22:55:04Z`` (Posh-ACME's ``CertExpires``/``RenewAfter``,
+  written with ``ToString('yyyy-MM-ddTHH:mm:ssZ')``: rmbolger/Posh-ACME,
+  Posh-ACME/Public/Complete-PAOrder.ps1, and Private/Repair-ISODate.ps1 for Get-PAOrder);
+  ``2026-11-29T03:17:00.1234567+09:00`` (a CLIXML ``<DT>``: PowerShell's serializer writes
+  ``XmlConvert.ToString(value, RoundtripKind)``, PowerShell/PowerShell
+  src/System.Management.Automation/engine/serialization.cs, ``WriteDateTime``: 7 fraction digits,
+  ``Z`` for a UTC value, an offset for a local one, nothing for an unspecified one); an ACME
+  ``expires`` with any fraction; the renewal result file's ``started``/``finished``; a ``T`` or a
+  space between date and time, seconds optional;
 - ``/Date(1735689600000)/`` and ``\\/Date(1735689600000+0900)\\/`` (Windows PowerShell 5.1
   ``ConvertTo-Json`` of a DateTime: milliseconds since the epoch, UTC whatever the suffix says);
 - ``yyyyMMddHHmmss`` (a PowerShell transcript's ``Start time:``/``End time:``, host-local wall clock)
