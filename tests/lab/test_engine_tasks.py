@@ -307,7 +307,9 @@ def test_manual_style_as_system_reproduces_the_manuals_pitfall(twin: Twin, host_
     lines = text.split("\r\n")
     assert "Transcript started, output file is C:\\poshbridge\\logs\\acme_log.txt" in lines
     assert 'PS>TerminatingError(Set-PAOrder): "No ACME server configured. Run Set-PAServer first."' in lines
-    assert "    + FullyQualifiedErrorId : No ACME server configured. Run Set-PAServer first." in lines
+    # ThrowTerminatingError sets the function's InvocationInfo: FQID "<id>,<function>" (Posh-ACME#322)
+    fqid = "No ACME server configured. Run Set-PAServer first.,Set-PAOrder"
+    assert f"    + FullyQualifiedErrorId : {fqid}" in lines
     assert "Windows PowerShell transcript end" not in text  # the script stopped before Stop-Transcript
     assert twin.c("C:\\Windows\\system32\\config\\systemprofile\\AppData\\Local\\Posh-ACME").is_dir()
 
