@@ -579,7 +579,7 @@ def test_iso_dates_with_long_padding_are_rejected_or_read() -> None:
 
 
 def test_concise_view_head_names_the_command_even_after_a_long_line() -> None:
-    from poshbridge.audit.transcript import _concise_head
+    from poshbridge.audit.transcript.parse import _concise_head
 
     assert _concise_head("New-PACertificate: C:\\poshbridge\\renew.ps1:40") == "New-PACertificate"
     assert _concise_head("New-PACertificate: C:\\renew.ps1:x") is None
