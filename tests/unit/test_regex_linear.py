@@ -95,7 +95,7 @@ PATTERNS = _client_patterns()
 
 def test_the_collector_sees_the_parsers() -> None:
     where = " ".join(w for w, *_ in PATTERNS)
-    parsers = ("audit/transcript/", "poshacme/problems", "audit/collect.py", "inventory/validate", "load.py")
+    parsers = ("audit/transcript/", "poshacme/problems", "audit/collect.py", "inventory/checks.py", "load.py")
     for module in parsers:
         assert module in where
 
