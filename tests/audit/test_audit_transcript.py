@@ -564,7 +564,7 @@ def test_partial_acme_body_detail_is_decoded_from_a_long_line() -> None:
 
 
 def test_concise_view_head_names_the_command_even_after_a_long_line() -> None:
-    from poshbridge.audit.transcript import _concise_head
+    from poshbridge.audit.transcript.parse import _concise_head
 
     assert _concise_head("New-PACertificate: C:\\poshbridge\\renew.ps1:40") == "New-PACertificate"
     assert _concise_head("New-PACertificate: C:\\renew.ps1:x") is None
