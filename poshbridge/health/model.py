@@ -37,6 +37,7 @@ from poshbridge.audit.transcript import (
     RenewalRun,
     parse_iso_datetime,
 )
+from poshbridge.hoststate.served import ServedCertificate as ServedCertificate  # the one model
 from poshbridge.poshacme.model import get_field
 
 OK = "OK"
@@ -156,16 +157,18 @@ class TaskInfo:
             never_ran=never_ran,
         )
 
-
-@dataclass
-class ServedCertificate:
-    """What the site served to the TLS probe from the control node."""
-
-    thumbprint: str | None = None
-    not_after: datetime | None = None
-    subject: str | None = None
-    error: str | None = None  # set when nothing was served (refused, handshake failure, ...)
-    der: bytes | None = field(default=None, repr=False)  # the leaf, for the OCSP check
+    def to_json(self) -> dict[str, Any]:
+        """``{"task_name", "exists", "state", "last_run_time", "last_task_result", "next_run_time",
+        "never_ran"}`` (times RFC 3339 UTC with ``Z``)."""
+        return {
+            "task_name": self.name,
+            "exists": self.exists,
+            "state": self.state,
+            "last_run_time": _z(self.last_run_time),
+            "last_task_result": self.last_task_result,
+            "next_run_time": _z(self.next_run_time),
+            "never_ran": self.never_ran,
+        }
 
 
 @dataclass(frozen=True)
@@ -447,7 +450,7 @@ def evaluate(
             f"site serves {served_thumb}, Posh-ACME's current certificate is {pa_thumb}",
             f"{setup_fix} (binds Posh-ACME's current certificate)",
         )
-    if facts.binding_found is False:
+    if facts.binding_found is False and not not_set_up:  # "not set up" says "no binding" already
         add(WARN, "binding-missing", "no https binding found for the site and port", setup_fix)
     for trouble in facts.log_problems:
         add(
@@ -615,6 +618,13 @@ def _never_is_none(value: datetime | None) -> datetime | None:
 
 def _hex(value: int) -> str:
     return f"0x{value:X}" if value > 9 else str(value)
+
+
+def _z(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    utc = value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return utc.isoformat().replace("+00:00", "Z")
 
 
 def _iso(value: datetime | None) -> str | None:

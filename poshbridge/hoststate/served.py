@@ -1,0 +1,46 @@
+"""What a site served to the TLS probe from the control node: the one served-certificate model.
+
+:func:`poshbridge.remote.tls.probe` fills it (IO); ``status``, ``audit``, setup's TLS check and the
+health model read it. The thumbprint is the Windows one: uppercase hex SHA-1 of the DER certificate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cryptography import x509
+
+
+@dataclass(frozen=True)
+class ServedCertificate:
+    """``error`` is set when nothing usable was served (refused, handshake failure, no certificate)."""
+
+    thumbprint: str | None = None
+    not_after: datetime | None = None
+    subject: str | None = None
+    error: str | None = None
+    der: bytes | None = field(default=None, repr=False)  # the leaf, for the OCSP check
+    endpoint: str = ""  # address:port that was probed
+    sni: str = ""
+    issuer: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.thumbprint is not None
+
+    def certificate(self) -> x509.Certificate | None:
+        return x509.load_der_x509_certificate(self.der) if self.der else None
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"endpoint", "sni", "thumbprint", "not_after", "subject", "issuer", "error"}``."""
+        return {
+            "endpoint": self.endpoint,
+            "sni": self.sni,
+            "thumbprint": self.thumbprint,
+            "not_after": self.not_after.isoformat().replace("+00:00", "Z") if self.not_after else None,
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "error": self.error,
+        }
