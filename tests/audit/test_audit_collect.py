@@ -117,7 +117,9 @@ def test_facts_from_answers_end_to_end(transcript_bytes: Bytes) -> None:
         "bindings": [{"protocol": "https", "bindingInformation": "*:443:", "certificateHash": THUMB}],
         "bak": [],
         "orders": [{"Name": "example.jp", "MainDomain": "example.jp", "RenewAfter": "2025-02-20T00:00:00Z"}],
-        "certificate": [{"Subject": "CN=example.jp", "NotAfter": "2025-03-22T00:00:00Z", "Thumbprint": THUMB}],
+        "certificate": [
+            {"Subject": "CN=example.jp", "NotAfter": "2025-03-22T00:00:00Z", "Thumbprint": THUMB}
+        ],
     }
     state = [StatementResult(label, output=out, ran=True) for label, out in outputs.items()]
     files = {
