@@ -3,18 +3,23 @@
 Per host (``HostSession`` = one RunspacePool; open + the state invocation + the certificate files
 invocation + close = 7 WSMan requests):
 
-- ``Set-Item Env:POSHACME_HOME``; ``Get-ChildItem -Name`` of the log folder (names only: a 90-day
-  folder holds thousands of files, names are a few bytes each); the renewal task
-  (``Get-ScheduledTask`` + ``Get-ScheduledTaskInfo``); the site's bindings (``Get-IISSiteBinding``);
-  ``*.bak`` files under the Posh-ACME home (``-Recurse -Name``);
-- the runs of the last two days (the hardened script names its files ``renew-<UTC stamp>``, so the
-  control node knows the day prefixes) and the manual script's ``acme_log.txt``: ``Get-ChildItem
-  -Name`` and ``Get-Content -Encoding Byte -Raw`` of the same path list
-  (``<dir>\renew-<today>-*``, ``<dir>\renew-<yesterday>-*``, ``<dir>\acme_log.txt``) in the same
+- the one host-state batch ``status`` sends too (:mod:`poshbridge.hoststate.batch`:
+  ``Set-Item Env:POSHACME_HOME``, the renewal task (``Get-ScheduledTask`` + ``Get-ScheduledTaskInfo``),
+  the site's bindings (``Get-IISSiteBinding``), ``*.bak`` files under the Posh-ACME home, and LAST the
+  Posh-ACME cmdlets ``Get-PAOrder -List`` and ``Get-PACertificate -Name <order>``, which ``throw`` on
+  a host without Posh-ACME state: the throw is recorded on its statement; a batch goes on), with the
+  audit's own reads before the Posh-ACME ones (:func:`log_statements`):
+- ``Get-ChildItem -Name`` of the log folder (names only: a 90-day folder holds thousands of files,
+  names are a few bytes each); the runs of the last two days (the hardened script names its files
+  ``renew-<UTC stamp>``, so the control node knows the day prefixes) and the manual script's
+  ``acme_log.txt``: ``Get-ChildItem -Name`` and ``Get-Content -Encoding Byte -Raw`` of the same path
+  list (``<dir>\renew-<today>-*``, ``<dir>\renew-<yesterday>-*``, ``<dir>\acme_log.txt``) in the same
   invocation; the provider enumerates both in the same order, so names and contents pair by
-  position;
-- last the Posh-ACME cmdlets (``Get-PAOrder -List``, ``Get-PACertificate -List``), which ``throw``
-  on a host without Posh-ACME state (the throw is recorded on its statement; a batch goes on).
+  position; the newest poshbridge events.
+
+The answers become facts with the one facts builder (:func:`poshbridge.hoststate.state.read_state` and
+:func:`~poshbridge.hoststate.state.host_facts`, as ``status``); the audit adds the runs and the
+unusable log files.
 
 Files are read as BYTES: ``Get-Content -Encoding Byte -Raw`` is Windows PowerShell 5.1's way to get
 one ``byte[]`` per file (PowerShell 7 spells it ``-AsByteStream``; WinRM's default endpoint and the

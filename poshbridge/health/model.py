@@ -68,7 +68,8 @@ _TASK_STATES = {0: "Unknown", 1: "Disabled", 2: "Queued", 3: "Ready", 4: "Runnin
 
 @dataclass
 class CertificateInfo:
-    """Posh-ACME's view of the order and its current certificate."""
+    """Posh-ACME's view of the order and its current certificate (built from the typed Get-PAOrder /
+    Get-PACertificate objects by :func:`poshbridge.hoststate.state.certificate_info`)."""
 
     order_name: str | None = None
     main_domain: str | None = None
@@ -78,29 +79,6 @@ class CertificateInfo:
     renew_after: datetime | None = None
     order_status: str | None = None
     bak_files: tuple[str, ...] = ()
-
-    @classmethod
-    def from_posh_acme(
-        cls,
-        certificate: Mapping[str, Any] | None,
-        order: Mapping[str, Any] | None,
-        bak_files: Sequence[str] = (),
-    ) -> CertificateInfo:
-        """From Get-PACertificate / Get-PAOrder objects as plain dicts (dates as datetime or text)."""
-        cert = certificate or {}
-        order_ = order or {}
-        thumbprint = _text(get_field(cert, "Thumbprint"))
-        not_after = _date(get_field(cert, "NotAfter")) or _date(get_field(order_, "CertExpires"))
-        return cls(
-            order_name=_text(get_field(order_, "Name")),
-            main_domain=_text(get_field(order_, "MainDomain")),
-            thumbprint=thumbprint.upper() if thumbprint else None,
-            not_before=_date(get_field(cert, "NotBefore")),
-            not_after=not_after,
-            renew_after=_date(get_field(order_, "RenewAfter")),
-            order_status=_text(get_field(order_, "status")),
-            bak_files=tuple(bak_files),
-        )
 
     def window_opens_at(self) -> datetime | None:
         """Posh-ACME's RenewAfter, else its rule NotAfter − min(30 days, lifetime / 3)."""
