@@ -7,10 +7,11 @@ health model read it. The thumbprint is the Windows one: uppercase hex SHA-1 of 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,26 @@ class ServedCertificate:
     endpoint: str = ""  # address:port that was probed
     sni: str = ""
     issuer: str | None = None
+
+    @classmethod
+    def from_der(cls, der: bytes | None, *, endpoint: str = "", sni: str = "") -> ServedCertificate:
+        """The leaf the TLS handshake gave (None or empty: none was presented). A certificate that does
+        not parse is a finding (``error``), never an exception."""
+        if not der:
+            return cls(endpoint=endpoint, sni=sni, error="no certificate presented")
+        try:
+            cert = x509.load_der_x509_certificate(der)
+        except ValueError as exc:
+            return cls(endpoint=endpoint, sni=sni, error=f"unreadable certificate: {exc}", der=der)
+        return cls(
+            endpoint=endpoint,
+            sni=sni,
+            thumbprint=cert.fingerprint(hashes.SHA1()).hex().upper(),  # noqa: S303 - Windows' thumbprint
+            not_after=cert.not_valid_after_utc.astimezone(timezone.utc),
+            subject=cert.subject.rfc4514_string(),
+            issuer=cert.issuer.rfc4514_string(),
+            der=der,
+        )
 
     @property
     def ok(self) -> bool:

@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import socket
 import ssl
-from datetime import timezone
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 
 from poshbridge.hoststate.served import ServedCertificate
 from poshbridge.inventory.model import HostConfig
@@ -33,21 +29,7 @@ def fetch_served(address: str, port: int, sni: str, *, timeout: float = 10.0) ->
             der = tls.getpeercert(binary_form=True)
     except (OSError, ssl.SSLError) as exc:
         return ServedCertificate(endpoint=endpoint, sni=sni, error=f"{type(exc).__name__}: {exc}")
-    if not der:
-        return ServedCertificate(endpoint=endpoint, sni=sni, error="no certificate presented")
-    try:
-        cert = x509.load_der_x509_certificate(der)
-    except ValueError as exc:  # a served certificate that does not parse is a finding, not a crash
-        return ServedCertificate(endpoint=endpoint, sni=sni, error=f"unreadable certificate: {exc}", der=der)
-    return ServedCertificate(
-        endpoint=endpoint,
-        sni=sni,
-        thumbprint=cert.fingerprint(hashes.SHA1()).hex().upper(),  # noqa: S303
-        not_after=cert.not_valid_after_utc.astimezone(timezone.utc),
-        subject=cert.subject.rfc4514_string(),
-        issuer=cert.issuer.rfc4514_string(),
-        der=der,
-    )
+    return ServedCertificate.from_der(der, endpoint=endpoint, sni=sni)
 
 
 def probe(host: HostConfig, *, timeout: float = 10.0) -> ServedCertificate:

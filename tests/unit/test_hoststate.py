@@ -4,7 +4,13 @@ task model."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
 
 from poshbridge.audit.collect import state_batch
 from poshbridge.health.model import HostFacts, TaskInfo, evaluate
@@ -201,3 +207,25 @@ def test_the_probe_answers_the_one_served_certificate_model() -> None:
     assert served.to_json()["endpoint"] == "127.0.0.1:9" and served.to_json()["sni"] == "example.jp"
     ok = ServedCertificate(thumbprint=THUMB, not_after=datetime(2026, 8, 1, tzinfo=timezone.utc))
     assert ok.ok and ok.to_json()["not_after"] == "2026-08-01T00:00:00Z"
+
+
+def test_a_served_certificate_that_does_not_parse_is_a_finding_not_a_crash() -> None:
+    garbage = ServedCertificate.from_der(b"\x30\x03\x02\x01\x00", endpoint="h:443", sni="example.jp")
+    assert garbage.error is not None and garbage.error.startswith("unreadable certificate")
+    assert not garbage.ok and garbage.thumbprint is None
+    assert ServedCertificate.from_der(None).error == "no certificate presented"
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "example.jp")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(NOW)
+        .not_valid_after(NOW + timedelta(days=90))
+        .sign(key, hashes.SHA256())
+    )
+    served = ServedCertificate.from_der(cert.public_bytes(Encoding.DER), endpoint="h:443")
+    assert served.ok and served.thumbprint == cert.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303
+    assert served.not_after == cert.not_valid_after_utc
