@@ -5,9 +5,10 @@ invocation.
 task; ``Get-IISSiteBinding`` of the site (the binding is picked by :mod:`.binding`); the ``*.bak``
 files under the Posh-ACME home (``-Recurse -Name``: a renewal that failed mid-way leaves only those);
 then ``Get-PAOrder -List`` and ``Get-PACertificate -Name <order>`` LAST: on a host without Posh-ACME
-state they throw ("No ACME server configured.", Posh-ACME Public/Get-PAOrder.ps1 and
-Get-PACertificate.ps1), which is recorded on their own statement. ``audit`` puts its log reads
-(``extra``) before the Posh-ACME ones.
+state they throw ("No ACME server configured." / "No ACME account configured.": the Begin blocks of
+Posh-ACME Public/Get-PAOrder.ps1 and Get-PACertificate.ps1), which is recorded on their own statement;
+for an order that does not exist Get-PACertificate answers nothing (its Process block returns when
+``Get-PAOrder -Name`` finds none). ``audit`` puts its log reads (``extra``) before the Posh-ACME ones.
 
 A second, small invocation reads Posh-ACME's current certificate and chain (PEM) for the OCSP checks
 (:func:`cert_files_batch`); it is skipped when there is no current certificate.
