@@ -36,6 +36,7 @@ from poshbridge.audit.transcript import (
     RENEWED,
     RenewalRun,
 )
+from poshbridge.hoststate.served import ServedCertificate as ServedCertificate  # the one model
 from poshbridge.poshacme.model import get_field
 from poshbridge.timefmt import format_minute, format_timestamp, format_wall_clock, parse_timestamp
 
@@ -67,7 +68,8 @@ _TASK_STATES = {0: "Unknown", 1: "Disabled", 2: "Queued", 3: "Ready", 4: "Runnin
 
 @dataclass
 class CertificateInfo:
-    """Posh-ACME's view of the order and its current certificate."""
+    """Posh-ACME's view of the order and its current certificate (built from the typed Get-PAOrder /
+    Get-PACertificate objects by :func:`poshbridge.hoststate.state.certificate_info`)."""
 
     order_name: str | None = None
     main_domain: str | None = None
@@ -77,30 +79,6 @@ class CertificateInfo:
     renew_after: datetime | None = None
     order_status: str | None = None
     bak_files: tuple[str, ...] = ()
-
-    @classmethod
-    def from_posh_acme(
-        cls,
-        certificate: Mapping[str, Any] | None,
-        order: Mapping[str, Any] | None,
-        bak_files: Sequence[str] = (),
-    ) -> CertificateInfo:
-        """From Get-PACertificate / Get-PAOrder objects as plain dicts (dates as datetime or text)."""
-        cert = certificate or {}
-        order_ = order or {}
-        thumbprint = _text(get_field(cert, "Thumbprint"))
-        not_after = parse_timestamp(get_field(cert, "NotAfter"))
-        not_after = not_after or parse_timestamp(get_field(order_, "CertExpires"))
-        return cls(
-            order_name=_text(get_field(order_, "Name")),
-            main_domain=_text(get_field(order_, "MainDomain")),
-            thumbprint=thumbprint.upper() if thumbprint else None,
-            not_before=parse_timestamp(get_field(cert, "NotBefore")),
-            not_after=not_after,
-            renew_after=parse_timestamp(get_field(order_, "RenewAfter")),
-            order_status=_text(get_field(order_, "status")),
-            bak_files=tuple(bak_files),
-        )
 
     def window_opens_at(self) -> datetime | None:
         """Posh-ACME's RenewAfter, else its rule NotAfter − min(30 days, lifetime / 3)."""
@@ -157,16 +135,18 @@ class TaskInfo:
             never_ran=never_ran,
         )
 
-
-@dataclass
-class ServedCertificate:
-    """What the site served to the TLS probe from the control node."""
-
-    thumbprint: str | None = None
-    not_after: datetime | None = None
-    subject: str | None = None
-    error: str | None = None  # set when nothing was served (refused, handshake failure, ...)
-    der: bytes | None = field(default=None, repr=False)  # the leaf, for the OCSP check
+    def to_json(self) -> dict[str, Any]:
+        """``{"task_name", "exists", "state", "last_run_time", "last_task_result", "next_run_time",
+        "never_ran"}`` (times RFC 3339 UTC with ``Z``)."""
+        return {
+            "task_name": self.name,
+            "exists": self.exists,
+            "state": self.state,
+            "last_run_time": format_timestamp(self.last_run_time),
+            "last_task_result": self.last_task_result,
+            "next_run_time": format_timestamp(self.next_run_time),
+            "never_ran": self.never_ran,
+        }
 
 
 @dataclass(frozen=True)
@@ -448,7 +428,7 @@ def evaluate(
             f"site serves {served_thumb}, Posh-ACME's current certificate is {pa_thumb}",
             f"{setup_fix} (binds Posh-ACME's current certificate)",
         )
-    if facts.binding_found is False:
+    if facts.binding_found is False and not not_set_up:  # "not set up" says "no binding" already
         add(WARN, "binding-missing", "no https binding found for the site and port", setup_fix)
     for trouble in facts.log_problems:
         add(

@@ -103,10 +103,10 @@ def read_renew_answer(
 
 
 def status_batch(host: HostConfig) -> Batch:
-    """What ``status`` reads (same labels as setup's read batch)."""
-    from poshbridge.plan.setup import read_statements
+    """What ``status`` reads: the one host-state batch ``audit`` reads too (without its log reads)."""
+    from poshbridge.hoststate.batch import read_batch
 
-    return Batch(read_statements(host))
+    return read_batch(host)
 
 
 def revoke_batch(host: HostConfig, *, reason: str | None) -> Batch:

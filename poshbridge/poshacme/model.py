@@ -354,13 +354,11 @@ class IISBinding:
         return ip, _int(port), host
 
     def matches(self, *, port: int, ip_address: str = "*", host_header: str = "") -> bool:
-        ip, b_port, host = self.parts
-        return (
-            (self.protocol or "").lower() == "https"
-            and b_port == port
-            and ip.lower() == (ip_address or "*").lower()
-            and host.lower() == (host_header or "").lower()
-        )
+        """Whether Set-IISCertificate would take this binding as its own (the one matcher:
+        :func:`poshbridge.hoststate.binding.is_managed_binding`)."""
+        from poshbridge.hoststate.binding import is_managed_binding
+
+        return is_managed_binding(self, port=port, ip_address=ip_address, host_header=host_header)
 
     def to_json(self) -> dict[str, Any]:
         """``{"protocol", "binding_information", "certificate_hash", "certificate_store", "ssl_flags"}``."""

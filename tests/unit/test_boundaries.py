@@ -13,7 +13,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "poshbridge"
 # The one hand-off: `poshbridge lab ...` passes its arguments to the lab side.
 LAB_HANDOFF = {"poshbridge/cli/main.py"}
-PURE = ("inventory", "plan", "poshacme", "generate", "powershell", "audit/transcript/", "audit/verdict.py")
+PURE = ("inventory", "plan", "poshacme", "generate", "powershell", "audit/transcript/", "audit/verdict.py",
+        "hoststate", "health")  # fmt: skip
 IO_MODULES = {"socket", "ssl", "requests", "pypsrp", "subprocess", "threading", "urllib.request", "http"}
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from poshbridge.audit import events
 from poshbridge.generate import web_config
+from poshbridge.hoststate.binding import find_binding  # the one binding matcher
 from poshbridge.inventory.model import HostConfig
 from poshbridge.plan.setup.model import _stmt
 from poshbridge.poshacme import calls
@@ -57,12 +58,12 @@ class SetupFacts:
         return None
 
     def binding_for(self, host: HostConfig) -> IISBinding | None:
-        for binding in self.bindings:
-            if binding.matches(
-                port=host.iis.port, ip_address=host.iis.ip_address, host_header=host.iis.host_header
-            ):
-                return binding
-        return None
+        return find_binding(
+            self.bindings,
+            port=host.iis.port,
+            ip_address=host.iis.ip_address,
+            host_header=host.iis.host_header,
+        )
 
 
 def challenge_dir(host: HostConfig) -> str:
