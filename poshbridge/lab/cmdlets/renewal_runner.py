@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from poshbridge.lab.cmdlets.files import _PathRefused, confine, decode_bytes
-from poshbridge.lab.cmdlets.tasks import parse_task_xml, update_task
+from poshbridge.lab.cmdlets.tasks import update_task
+from poshbridge.lab.cmdlets.taskxml import parse_task_xml
 from poshbridge.lab.cmdlets.transcript import Transcript, render_error
 from poshbridge.lab.engine import run_statement
 from poshbridge.lab.engine.contract import (
