@@ -308,10 +308,11 @@ def _escape(text: str) -> str:
 # ----- re-serialization ---------------------------------------------------------------------------
 # Windows does not keep the registered text: the service stores the definition and writes it back from
 # its own model (the XML under C:\Windows\System32\Tasks, Export-ScheduledTask, schtasks /query /xml).
-# Sources: ../shared/reference/task-scheduler.md §2 (element order as Windows exports it) and §5 (an
-# export); MS-TSCH §2.5.1 RegistrationInfo ("If this field is not present, the time/date value used is
-# set to the current time/date of when the task is registered"); the schema defaults of
-# task-scheduler-msdocs.xsd (settingsType, idleSettingsType, triggerBaseType). What the lab writes:
+# Sources: docs/reference/task-scheduler.md §2 (element order as Windows exports it) and §5 (an
+# export's UTF-16 declaration); MS-TSCH §2.5.1 RegistrationInfo ("If this field is not present, the
+# time/date value used is set to the current time/date of when the task is registered"); the schema
+# defaults of Microsoft's Task Scheduler schema, tests/data/task-scheduler.xsd (settingsType,
+# idleSettingsType, triggerBaseType). What the lab writes:
 #   - UTF-16 declaration, two-space indentation, CRLF;
 #   - elements in Windows' export order (children it does not know keep their order, after the known);
 #   - RegistrationInfo/Date filled with the registration time (7 fractional digits, local time),
