@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from poshbridge.lab.cmdlets.core import env_get_item, env_item_not_found, env_name, env_set_item
-from poshbridge.lab.cmdlets.encodings import ANSI, ENCODINGS, decode_bytes, encode_text, split_lines
+from poshbridge.lab.cmdlets.encodings import decode_bytes
 from poshbridge.lab.engine.objects import file_system_info
 from poshbridge.lab.engine.registry import Invocation, Param, cmdlet, env_get, env_set, error_record
 from poshbridge.lab.engine.values import ps_string, to_python
@@ -33,20 +33,8 @@ from poshbridge.lab.sandbox import (
     wildcard_match,
 )
 
-# the sandbox and the encodings lived here before; other modules and tests still import them from here
-_PathRefused = PathRefused
-__all__ = [
-    "ANSI",
-    "ENCODINGS",
-    "_PathRefused",
-    "confine",
-    "decode_bytes",
-    "encode_text",
-    "not_found_record",
-    "refused_record",
-    "resolve_paths",
-    "split_lines",
-]
+# decode_bytes lived here before the split; tests/remote/test_ops_lab.py still imports it from here
+__all__ = ["decode_bytes"]
 
 
 def _item(ctx: Invocation, windows_path: str, real: Path, *, name_only: bool = False) -> Any:
