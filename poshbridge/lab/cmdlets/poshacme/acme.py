@@ -85,7 +85,7 @@ def _require_account(ctx: Invocation, store: Store, server: str) -> dict[str, An
     return acct
 
 
-# ----- Set-PAServer / Get-PAServer -------------------------------------------------------------------
+# ----- servers (Set-PAServer's directory) -------------------------------------------------------
 def _server_name(url: str) -> str:
     parsed = urlparse(url)
     port = parsed.port or 443
@@ -285,7 +285,7 @@ def _refresh_order(
     return order
 
 
-# ----- Revoke-PACertificate ---------------------------------------------------------------------------
+# ----- revocation ----------------------------------------------------------------------------------
 def _revoke(
     ctx: Invocation,
     store: Store,

@@ -44,6 +44,7 @@ ORDER_FIELDS_SET = (
     "OCSPMustStaple",
     "UseSerialValidation",
 )
+# ----- Set-PAServer / Get-PAServer -----------------------------------------------------------------
 _SERVER_FLAGS = (
     "SkipCertificateCheck",
     "DisableTelemetry",
@@ -113,6 +114,7 @@ def get_pa_server(ctx: Invocation) -> None:
     ctx.output(_server_object(store, *found))
 
 
+# ----- accounts ------------------------------------------------------------------------------------
 # Posh-ACME Public/New-PAAccount.ps1, param block: DefaultParameterSetName='Generate'; -KeyLength
 # (position 1) only in 'Generate'; -KeyFile (mandatory) and -OnlyReturnExisting only in 'ImportKey'.
 @cmdlet(
@@ -248,6 +250,7 @@ def set_pa_account(ctx: Invocation) -> None:
         store.save_account(server_name, acct)
 
 
+# ----- orders --------------------------------------------------------------------------------------
 def _context(ctx: Invocation) -> tuple[Store, str, dict[str, Any], dict[str, Any]]:
     """(store, server name, server, current account), or the throw of Get-PAOrder / Get-PACertificate.
 

@@ -34,6 +34,7 @@ from poshbridge.lab.sandbox import PathRefused, confine
 POLL_SECONDS = 0.5  # the lab polls faster than Posh-ACME's 5 s; Pebble answers within a second
 
 
+# ----- New-PACertificate's flow --------------------------------------------------------------------
 def issue(ctx: Invocation, args: dict[str, Any], *, force: bool) -> Any | None:
     """New-PACertificate's flow; returns the PACertificate or None (completed-order warning)."""
     store = Store(ctx)

@@ -14,7 +14,6 @@ from poshbridge.lab.cmdlets.poshacme.store import Store
 from poshbridge.lab.engine.objects import PA_ACCOUNT, PA_ORDER, PA_SERVER, pa_certificate, pa_object
 
 
-# ----- objects -------------------------------------------------------------------------------------
 def _server_object(store: Store, name: str, data: dict[str, Any]) -> Any:
     fields = [("location", data.get("location")), ("Name", name), ("Folder", store.server_folder(name))]
     fields += [(k, v) for k, v in data.items() if k != "location"]

@@ -208,7 +208,7 @@ class Store:
         self.write_json(f"{self.order_folder(server, account_id, order['Name'])}\\order.json", data)
 
 
-# ----- orders ---------------------------------------------------------------------------------------
+# ----- order lookups --------------------------------------------------------------------------------
 def _find_orders(
     store: Store, server: str, account_id: str, main_domain: str | None, name: str | None
 ) -> list[dict[str, Any]]:
