@@ -12,11 +12,6 @@ ROOT = Path(__file__).resolve().parents[2]
 MAX_LINES = 700
 ALLOWED = {
     "poshbridge/cli/ops.py",  # moving to poshbridge/runner/
-    "poshbridge/lab/cmdlets/files.py",  # the lab's file sandbox into its own module
-    "poshbridge/lab/cmdlets/poshacme.py",  # store / objects / issuance / cmdlets
-    "poshbridge/lab/cmdlets/tasks.py",
-    "poshbridge/lab/psrp.py",
-    "poshbridge/lab/services/daemon.py",  # the management API out of the daemon
 }
 
 
