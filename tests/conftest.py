@@ -1,7 +1,8 @@
 """Session fixtures shared by all tests.
 
-``lab``: ONE lab per test session (per pytest-xdist worker), started like an operator does (``python -m poshbridge lab up --dir
-<tmp> --hosts 12 --ocsp-lag 3``) and stopped with ``lab down`` at the end. It yields a
+``lab``: ONE lab per test session (per pytest-xdist worker), started like an operator does
+(``python -m poshbridge lab up --dir <tmp> --hosts 12 --ocsp-lag 3``) and stopped with ``lab down``
+at the end. It yields a
 :class:`labkit.LabHandle` (see tests/labkit.py): ``dir``, ``inventory``, ``data`` (lab.json),
 ``management(method, path, body=None)``, ``host(name)``, ``reset(name)``, ``faults(name, **kw)``,
 ``counters(name)``, ``claim(purpose)``, ``twin(name)``.
