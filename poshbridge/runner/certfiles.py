@@ -1,6 +1,5 @@
-"""The health model's IO for ``status``, ``setup`` and ``renew``: read the certificate files and the
-``*.bak`` list from the host, check revocation from here, and judge the host with the one health model
-(:func:`poshbridge.health.model.evaluate`, the same rules ``audit`` uses)."""
+"""The health model's reads for ``status``, ``setup`` and ``renew``: the certificate files and the
+``*.bak`` list from the host, revocation checked from here (:mod:`poshbridge.remote.revocation`)."""
 
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ from poshbridge.health.model import Revocation
 from poshbridge.inventory.model import HostConfig
 from poshbridge.plan.revocation import R_BAK, status_files_batch
 from poshbridge.poshacme.model import PACertificate, PAOrder
-from poshbridge.remote.session import HostSession
+from poshbridge.runner.session import Session
 
 Now = Callable[[], datetime]
 
@@ -30,7 +29,7 @@ def _text(output: list[Any]) -> str:
     return "".join(str(v) for v in output if v is not None)
 
 
-def read_cert_files(session: HostSession, host: HostConfig, cert: PACertificate | None,
+def read_cert_files(session: Session, host: HostConfig, cert: PACertificate | None,
                     order: PAOrder | None) -> CertFiles:  # fmt: skip
     from poshbridge.audit.collect import bak_for_order
 
@@ -59,7 +58,7 @@ def check(
 
 
 def current_revocation(
-    session: HostSession, host: HostConfig, cert: PACertificate | None, now: Now
+    session: Session, host: HostConfig, cert: PACertificate | None, now: Now
 ) -> Revocation | None:
     """OCSP status of Posh-ACME's current certificate (None: there is none)."""
     if cert is None or not cert.thumbprint:
