@@ -46,8 +46,8 @@ class RunOptions:
 
 @dataclass
 class Context:
-    """One run's shared state. Tests inject ``now``/``sleep``/``clock``, ``probe`` (the TLS check of
-    what a site serves) and ``ocsp_wait``; ``session_factory`` opens the host connections."""
+    """One run's shared state. Tests inject ``now``/``sleep``/``clock`` (the OCSP wait) and ``probe``
+    (the TLS check of what a site serves); ``session_factory`` opens the host connections."""
 
     command: str
     insecure: bool = False
@@ -69,7 +69,6 @@ class Context:
     results: dict[str, HostRun] = field(default_factory=dict)  # finished hosts (for a second SIGINT)
     session_factory: SessionFactory | None = None  # None: pypsrp's HostSession
     probe: Callable[[Any], Any] | None = None  # None: poshbridge.remote.tls.probe
-    ocsp_wait: Callable[..., Any] | None = None  # None: poshbridge.remote.ocsp.wait_until_good
 
     @classmethod
     def from_options(cls, command: str, options: RunOptions, **extra: Any) -> Context:

@@ -3,6 +3,7 @@ a host waits for an answer), Ctrl-C/SIGTERM (:mod:`poshbridge.runner.interrupt`)
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 
@@ -18,6 +19,8 @@ from poshbridge.runner.revoke import revoke_host
 from poshbridge.runner.setup import setup_host
 from poshbridge.runner.status import status_host
 from poshbridge.runner.template import crashed, not_started, progress_outcome
+
+log = logging.getLogger(__name__)
 
 Worker = Callable[[HostConfig, Context, Report], HostRun]
 
@@ -62,6 +65,7 @@ def run_operation(
             finally:
                 ticker.remove(control)
         ctx.results[host.name] = result
+        log.info("%s: %s %s: %s", host.name, op, result.outcome, ctx.scrub(result.summary))
         return result
 
     def write_known_history() -> None:  # the second signal: what is known, then exit

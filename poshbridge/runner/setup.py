@@ -5,6 +5,7 @@ certificate, and wait for OCSP, bind and verify."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 from poshbridge.inventory.model import HostConfig
@@ -29,6 +30,8 @@ from poshbridge.runner.results import HostRun
 from poshbridge.runner.session import Session
 from poshbridge.runner.template import finish, run_on_host
 from poshbridge.runner.verify import ocsp_bind_verify
+
+log = logging.getLogger(__name__)
 
 
 def setup_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
@@ -60,6 +63,7 @@ def setup_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
             if plan.blocked or ctx.dry_run or not to_apply:
                 break
             report("applying: " + ", ".join(s.name for s in to_apply))
+            log.debug("%s: plan round %d: applying %s", host.name, _round + 1, [s.name for s in to_apply])
             try:
                 result, ok = apply_steps(session, to_apply, setup_plan.read_statements(host), run)
             except RemoteConnectionError as exc:

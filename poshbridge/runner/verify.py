@@ -50,7 +50,7 @@ def ocsp_bind_verify(
             kwargs["sleep"] = ctx.sleep
         if ctx.clock is not None:
             kwargs["clock"] = ctx.clock
-        waited = (ctx.ocsp_wait or ocsp.wait_until_good)(leaf_list[0], chain[0] if chain else None, **kwargs)
+        waited = ocsp.wait_until_good(leaf_list[0], chain[0] if chain else None, **kwargs)
         run.objects["ocsp"] = waited.to_json()
         if waited.state == "revoked":
             run.set_step(Step(STEP_OCSP, "failed", "the OCSP responder says the certificate is revoked"))
