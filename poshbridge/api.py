@@ -132,7 +132,7 @@ def _run(
     command: str,
     hosts: Sequence[HostConfig],
     options: RunOptions | None,
-    progress: Progress | FleetView | None,
+    progress: Progress | None,
     session_factory: SessionFactory | None,
     stop: threading.Event | None,
     **hooks: Any,
@@ -141,13 +141,7 @@ def _run(
     ctx = Context.from_options(command, chosen, session_factory=session_factory, **hooks)
     if stop is not None:
         ctx.stop = stop
-    view: FleetView
-    if progress is None:
-        view = NullView()
-    elif callable(progress):
-        view = _ProgressView(progress)
-    else:
-        view = progress
+    view: FleetView = NullView() if progress is None else _ProgressView(progress)
     return run_operation(list(hosts), ctx, parallel=chosen.parallel, view=view, history=chosen.history)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from poshbridge import __version__
 from poshbridge.plan.setup import Step
 from poshbridge.poshacme.problems import AcmeProblem
+from poshbridge.scrubber import Scrubber
 
 
 @dataclass
@@ -101,7 +102,7 @@ class FleetRun:
     started: datetime | None = None
     finished: datetime | None = None
     interrupted: bool = False
-    scrub: Any = field(default=None, repr=False)  # the run's Scrubber
+    scrub: Scrubber | None = field(default=None, repr=False)  # the run's scrubber
 
     @property
     def ok(self) -> bool:
