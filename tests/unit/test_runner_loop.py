@@ -394,3 +394,30 @@ def test_api_documents_itself() -> None:
     assert "api.load_inventory(" in text and "api.setup(hosts" in text and "api.audit(" in text
     for name in ("load_inventory", "select_hosts", "setup", "renew", "status", "revoke", "audit"):
         assert getattr(api, name).__doc__, name
+
+
+def test_revoke_sends_its_step_then_the_reads_and_a_refusal_fails_the_host(host: HostConfig) -> None:
+    fake = windows(host)
+    options = api.RunOptions(history=False, reason="superseded")
+    done = api.revoke([host], options=options, session_factory=factory(fake))
+    assert done.ok and done.hosts[0].summary == f"revoked the certificate of {host.order_name}"
+    (batch,) = fake.sent
+    labels = [s.label for s in batch.statements]
+    assert labels[:2] == ["env:POSHACME_HOME", "revoke:submit"] and R_CERT in labels
+    assert param(batch.statements[1], "Reason") == "superseded"
+
+    refused = RemoteError("No certificate found for order", command="Revoke-PACertificate")
+    fake.sticky["revoke:submit"] = Answer(errors=[refused])
+    failed = api.revoke([host], options=options, session_factory=factory(fake))
+    assert not failed.ok and failed.hosts[0].errors[0].step == "revoke"
+
+
+def test_a_stop_before_the_run_starts_no_host(host: HostConfig) -> None:
+    import threading
+
+    fake = windows(host)
+    stop = threading.Event()
+    stop.set()
+    done = api.setup([host], options=api.RunOptions(history=False), session_factory=factory(fake), stop=stop)
+    assert done.interrupted and not done.ok and done.hosts[0].outcome == "interrupted"
+    assert fake.opened == 0 and fake.sent == []
