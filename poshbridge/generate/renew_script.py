@@ -9,7 +9,9 @@ Two styles:
   ``Set-IISCertificate``, the ACME problem's type/status/detail recorded (AcmeException.Data is a
   PSCustomObject: read as properties; an IDictionary as a dictionary; catch/finally cannot throw),
   ``Set-PAOrder -Name`` (not ``-MainDomain``), a rebind when not due and the IIS binding holds another
-  certificate (outcome ``rebound``), exit 1 on failure.
+  certificate (outcome ``rebound``), ``-RemoveOldCert`` (``iis.remove_old_cert``) passed only when no
+other binding of any site (``Get-IISSite | Get-IISSiteBinding``) holds the certificate being replaced
+(Posh-ACME.Deploy Private/Remove-OldCert.ps1 deletes it unconditionally), exit 1 on failure.
 
 Templates are ``ps_scripts/renew-<style>.ps1.tmpl`` with ``<%NAME%>`` placeholders (``<`` is a
 reserved operator in PowerShell, so ``<%`` never occurs in a valid script). Every value becomes a
@@ -45,6 +47,7 @@ SETTINGS = (
     "PoshAcmeHome",
     "WaitSeconds",
     "RetentionDays",
+    "RemoveOldCert",
 )
 
 _PLACEHOLDER = re.compile(r"<%([A-Z_]+)%>")
@@ -120,8 +123,6 @@ def render_renew_script(host: HostConfig, style: str = DEFAULT_STYLE) -> str:
         switches = ""
         if host.iis.require_sni:
             switches += " -RequireSNI"
-        if host.iis.remove_old_cert:
-            switches += " -RemoveOldCert"
         values = {
             "HOST": _text(host.name, "host name"),
             "ORDER_NAME": _text(host.order_name, "order name"),
@@ -137,6 +138,8 @@ def render_renew_script(host: HostConfig, style: str = DEFAULT_STYLE) -> str:
                 host.renewal.log_retention_days, "renewal.log_retention_days", 1, 36500
             ),
             "IIS_SWITCHES": switches,
+            # 1: -RemoveOldCert, passed only when no other binding uses the replaced certificate
+            "REMOVE_OLD_CERT": "1" if host.iis.remove_old_cert else "0",
         }
     return _fill(read_resource(f"renew-{checked}.ps1.tmpl"), values)
 

@@ -118,6 +118,7 @@ def test_hardened_settings_block_follows_the_contract() -> None:
         "PoshAcmeHome": "C:\\ProgramData\\poshbridge\\Posh-ACME",
         "WaitSeconds": 600,
         "RetentionDays": 90,
+        "RemoveOldCert": 0,
     }
 
 
@@ -166,13 +167,14 @@ def test_hardened_script_behaviour() -> None:
         "transcript",
     ]
     # a failure sets $exitCode = 1 and nothing resets it to 0 after the catch
-    assert text.index("$exitCode = 0") < text.index("catch {")
+    assert text.index("$exitCode = 0") < text.index("\ncatch {")
 
 
 def test_iis_switches() -> None:
     host = example_host()
     plain = render_renew_script(host)
-    assert "-RequireSNI" not in plain and "-RemoveOldCert" not in plain
+    (iis_line, _) = [line for line in plain.split("\n") if "| Set-IISCertificate" in line]
+    assert "-RequireSNI" not in iis_line and "-RemoveOldCert" not in iis_line
     flagged = HostConfig(
         name=host.name,
         address=host.address,
@@ -181,7 +183,26 @@ def test_iis_switches() -> None:
         iis=IISConfig(site="s", require_sni=True, remove_old_cert=True),
     )
     text = render_renew_script(flagged)
-    assert "-HostHeader $HostHeader -RequireSNI -RemoveOldCert -Verbose -ErrorAction Stop" in text
+    assert "-HostHeader $HostHeader -RequireSNI @oldCert -Verbose -ErrorAction Stop" in text
+    assert read_settings(text)["RemoveOldCert"] == 1 and read_settings(plain)["RemoveOldCert"] == 0
+
+
+def test_remove_old_cert_is_decided_on_the_host_by_every_sites_bindings() -> None:
+    """Issue 8 item 8: Posh-ACME.Deploy Private/Remove-OldCert.ps1 deletes the replaced certificate
+    unconditionally, so the script never writes ``-RemoveOldCert`` literally: it splats ``@oldCert``,
+    which holds the switch only when no other binding of any site holds the certificate."""
+    text = render_renew_script(example_host())
+    code = [line for line in text.split("\n") if not line.lstrip().startswith("#")]
+    assert not any(re.search(r"-RemoveOldCert\b", line) for line in code)
+    iis_lines = [line for line in code if "| Set-IISCertificate" in line]
+    assert len(iis_lines) == 2 and all("@oldCert -Verbose" in line for line in iis_lines)
+    body = text[text.index("function Get-PoshbridgeOldCertSwitch") :]
+    body = body[: body.index("\n}\n")]
+    assert "if ($RemoveOldCert -ne 1) { return $switches }" in body
+    assert "Get-IISSite -ErrorAction Stop | Get-IISSiteBinding -ErrorAction Stop" in body
+    assert "if ($users -le 1) {" in body and "Write-Output" not in body  # output is the hashtable only
+    for line in iis_lines:
+        assert text.rindex("$oldCert = Get-PoshbridgeOldCertSwitch", 0, text.index(line)) > 0
 
 
 def test_no_template_placeholder_survives_and_templates_have_no_secrets() -> None:

@@ -86,6 +86,13 @@ def test_get_content_bytes_without_raw_are_boxed_bytes_like_5_1(twin: Twin) -> N
     each = twin.run(("Get-Content", {"Path": "C:\\f.bin", "Encoding": "Byte"})).output
     assert each == [0, 255, 65] and all(isinstance(b, PSByte) for b in each)
     raw = twin.run(("Get-Content", {"Path": "C:\\f.bin", "Encoding": "Byte", "Raw": None})).output
+    # -Raw reads the whole stream and ignores -TotalCount (FileSystemContentStream.cs ReadByteEncoded)
+    capped = twin.run(
+        ("Get-Content", {"Path": "C:\\f.bin", "Encoding": "Byte", "Raw": None, "TotalCount": 1})
+    )
+    assert [bytes(x) for x in capped.output] == [b"\x00\xffA"]
+    first = twin.run(("Get-Content", {"Path": "C:\\f.bin", "Encoding": "Byte", "TotalCount": 1})).output
+    assert first == [0]
     assert raw == [b"\x00\xffA"] and isinstance(raw[0], bytes)
     twin.c("C:\\empty.bin").write_bytes(b"")
     for extra in ({"Raw": None}, {"ReadCount": 0}):

@@ -7,6 +7,7 @@ import datetime
 import json
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from test_engine_kit import MODULES, Result, Twin
 
@@ -177,8 +179,9 @@ def _install(twin: Twin, host_config: HostConfig, style: str) -> None:
     assert _register(twin, task_xml_for_register(host_config, style), Force=None).errors == []
 
 
-def _posh_acme_state(twin: Twin, renew_after: datetime.datetime) -> str:
-    """A Posh-ACME config with one completed order (what setup leaves), laid out on disk."""
+def _posh_acme_state(twin: Twin, renew_after: datetime.datetime, *, install: bool = False) -> str:
+    """A Posh-ACME config with one completed order (what setup leaves), laid out on disk; with
+    ``install``, its certificate also in LocalMachine\\My."""
     root = twin.c(HOME)
     server = root / "127.0.0.1_14000"
     acct = server / "acct1"
@@ -229,6 +232,9 @@ def _posh_acme_state(twin: Twin, renew_after: datetime.datetime) -> str:
         .sign(key, hashes.SHA256())
     )
     (order / "cert.cer").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    if install:
+        pfx = pkcs12.serialize_key_and_certificates(None, key, cert, None, serialization.NoEncryption())
+        twin.host.cert_store().import_pfx(pfx, None)
     return cert.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303
 
 
@@ -301,7 +307,9 @@ def test_manual_style_as_system_reproduces_the_manuals_pitfall(twin: Twin, host_
     lines = text.split("\r\n")
     assert "Transcript started, output file is C:\\poshbridge\\logs\\acme_log.txt" in lines
     assert 'PS>TerminatingError(Set-PAOrder): "No ACME server configured. Run Set-PAServer first."' in lines
-    assert "    + FullyQualifiedErrorId : No ACME server configured. Run Set-PAServer first." in lines
+    # ThrowTerminatingError sets the function's InvocationInfo: FQID "<id>,<function>" (Posh-ACME#322)
+    fqid = "No ACME server configured. Run Set-PAServer first.,Set-PAOrder"
+    assert f"    + FullyQualifiedErrorId : {fqid}" in lines
     assert "Windows PowerShell transcript end" not in text  # the script stopped before Stop-Transcript
     assert twin.c("C:\\Windows\\system32\\config\\systemprofile\\AppData\\Local\\Posh-ACME").is_dir()
 
@@ -317,6 +325,68 @@ def test_manual_style_not_due_has_footer(twin: Twin, host_config: HostConfig) ->
         in text
     )
     assert text.endswith(STARS + "\r\n") and "Windows PowerShell transcript end" in text
+
+
+def _old_certificate(twin: Twin, shared: bool) -> str:
+    """An older certificate in LocalMachine\\My, held by the site's https binding and (``shared``) by
+    another site's binding too."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "old.poshbridge.test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=80))
+        .not_valid_after(now + datetime.timedelta(days=10))
+        .sign(key, hashes.SHA256())
+    )
+    pfx = pkcs12.serialize_key_and_certificates(None, key, cert, None, serialization.NoEncryption())
+    old = twin.host.cert_store().import_pfx(pfx, None)
+    iis = twin.host.iis().load()
+    iis["sites"]["host01.poshbridge.test"]["bindings"][1].update(certificate_hash=old, certificate_store="My")
+    if shared:
+        iis["sites"]["other.poshbridge.test"] = {
+            "id": 2,
+            "physical_path": "C:\\inetpub\\other",
+            "state": "Started",
+            "bindings": [{"protocol": "https", "binding_information": "*:9443:other.poshbridge.test",
+                          "certificate_hash": old, "certificate_store": "My", "ssl_flags": 1}],
+        }  # fmt: skip
+    twin.host.iis().save(iis)
+    return old
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_task_rebind_removes_the_old_certificate_only_when_no_other_binding_uses_it(
+    twin: Twin, host_config: HostConfig, shared: bool
+) -> None:
+    """Issue 8 item 8: Set-IISCertificate -RemoveOldCert deletes the replaced certificate whatever else
+    uses it (Posh-ACME.Deploy Private/Remove-OldCert.ps1). The hardened script passes it only when no
+    other binding of any site (Get-IISSite | Get-IISSiteBinding) holds that certificate."""
+    new = _posh_acme_state(
+        twin, datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=40), install=True
+    )
+    old = _old_certificate(twin, shared)
+    host = replace(host_config, iis=replace(host_config.iis, remove_old_cert=True))
+    _install(twin, host, "hardened")
+    assert _start(twin)["LastTaskResult"] == 0
+    result = json.loads(_transcripts(twin, "renew-*.json")[0][3:])
+    assert result["outcome"] == "rebound" and result["thumbprint"] == new
+    iis = twin.host.iis().load()
+    assert iis["sites"]["host01.poshbridge.test"]["bindings"][1]["certificate_hash"] == new
+    store = twin.host.cert_store()
+    text = _transcripts(twin, "renew-*.txt")[0].decode("utf-8-sig")
+    if shared:
+        assert store.path(old) is not None  # still in LocalMachine\\My for the other site
+        assert iis["sites"]["other.poshbridge.test"]["bindings"][0]["certificate_hash"] == old
+        assert f"poshbridge: keeping {old} in LocalMachine\\My: another binding uses it" in text
+    else:
+        assert store.path(old) is None  # nobody else used it: -RemoveOldCert was passed
+        assert "poshbridge: keeping" not in text
+    assert store.path(new) is not None
 
 
 def test_tasks_that_are_not_poshbridge_scripts(twin: Twin, host_config: HostConfig) -> None:

@@ -21,6 +21,8 @@ import pytest
 import yaml
 from labkit import LabHandle
 
+from poshbridge.inventory.load import load_inventory
+from poshbridge.inventory.model import HostConfig
 from poshbridge.remote import ocsp, tls
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,6 +91,30 @@ def derived_inventory(lab: LabHandle, folder: Path, overrides: dict[str, dict[st
     path = folder / "inventory.yaml"
     path.write_text(yaml.safe_dump(doc), "utf-8")
     return path
+
+
+def bound_thumbprint(twin: Any, host: HostConfig) -> str:
+    """The certificate hash of the host's https binding in the twin's IIS state."""
+    info = f"{host.iis.ip_address}:{host.iis.port}:{host.iis.host_header}".lower()
+    bindings = twin.iis().load()["sites"][host.iis.site]["bindings"]
+    return str(
+        next(
+            b["certificate_hash"]
+            for b in bindings
+            if b["protocol"] == "https" and str(b["binding_information"]).lower() == info
+        )
+    )
+
+
+def lab_cli(lab: LabHandle, *argv: str) -> subprocess.CompletedProcess[str]:
+    """``poshbridge lab <argv> --dir <the session's lab>``."""
+    return subprocess.run(
+        [sys.executable, "-m", "poshbridge", "lab", *argv, "--dir", str(lab.dir)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
 
 def closed_port() -> int:
@@ -420,6 +446,25 @@ def test_remove_old_cert_never_deletes_a_certificate_another_site_still_uses(
         assert twin.cert_store().path(old) is not None
         intranet = twin.iis().load()["sites"]["intranet"]["bindings"][0]
         assert intranet["certificate_hash"] == old
+        # The renewal task: the site's certificate (setup's) is now also the intranet's. A renewal by
+        # the task replaces it on the site's binding and keeps it in LocalMachine\My.
+        host = load_inventory(inventory).hosts[name]
+        issued = bound_thumbprint(twin, host)
+        state = twin.iis().load()
+        state["sites"]["intranet"]["bindings"][0]["certificate_hash"] = issued
+        twin.iis().save(state)
+        for argv in (["clock", name, "+61d"], ["run-task", name]):
+            done = lab_cli(lab, *argv)
+            assert done.returncode == 0, done.stdout + done.stderr
+        renewed = bound_thumbprint(twin, host)
+        assert renewed != issued
+        assert twin.cert_store().path(issued) is not None  # the intranet still has its certificate
+        assert twin.iis().load()["sites"]["intranet"]["bindings"][0]["certificate_hash"] == issued
+        log_dir = twin.real_path(host.renewal.log_dir)
+        [result] = [json.loads(p.read_bytes()[3:]) for p in log_dir.glob("renew-*.json")]
+        assert result["outcome"] == "renewed" and result["thumbprint"] == renewed, result
+        [transcript] = [p.read_bytes().decode("utf-8-sig") for p in log_dir.glob("renew-*.txt")]
+        assert f"poshbridge: keeping {issued} in LocalMachine\\My: another binding uses it" in transcript
     finally:
         lab.release(name)
 

@@ -666,7 +666,10 @@ def _get_content(ctx: Invocation, encoding: str | None) -> None:
             # With -Encoding Byte every item is one byte, so -TotalCount counts bytes and the reader
             # stops there (PowerShell: GetContentCommand.ProcessRecord reads at most TotalCount
             # items, src/Microsoft.PowerShell.Commands.Management/commands/management/GetContentCommand.cs).
-            total = ctx.get("TotalCount") if ctx.has("TotalCount") else -1
+            # With -Raw it is ignored: FileSystemContentStream.cs ReadByteEncoded reads the whole
+            # stream as one block ("When RawStream is used, we dont support -first, -last").
+            raw = ctx.switch("Raw")
+            total = ctx.get("TotalCount") if ctx.has("TotalCount") and not raw else -1
             with real.open("rb") as handle:
                 data = handle.read(total) if total is not None and total >= 0 else handle.read()
         else:

@@ -446,7 +446,9 @@ def set_server(
     elif name:
         existing = next((s for s in store.servers() if s[0].lower() == name.lower()), None)
         if existing is None:
-            ctx.throw_script(f"No ACME server found with Name '{name}'.")
+            # Posh-ACME Public/Set-PAServer.ps1: `try { throw "No PAServer found with Name '$Name'." }
+            # catch { $PSCmdlet.ThrowTerminatingError($_) }`
+            ctx.throw_script(f"No PAServer found with Name '{name}'.")
         url = str(existing[1]["location"])
     else:
         current = store.current_server()
@@ -893,7 +895,8 @@ def get_pa_order(ctx: Invocation) -> None:
     [
         Param("MainDomain", position=0, from_pipeline=True, by_property_name=True),
         Param("Name", by_property_name=True),
-        Param("RevokeCert", "switch", sets=("Revoke",)),
+        # Set-PAOrder.ps1 param(): [Parameter(ParameterSetName='Revoke', Mandatory)][switch]$RevokeCert
+        Param("RevokeCert", "switch", mandatory=True, sets=("Revoke",)),
         Param("Force", "switch", sets=("Revoke",)),
         Param("NoSwitch", "switch"),
         Param("NewName", sets=("Edit",)),
@@ -912,6 +915,11 @@ def get_pa_order(ctx: Invocation) -> None:
         Param("PreferredChain", sets=("Edit",)),
         Param("AlwaysNewKey", "switch", sets=("Edit",)),
         Param("UseSerialValidation", "switch", sets=("Edit",)),
+        # the rest of Set-PAOrder.ps1's Edit set: [switch]$UseModernPfxEncryption,
+        # [ValidateSet('dns-01','dns-account-01')][string]$DnsVariant, [string]$Profile
+        Param("UseModernPfxEncryption", "switch", sets=("Edit",)),
+        Param("DnsVariant", choices=("dns-01", "dns-account-01"), sets=("Edit",)),
+        Param("Profile", sets=("Edit",)),
     ],
     module=MODULE,
     default_set="Edit",
@@ -980,6 +988,25 @@ def set_pa_order(ctx: Invocation) -> None:
     if ctx.has("PfxPassSecure"):
         order["PfxPassB64U"] = b64url(secure_text(ctx.get("PfxPassSecure")).encode())
         changed = True
+    # Set-PAOrder.ps1 Process: DnsVariant stored as given; UseModernPfxEncryption as .IsPresent
+    if ctx.has("DnsVariant") and ctx.get("DnsVariant") != order.get("DnsVariant"):
+        ctx.verbose(f"Setting DnsVariant to {ctx.get('DnsVariant')}")
+        order["DnsVariant"] = ctx.get("DnsVariant")
+        changed = True
+    if ctx.has("UseModernPfxEncryption"):
+        modern = ctx.switch("UseModernPfxEncryption")
+        if not order.get("UseModernPfxEncryption") or modern != order.get("UseModernPfxEncryption"):
+            ctx.verbose(f"Setting UseModernPfxEncryption to {modern}")
+            order["UseModernPfxEncryption"] = modern
+            changed = True
+    # `if ($Profile -in (Get-PAProfile).Profile) {...} else { Write-Warning "Profile '...' is not
+    # currently supported on this ACME server. Ignoring profile selection." }`: the lab's CA (Pebble
+    # 2.4.0) offers no profiles, so every profile is refused this way.
+    if ctx.has("Profile") and ctx.get("Profile") != order.get("Profile"):
+        ctx.warning(
+            f"Profile '{ctx.get('Profile')}' is not currently supported on this ACME server. "
+            "Ignoring profile selection."
+        )
     if changed:
         store.save_order(server_name, acct["id"], order)
 

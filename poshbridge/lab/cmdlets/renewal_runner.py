@@ -440,17 +440,80 @@ class ScriptRun:
         return [("MainDomain", settings.get("MainDomain"))]
 
     def _iis_params(self, settings: dict[str, Any]) -> list[tuple[str | None, Any]]:
-        iis_line = next((line for line in self.lines if "Set-IISCertificate" in line), "")
+        iis_line = next(
+            (
+                line
+                for line in self.lines
+                if "Set-IISCertificate" in line and not line.lstrip().startswith("#")
+            ),
+            "",
+        )
         params: list[tuple[str | None, Any]] = [
             ("SiteName", settings.get("SiteName")),
             ("Port", settings.get("Port")),
             ("IPAddress", settings.get("IPAddress")),
             ("HostHeader", settings.get("HostHeader")),
         ]
+        # a literal switch on the line (scripts before the old-certificate check pass it always)
         for switch in ("RequireSNI", "RemoveOldCert"):
-            if f"-{switch}" in iis_line:
+            if re.search(rf"-{switch}\b", iis_line):
                 params.append((switch, True))
+        if re.search(r"@oldCert\b", iis_line) and self._old_cert_unshared(settings):
+            params.append(("RemoveOldCert", True))
         return [*params, ("Verbose", True), ("ErrorAction", "Stop")]
+
+    def _old_cert_unshared(self, settings: dict[str, Any]) -> bool:
+        """The script's ``Get-PoshbridgeOldCertSwitch`` (ps_scripts/renew-hardened.ps1.tmpl), splatted as
+        ``@oldCert``: with ``$RemoveOldCert = 1``, read every site's bindings (``Get-IISSite |
+        Get-IISSiteBinding``) and this site's https binding for ``<ip>:<port>:<host>``; True (pass
+        ``-RemoveOldCert``) only when that binding holds a certificate no other binding holds. Any
+        error while reading: the old certificate is kept (the function's catch, one Write-Host line).
+        Why: Posh-ACME.Deploy Private/Remove-OldCert.ps1 removes the replaced thumbprint from
+        Cert:\\LocalMachine\\My with no look at other bindings."""
+        if settings.get("RemoveOldCert") != 1:
+            return False
+        wanted = f"{settings.get('IPAddress')}:{settings.get('Port')}:{settings.get('HostHeader')}".lower()
+        try:
+            self.current = "Get-IISSite"
+            self.sink.outputs = []
+            run_statement(
+                self.host,
+                self.runspace,
+                [
+                    CommandCall("Get-IISSite", parameters=[("ErrorAction", "Stop")]),
+                    CommandCall("Get-IISSiteBinding", parameters=[("ErrorAction", "Stop")]),
+                ],
+                None,
+                self.sink,
+            )
+            every = list(self.sink.outputs)
+            mine = self.call(
+                "Get-IISSiteBinding", [("Name", settings.get("SiteName")), ("ErrorAction", "Stop")]
+            )
+        except TerminatingError as exc:
+            unread = "poshbridge: keeping the old certificate: the bindings could not be read: "
+            self._host_line(unread + exc.record.message)
+            return False
+        old = next(
+            (
+                _hash_text(get_property(b, "CertificateHash")[1])
+                for b in mine
+                if str(get_property(b, "Protocol")[1] or "").lower() == "https"
+                and str(get_property(b, "BindingInformation")[1] or "").lower() == wanted
+            ),
+            None,
+        )
+        if not old:
+            return False
+        users = sum(1 for b in every if _hash_text(get_property(b, "CertificateHash")[1]) == old)
+        if users <= 1:
+            return True
+        self._host_line(f"poshbridge: keeping {old} in LocalMachine\\My: another binding uses it")
+        return False
+
+    def _host_line(self, text: str) -> None:
+        if self.transcript:
+            self.transcript.line(text)
 
     def _rebinds(self) -> bool:
         """A script whose not-due branch reads the site's binding (Get-IISSiteBinding) rebinds."""
@@ -513,6 +576,7 @@ class ScriptRun:
             failure.command_name = f".{method}("
             return failure
         return None
+
     def _event_log(self, result: dict[str, Any]) -> None:
         """The script's event-log block: ``Write-EventLog`` with the id its table gives the outcome
         (read from the script text), the result JSON as the message; a failure is one transcript line."""
@@ -593,6 +657,11 @@ def _method_calls(block: str, variable: str) -> list[tuple[str, bool, bool]]:
         else:
             calls.append((match.group(1), "dict" in stack, "try" in stack))
     return calls
+
+
+def _hash_text(raw: Any) -> str | None:
+    """``[System.BitConverter]::ToString([byte[]]$hash).Replace('-', '')`` (None for no hash)."""
+    return bytes(raw).hex().upper() if raw else None
 
 
 def _utc(value: Any) -> str | None:

@@ -315,12 +315,21 @@ class Invocation:
         data_type: str | None = None,
         exception_type: str = "System.Management.Automation.RuntimeException",
     ) -> NoReturn:
-        """PowerShell's ``throw`` inside a module function: the FQID is the message, the category
-        OperationStopped; a thrown string is also the target object, a thrown exception object has none."""
+        """PowerShell's ``throw`` inside a module function: the error id is the message, the category
+        OperationStopped; a thrown string is also the target object, a thrown exception object has none.
+
+        A thrown string is caught and rethrown with ``$PSCmdlet.ThrowTerminatingError($_)`` (Posh-ACME's
+        ``try { throw "..." } catch { $PSCmdlet.ThrowTerminatingError($_) }``): MshCommandRuntime.cs
+        ThrowTerminatingError calls ``errorRecord.SetInvocationInfo(MyInvocation)``, and ErrorPackage.cs
+        ``FullyQualifiedErrorId`` appends ``,<function name>`` for a script command (GetInvocationTypeName)
+        - as a real host shows it (rmbolger/Posh-ACME#322: ``FullyQualifiedErrorId : No ACME account
+        configured. Run New-PAAccount or specify an account ID.,Set-PAAccount``). A thrown exception
+        object keeps the message alone (not checked against a real host)."""
+        thrown_string = exception_type.endswith("RuntimeException") and data is None
         raise TerminatingError(
             LabErrorRecord(
                 message=message,
-                fully_qualified_error_id=message,
+                fully_qualified_error_id=f"{message},{self.info.fqid_suffix}" if thrown_string else message,
                 category="OperationStopped",
                 exception_type=exception_type,
                 command_name=self.name,

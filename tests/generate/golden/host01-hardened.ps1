@@ -13,6 +13,7 @@ $LogDir = 'C:\poshbridge\logs'
 $PoshAcmeHome = 'C:\ProgramData\poshbridge\Posh-ACME'
 $WaitSeconds = 600
 $RetentionDays = 90
+$RemoveOldCert = 0
 # End of settings.
 
 # Posh-ACME reads POSHACME_HOME when it is imported: set it first, so that this task (SYSTEM) uses
@@ -24,6 +25,42 @@ $stamp = $started.ToString('yyyyMMdd-HHmmss')
 $transcriptName = 'renew-' + $stamp + '.txt'
 $transcriptPath = Join-Path -Path $LogDir -ChildPath $transcriptName
 $resultPath = Join-Path -Path $LogDir -ChildPath ('renew-' + $stamp + '.json')
+
+# Set-IISCertificate -RemoveOldCert deletes the certificate it replaces from LocalMachine\My even when
+# another binding still uses it (Posh-ACME.Deploy Private/Remove-OldCert.ps1). With RemoveOldCert = 1
+# it is passed only when no other binding of any site holds the certificate this binding holds now
+# (Write-Host, not Write-Output: the function's output is the splatted hashtable);
+# when the bindings cannot be read, the old certificate is kept.
+function Get-PoshbridgeOldCertSwitch {
+    $switches = @{}
+    if ($RemoveOldCert -ne 1) { return $switches }
+    try {
+        $ours = $IPAddress + ':' + $Port + ':' + $HostHeader
+        $bindings = @(Get-IISSite -ErrorAction Stop | Get-IISSiteBinding -ErrorAction Stop)
+        $mine = Get-IISSiteBinding -Name $SiteName -ErrorAction Stop |
+            Where-Object { $_.Protocol -eq 'https' -and $_.BindingInformation -eq $ours } |
+            Select-Object -First 1
+        if (-not ($mine -and $mine.CertificateHash)) { return $switches }
+        $old = [System.BitConverter]::ToString([byte[]]$mine.CertificateHash).Replace('-', '')
+        $users = 0
+        foreach ($binding in $bindings) {
+            if ($binding.CertificateHash -and
+                [System.BitConverter]::ToString([byte[]]$binding.CertificateHash).Replace('-', '') -eq $old) {
+                $users += 1
+            }
+        }
+        if ($users -le 1) {
+            $switches['RemoveOldCert'] = $true
+        }
+        else {
+            Write-Host ('poshbridge: keeping ' + $old + ' in LocalMachine\My: another binding uses it')
+        }
+    }
+    catch {
+        Write-Host ('poshbridge: keeping the old certificate: the bindings could not be read: ' + $_.Exception.Message)
+    }
+    return $switches
+}
 
 function ConvertTo-PoshbridgeUtc($Value) {
     if ($null -eq $Value -or '' -eq $Value) { return $null }
@@ -67,8 +104,9 @@ try {
         $result.not_after = ConvertTo-PoshbridgeUtc $cert.NotAfter
         # The CA needs up to about 10 minutes to publish OCSP for a new certificate (manual 3.3).
         Start-Sleep -Seconds $WaitSeconds
+        $oldCert = Get-PoshbridgeOldCertSwitch
         # Set-IISCertificate reports failures as non-terminating errors: -ErrorAction Stop makes them count.
-        $cert | Set-IISCertificate -SiteName $SiteName -Port $Port -IPAddress $IPAddress -HostHeader $HostHeader -Verbose -ErrorAction Stop
+        $cert | Set-IISCertificate -SiteName $SiteName -Port $Port -IPAddress $IPAddress -HostHeader $HostHeader @oldCert -Verbose -ErrorAction Stop
         $result.outcome = 'renewed'
     }
     else {
@@ -89,7 +127,8 @@ try {
             }
             if ($bound -ne $current.Thumbprint) {
                 Write-Output ('poshbridge: the binding holds ' + $bound + ', Posh-ACME has ' + $current.Thumbprint + ': rebinding')
-                $current | Set-IISCertificate -SiteName $SiteName -Port $Port -IPAddress $IPAddress -HostHeader $HostHeader -Verbose -ErrorAction Stop
+                $oldCert = Get-PoshbridgeOldCertSwitch
+                $current | Set-IISCertificate -SiteName $SiteName -Port $Port -IPAddress $IPAddress -HostHeader $HostHeader @oldCert -Verbose -ErrorAction Stop
                 $result.outcome = 'rebound'
             }
         }
