@@ -3,18 +3,23 @@
 Per host (``HostSession`` = one RunspacePool; open + the state invocation + the certificate files
 invocation + close = 7 WSMan requests):
 
-- ``Set-Item Env:POSHACME_HOME``; ``Get-ChildItem -Name`` of the log folder (names only: a 90-day
-  folder holds thousands of files, names are a few bytes each); the renewal task
-  (``Get-ScheduledTask`` + ``Get-ScheduledTaskInfo``); the site's bindings (``Get-IISSiteBinding``);
-  ``*.bak`` files under the Posh-ACME home (``-Recurse -Name``);
-- the runs of the last two days (the hardened script names its files ``renew-<UTC stamp>``, so the
-  control node knows the day prefixes) and the manual script's ``acme_log.txt``: ``Get-ChildItem
-  -Name`` and ``Get-Content -Encoding Byte -Raw`` of the same path list
-  (``<dir>\renew-<today>-*``, ``<dir>\renew-<yesterday>-*``, ``<dir>\acme_log.txt``) in the same
+- the one host-state batch ``status`` sends too (:mod:`poshbridge.hoststate.batch`:
+  ``Set-Item Env:POSHACME_HOME``, the renewal task (``Get-ScheduledTask`` + ``Get-ScheduledTaskInfo``),
+  the site's bindings (``Get-IISSiteBinding``), ``*.bak`` files under the Posh-ACME home, and LAST the
+  Posh-ACME cmdlets ``Get-PAOrder -List`` and ``Get-PACertificate -Name <order>``, which ``throw`` on
+  a host without Posh-ACME state: the throw is recorded on its statement; a batch goes on), with the
+  audit's own reads before the Posh-ACME ones (:func:`log_statements`):
+- ``Get-ChildItem -Name`` of the log folder (names only: a 90-day folder holds thousands of files,
+  names are a few bytes each); the runs of the last two days (the hardened script names its files
+  ``renew-<UTC stamp>``, so the control node knows the day prefixes) and the manual script's
+  ``acme_log.txt``: ``Get-ChildItem -Name`` and ``Get-Content -Encoding Byte -Raw`` of the same path
+  list (``<dir>\renew-<today>-*``, ``<dir>\renew-<yesterday>-*``, ``<dir>\acme_log.txt``) in the same
   invocation; the provider enumerates both in the same order, so names and contents pair by
-  position;
-- last the Posh-ACME cmdlets (``Get-PAOrder -List``, ``Get-PACertificate -List``), which ``throw``
-  on a host without Posh-ACME state (the throw is recorded on its statement; a batch goes on).
+  position; the newest poshbridge events.
+
+The answers become facts with the one facts builder (:func:`poshbridge.hoststate.state.read_state` and
+:func:`~poshbridge.hoststate.state.host_facts`, as ``status``); the audit adds the runs and the
+unusable log files.
 
 Files are read as BYTES: ``Get-Content -Encoding Byte -Raw`` is Windows PowerShell 5.1's way to get
 one ``byte[]`` per file (PowerShell 7 spells it ``-AsByteStream``; WinRM's default endpoint and the
@@ -38,7 +43,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -53,13 +57,13 @@ from poshbridge.audit.transcript import (
     parse_result_file,
     parse_transcript,
 )
-from poshbridge.audit.verdict import CertificateInfo, HostFacts, Revocation, ServedCertificate, TaskInfo
+from poshbridge.audit.verdict import HostFacts, Revocation, ServedCertificate
+from poshbridge.hoststate import batch as hoststate_batch
+from poshbridge.hoststate.state import StatementAnswer, host_facts, pems, read_state
 from poshbridge.inventory.model import HostConfig
-from poshbridge.poshacme import calls
-from poshbridge.poshacme.model import get_field
 from poshbridge.powershell.command import SWITCH, Batch, Cmd, Statement
 from poshbridge.remote import tls
-from poshbridge.remote.session import BatchResult, HostSession, RemoteConnectionError
+from poshbridge.remote.session import BatchResult, HostSession, RemoteConnectionError, StatementResult
 
 DEFAULT_MAX_LOGS = 10
 RECENT_DAYS = 2  # days of runs read in the first invocation (today and yesterday, UTC)
@@ -77,39 +81,27 @@ def recent_days(now: datetime, days: int = RECENT_DAYS) -> list[str]:
     return [(utc - timedelta(days=back)).strftime("%Y%m%d") for back in range(days)]
 
 
-def state_batch(host: HostConfig, now: datetime, edition: str | None = None) -> Batch:
-    renewal = host.renewal
-    log_dir = renewal.log_dir
-    batch = Batch()
-    batch.add(calls.set_poshacme_home(host.acme.poshacme_home), label="env")
-    batch.add(Cmd.of("Get-ChildItem", Path=log_dir, Name=SWITCH, ErrorAction=_SILENT), label="logs")
-    task = {"name": renewal.task_name, "path": renewal.task_path}
-    batch.add(calls.get_scheduled_task(**task), label="task")
-    batch.add(calls.get_scheduled_task_info(**task), label="task-info")
-    batch.add(calls.get_iis_site_bindings(host.iis.site), label="binding")
-    batch.add(
-        Cmd.of(
-            "Get-ChildItem",
-            Path=host.acme.poshacme_home,
-            Filter="*.bak",
-            Recurse=SWITCH,
-            Name=SWITCH,
-            ErrorAction=_SILENT,
-        ),
-        label="bak",
-    )
-    # The recent runs and the manual log: names and contents of the same paths, paired by position.
+def log_statements(host: HostConfig, now: datetime, edition: str | None = None) -> list[Statement]:
+    """What only the audit reads: the log folder's names, the recent runs and the manual log (names and
+    contents of the same paths, paired by position), the newest poshbridge events."""
+    log_dir = host.renewal.log_dir
     recent = [_join(log_dir, f"renew-{day}-*") for day in recent_days(now)] + [_join(log_dir, MANUAL_LOG)]
-    batch.add(Cmd.of("Get-ChildItem", Path=recent, Name=SWITCH, ErrorAction=_SILENT), label="recent-names")
-    batch.add(
-        Cmd.of("Get-Content", {"Path": recent, **_bytes(edition)}, Raw=SWITCH, ErrorAction=_SILENT),
-        label="recent-content",
-    )
-    # the newest poshbridge events (one per run, the result JSON): the runs when the logs are gone
-    batch.add(events.get_run_events(DEFAULT_MAX_LOGS), label="events")
-    batch.add(calls.get_pa_orders(), label="orders")
-    batch.add(calls.get_pa_certificates(), label="certificates")
-    return batch
+    return [
+        Statement((Cmd.of("Get-ChildItem", Path=log_dir, Name=SWITCH, ErrorAction=_SILENT),), "logs"),
+        Statement((Cmd.of("Get-ChildItem", Path=recent, Name=SWITCH, ErrorAction=_SILENT),), "recent-names"),
+        Statement(
+            (Cmd.of("Get-Content", {"Path": recent, **_bytes(edition)}, Raw=SWITCH, ErrorAction=_SILENT),),
+            "recent-content",
+        ),
+        # the newest poshbridge events (one per run, the result JSON): the runs when the logs are gone
+        Statement((events.get_run_events(DEFAULT_MAX_LOGS),), "events"),
+    ]
+
+
+def state_batch(host: HostConfig, now: datetime, edition: str | None = None) -> Batch:
+    """The one host-state read batch (:mod:`poshbridge.hoststate.batch`, shared with ``status``) with
+    the audit's log reads before the Posh-ACME statements."""
+    return hoststate_batch.read_batch(host, log_statements(host, now, edition))
 
 
 def choose_log_files(names: Iterable[str], max_runs: int) -> list[str]:
@@ -188,15 +180,6 @@ def files_from_outputs(outputs: Mapping[str, Sequence[Any]]) -> dict[str, bytes]
 # ----- turning answers into facts (pure) -------------------------------------------------------------
 
 
-@dataclass
-class StateAnswer:
-    """What the state batch returned, by statement label (missing label: not run)."""
-
-    outputs: dict[str, list[Any]] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
-    missing_task: bool = False
-
-
 def content_bytes(output: Sequence[Any]) -> bytes:
     """Get-Content output -> bytes: one byte[] (bytes), a list of ints, or text (string/lines)."""
     if not output:
@@ -234,120 +217,34 @@ def parse_logs(files: Mapping[str, bytes]) -> tuple[list[TranscriptFile], list[R
     return transcripts, results
 
 
-def pick_order(host: HostConfig, orders: Sequence[Any]) -> Mapping[str, Any] | None:
-    for order in orders:
-        name = str(get_field(order, "Name") or "")
-        if isinstance(order, Mapping) and name.lower() == host.order_name.lower():
-            return order
-    for order in orders:
-        if (
-            isinstance(order, Mapping)
-            and str(get_field(order, "MainDomain") or "").lower() == host.main_domain.lower()
-        ):
-            return order
-    return None
-
-
-def pick_certificate(host: HostConfig, certificates: Sequence[Any]) -> Mapping[str, Any] | None:
-    """PACertificate objects carry no order name: match the subject / first SAN to the main domain."""
-    main = host.main_domain.lower()
-    for cert in certificates:
-        if not isinstance(cert, Mapping):
-            continue
-        subject = str(get_field(cert, "Subject") or "").lower()
-        sans = get_field(cert, "AllSANs")
-        san_list = [str(s).lower() for s in sans] if isinstance(sans, (list, tuple)) else []
-        if subject == f"cn={main}" or (san_list and san_list[0] == main):
-            return cert
-    return None
-
-
-def binding_thumbprint(host: HostConfig, bindings: Sequence[Any]) -> tuple[bool, str | None]:
-    """(found, certificate thumbprint) of the https binding for the host's port and host header."""
-    candidates: list[tuple[int, Mapping[str, Any]]] = []
-    for binding in bindings:
-        if not isinstance(binding, Mapping):
-            continue
-        protocol = str(get_field(binding, "protocol") or "").lower()
-        info = str(get_field(binding, "bindingInformation") or get_field(binding, "BindingInformation") or "")
-        if protocol != "https" or info.count(":") < 2:
-            continue
-        ip, port, header = info.split(":", 2)
-        if port != str(host.iis.port):
-            continue
-        score = (header.lower() == host.iis.host_header.lower()) * 2 + (ip == host.iis.ip_address)
-        candidates.append((score, binding))
-    if not candidates:
-        return False, None
-    candidates.sort(key=lambda c: -c[0])
-    return True, _thumbprint(get_field(candidates[0][1], "certificateHash"))
-
-
-def _thumbprint(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value).hex().upper() or None
-    if isinstance(value, (list, tuple)) and all(isinstance(x, int) for x in value):
-        return bytes(x & 0xFF for x in value).hex().upper() or None
-    text = re.sub(r"[^0-9A-Fa-f]", "", str(value))
-    return text.upper() or None
-
-
-def bak_for_order(names: Sequence[Any], order: Mapping[str, Any] | None, order_name: str) -> list[str]:
-    """``*.bak`` names (relative to the Posh-ACME home) inside the order's folder."""
-    folder = str(get_field(order, "Folder") or "") if order is not None else ""
-    wanted = folder.replace("/", "\\").rstrip("\\").lower()
-    out: list[str] = []
-    for raw in names:
-        name = str(raw).replace("/", "\\")
-        parts = name.lower().split("\\")
-        if len(parts) >= 2 and (parts[-2] == order_name.lower() or (wanted and wanted.endswith(
-            "\\" + "\\".join(parts[:-1])
-        ))):  # fmt: skip
-            out.append(name.split("\\")[-1])
-    return sorted(set(out))
-
-
 def facts_from_answers(
     host: HostConfig,
-    state: StateAnswer,
+    statements: Sequence[StatementAnswer],
     files: Mapping[str, bytes],
     served: ServedCertificate | None,
     *,
     unreachable: str | None = None,
     revocations: tuple[Revocation | None, Revocation | None] = (None, None),
+    errors: Sequence[str] = (),
 ) -> HostFacts:
-    out = state.outputs
-    order = pick_order(host, out.get("orders", []))
-    cert = pick_certificate(host, out.get("certificates", []))
-    bak = bak_for_order(out.get("bak", []), order, host.order_name)
-    certificate = CertificateInfo.from_posh_acme(cert, order, bak) if "certificates" in out else None
-    task: TaskInfo | None = None
-    if "task" in out:
-        task_obj = next((t for t in out["task"] if isinstance(t, Mapping)), None)
-        info_obj = next((t for t in out.get("task-info", []) if isinstance(t, Mapping)), None)
-        task = TaskInfo.from_objects(host.renewal.task_name, task_obj, info_obj)
-    found, thumb = binding_thumbprint(host, out.get("binding", [])) if "binding" in out else (None, None)
+    """The host's health facts: the one host-state model (:func:`poshbridge.hoststate.state.read_state`,
+    the same as ``status``) plus what only the audit sees: the runs and the unusable log files."""
+    state = read_state(host, statements) if unreachable is None else None
     transcripts, results, log_problems = check_logs(files)
-    runs = pair_runs(transcripts, results) or events.runs_from_events(out.get("events", []))
-    return HostFacts(
-        host=host.name,
-        order=host.order_name,
-        certificate=certificate,
-        task=task,
-        binding_thumbprint=thumb,
-        binding_found=found,
+    event_output: list[Any] = []
+    for statement in statements:
+        if statement.label == "events" and statement.ran:
+            event_output = list(statement.output)
+    runs = pair_runs(transcripts, results) or events.runs_from_events(event_output)
+    return host_facts(
+        host,
+        state,
         served=served,
-        runs=runs,
-        collection_errors=list(state.errors),
-        endpoint=f"{host.address}:{host.iis.port}",
         unreachable=unreachable,
-        served_revocation=revocations[0]
-        if served is not None and served.thumbprint and unreachable is None
-        else None,
-        current_revocation=revocations[1],
+        revocations=revocations,
+        runs=runs,
         log_problems=log_problems,
+        errors=errors,
     )
 
 
@@ -357,17 +254,11 @@ def facts_from_answers(
 def probe_served(host: HostConfig) -> ServedCertificate:
     """TLS handshake from the control node to ``address:iis.port`` with SNI = main domain."""
     try:
-        served = tls.probe(host)
+        return tls.probe(host)
     except Exception as exc:  # a probe failure is a finding, not a crash
-        return ServedCertificate(error=f"{type(exc).__name__}: {exc}")
-    error = served.error or (None if served.thumbprint else "no certificate presented")
-    return ServedCertificate(
-        thumbprint=served.thumbprint,
-        not_after=served.not_after,
-        subject=served.subject,
-        error=error,
-        der=served.der,
-    )
+        return ServedCertificate(
+            error=f"{type(exc).__name__}: {exc}", endpoint=f"{host.address}:{host.iis.port}"
+        )
 
 
 Revocations = Callable[[bytes | None, str, str], tuple[Revocation | None, Revocation | None]]
@@ -379,19 +270,6 @@ def check_revocations(
     from poshbridge.remote.revocation import check_revocations as check
 
     return check(served_der, cert_pem, chain_pem)
-
-
-def cert_files_batch(certificate: Mapping[str, Any] | None) -> Batch:
-    """Posh-ACME's current certificate and chain (PEM) for the OCSP checks."""
-    batch = Batch()
-    for label, key in (("pem:cert", "CertFile"), ("pem:chain", "ChainFile")):
-        path = get_field(certificate, key) if certificate is not None else None
-        if isinstance(path, str) and path:
-            batch.add(calls.get_content_raw(path), label=label)
-    return batch
-
-
-_POSH_ACME_LABELS = ("env", "orders", "certificates")
 
 
 def _outputs(result: BatchResult) -> dict[str, list[Any]]:
@@ -409,23 +287,12 @@ def _not_run(batch: Batch, result: BatchResult) -> list[Statement]:
     return [s for s in batch.statements if s.label not in ran]
 
 
-# Posh-ACME's reads throw these on a host without Posh-ACME state (Get-PAOrder.ps1 / Get-PACertificate.ps1
-# Begin blocks; Get-PAAccount.ps1 for the server): a fact ("no server / no account yet"), which the
-# verdict rules report from the empty answers, not a collection error.
-_NO_POSH_ACME_STATE = ("No ACME server configured.", "No ACME account configured.")
-
-
-def _findings(result: BatchResult) -> list[str]:
-    """Errors worth reporting: Posh-ACME's, and a log file that could not be read (a collection error,
-    not "no runs"). A missing task, log folder or binding is not an error here; the verdict rules
-    report those from the (empty) answers; neither is Posh-ACME having no server or account yet."""
+def _file_errors(result: BatchResult) -> list[str]:
+    """A log file that could not be read is a collection error (not "no runs"). A missing log folder is
+    not an error here (the verdict rules report the absence of runs)."""
     out: list[str] = []
     for statement in result.statements:
-        if statement.label in _POSH_ACME_LABELS:
-            out.extend(
-                str(error) for error in statement.errors if not error.message.startswith(_NO_POSH_ACME_STATE)
-            )
-        elif statement.label.startswith("file:"):
+        if statement.label.startswith("file:"):
             out.extend(f"cannot read {statement.label[5:]}: {error}" for error in statement.errors)
     return out
 
@@ -445,19 +312,20 @@ def collect_host(
     """``connect(host)``: the host's session (a :class:`poshbridge.runner.session.Session`, not yet
     open); default pypsrp's HostSession."""
     moment = now or datetime.now(timezone.utc)
-    state = StateAnswer()
+    statements: list[StatementResult] = []
+    errors: list[str] = []
     files: dict[str, bytes] = {}
     unreachable: str | None = None
-    pems: dict[str, str] = {}
+    cert_pem = chain_pem = ""
     try:
         session_of = connect or (lambda h: HostSession(h, insecure=insecure, base_dir=base_dir or Path.cwd()))
         with session_of(host) as session:
             batch = state_batch(host, moment, session.ps_edition)
             result = session.run(batch)
-            state.outputs = _outputs(result)
-            state.errors = _findings(result)
-            files = files_from_outputs(state.outputs)
-            wanted = choose_log_files((str(n) for n in state.outputs.get("logs", [])), max_logs)
+            statements.extend(result.statements)
+            outputs = _outputs(result)
+            files = files_from_outputs(outputs)
+            wanted = choose_log_files((str(n) for n in outputs.get("logs", [])), max_logs)
             missing = [name for name in wanted if name not in files]
             if missing:
                 # the reads first: a Posh-ACME statement that throws again must not stop them
@@ -466,29 +334,22 @@ def collect_host(
                     + _not_run(batch, result)
                 )
                 answer = session.run(second)
-                more = _outputs(answer)
-                files.update(files_from_outputs(more))
-                state.outputs.update({k: v for k, v in more.items() if not k.startswith("file:")})
-                state.errors.extend(_findings(answer))
+                statements.extend(answer.statements)
+                files.update(files_from_outputs(_outputs(answer)))
+                errors.extend(_file_errors(answer))
             keep = set(wanted)
             files = {name: data for name, data in files.items() if name in keep}
-            state.errors.extend(cap_files(files, max_file_size))
-            current = pick_certificate(host, state.outputs.get("certificates", []))
-            pem_batch = cert_files_batch(current)
+            errors.extend(cap_files(files, max_file_size))
+            pem_batch = hoststate_batch.cert_files_batch(read_state(host, statements).certificate)
             if pem_batch.statements:
-                pem_out = _outputs(session.run(pem_batch))
-                pems = {label: "".join(str(v) for v in out if v is not None)
-                        for label, out in pem_out.items()}  # fmt: skip
+                cert_pem, chain_pem = pems(_outputs(session.run(pem_batch)))
     except RemoteConnectionError as exc:
         unreachable = f"{exc.kind}: {exc.message}"
     served = probe(host)
-    checked = revocations(served.der, pems.get("pem:cert", ""), pems.get("pem:chain", ""))
-    current = pick_certificate(host, state.outputs.get("certificates", []))
-    thumb = get_field(current, "Thumbprint") if current is not None else None
-    if checked[1] is None and unreachable is None and isinstance(thumb, str) and thumb:
-        why = "the certificate file could not be read from the host"
-        checked = (checked[0], Revocation("not-checked", why, thumb.upper()))
-    return facts_from_answers(host, state, files, served, unreachable=unreachable, revocations=checked)
+    checked = revocations(served.der, cert_pem, chain_pem)
+    return facts_from_answers(
+        host, statements, files, served, unreachable=unreachable, revocations=checked, errors=errors
+    )
 
 
 def collect_fleet(

@@ -55,6 +55,7 @@ from poshbridge.cli.common import INSECURE_HELP, wrote_line
 from poshbridge.cli.tables import render_records
 from poshbridge.output import make_console
 from poshbridge.textsafe import safe_json_text, safe_text
+from poshbridge.timefmt import format_minute, format_timestamp
 
 DEFAULT_PARALLEL = 10
 DEFAULT_MAX_LOGS = 10
@@ -290,7 +291,7 @@ def _run_offline(args: argparse.Namespace, console: Console, err: Console, now: 
     if args.json:
         doc = {
             "mode": "offline",
-            "generated": now.isoformat(),
+            "generated": format_timestamp(now),
             "files": files_json,
             "verdicts": [v.to_json(include_runs=False) for v in verdicts],
         }
@@ -476,9 +477,9 @@ def render_verdicts(console: Console, verdicts: Sequence[HostVerdict]) -> None:
         [
             verdict.host,
             verdict.level,
-            verdict.expires.strftime("%Y-%m-%d %H:%M") if verdict.expires else "-",
+            format_minute(verdict.expires),
             f"{verdict.days_left:.1f}" if verdict.days_left is not None else "-",
-            verdict.last_run.strftime("%Y-%m-%d %H:%M") if verdict.last_run else verdict.last_run_state,
+            format_minute(verdict.last_run, none=verdict.last_run_state),
             verdict.last_outcome or "-",
             verdict.summary,
         ]

@@ -35,9 +35,10 @@ from poshbridge.audit.transcript import (
     INTERRUPTED,
     RENEWED,
     RenewalRun,
-    parse_iso_datetime,
 )
+from poshbridge.hoststate.served import ServedCertificate as ServedCertificate  # the one model
 from poshbridge.poshacme.model import get_field
+from poshbridge.timefmt import format_minute, format_timestamp, format_wall_clock, parse_timestamp
 
 OK = "OK"
 WARN = "WARN"
@@ -67,7 +68,8 @@ _TASK_STATES = {0: "Unknown", 1: "Disabled", 2: "Queued", 3: "Ready", 4: "Runnin
 
 @dataclass
 class CertificateInfo:
-    """Posh-ACME's view of the order and its current certificate."""
+    """Posh-ACME's view of the order and its current certificate (built from the typed Get-PAOrder /
+    Get-PACertificate objects by :func:`poshbridge.hoststate.state.certificate_info`)."""
 
     order_name: str | None = None
     main_domain: str | None = None
@@ -77,29 +79,6 @@ class CertificateInfo:
     renew_after: datetime | None = None
     order_status: str | None = None
     bak_files: tuple[str, ...] = ()
-
-    @classmethod
-    def from_posh_acme(
-        cls,
-        certificate: Mapping[str, Any] | None,
-        order: Mapping[str, Any] | None,
-        bak_files: Sequence[str] = (),
-    ) -> CertificateInfo:
-        """From Get-PACertificate / Get-PAOrder objects as plain dicts (dates as datetime or text)."""
-        cert = certificate or {}
-        order_ = order or {}
-        thumbprint = _text(get_field(cert, "Thumbprint"))
-        not_after = _date(get_field(cert, "NotAfter")) or _date(get_field(order_, "CertExpires"))
-        return cls(
-            order_name=_text(get_field(order_, "Name")),
-            main_domain=_text(get_field(order_, "MainDomain")),
-            thumbprint=thumbprint.upper() if thumbprint else None,
-            not_before=_date(get_field(cert, "NotBefore")),
-            not_after=not_after,
-            renew_after=_date(get_field(order_, "RenewAfter")),
-            order_status=_text(get_field(order_, "status")),
-            bak_files=tuple(bak_files),
-        )
 
     def window_opens_at(self) -> datetime | None:
         """Posh-ACME's RenewAfter, else its rule NotAfter − min(30 days, lifetime / 3)."""
@@ -140,7 +119,7 @@ class TaskInfo:
         if isinstance(state, int):
             state = _TASK_STATES.get(state, str(state))
         result = get_field(info_, "LastTaskResult")
-        raw_run = _date(get_field(info_, "LastRunTime"))
+        raw_run = parse_timestamp(get_field(info_, "LastRunTime"))
         never_ran: bool | None = None
         if _int(result) == SCHED_S_TASK_HAS_NOT_RUN or (raw_run is not None and raw_run.year < 2000):
             never_ran = True
@@ -150,22 +129,24 @@ class TaskInfo:
             exists=True,
             name=_text(get_field(task, "TaskName")) or name,
             state=_text(state),
-            last_run_time=_never_is_none(_date(get_field(info_, "LastRunTime"))),
+            last_run_time=_never_is_none(parse_timestamp(get_field(info_, "LastRunTime"))),
             last_task_result=_int(result),
-            next_run_time=_never_is_none(_date(get_field(info_, "NextRunTime"))),
+            next_run_time=_never_is_none(parse_timestamp(get_field(info_, "NextRunTime"))),
             never_ran=never_ran,
         )
 
-
-@dataclass
-class ServedCertificate:
-    """What the site served to the TLS probe from the control node."""
-
-    thumbprint: str | None = None
-    not_after: datetime | None = None
-    subject: str | None = None
-    error: str | None = None  # set when nothing was served (refused, handshake failure, ...)
-    der: bytes | None = field(default=None, repr=False)  # the leaf, for the OCSP check
+    def to_json(self) -> dict[str, Any]:
+        """``{"task_name", "exists", "state", "last_run_time", "last_task_result", "next_run_time",
+        "never_ran"}`` (times RFC 3339 UTC with ``Z``)."""
+        return {
+            "task_name": self.name,
+            "exists": self.exists,
+            "state": self.state,
+            "last_run_time": format_timestamp(self.last_run_time),
+            "last_task_result": self.last_task_result,
+            "next_run_time": format_timestamp(self.next_run_time),
+            "never_ran": self.never_ran,
+        }
 
 
 @dataclass(frozen=True)
@@ -254,16 +235,16 @@ class HostVerdict:
             "order": self.order,
             "verdict": self.level,
             "reasons": [r.to_json() for r in self.reasons],
-            "expires": _iso(self.expires),
+            "expires": format_timestamp(self.expires),
             "days_left": self.days_left,
-            "renewal_window_opens": _iso(self.renewal_window_opens),
+            "renewal_window_opens": format_timestamp(self.renewal_window_opens),
             "thumbprints": {
                 "posh_acme": self.posh_acme_thumbprint,
                 "iis_binding": self.binding_thumbprint,
                 "served": self.served_thumbprint,
             },
             "ready": self.ready,
-            "last_run": _iso(self.last_run),
+            "last_run": format_wall_clock(self.last_run),  # local only when no UTC is known
             "last_outcome": self.last_outcome,
             "last_reason": self.last_reason,
             "last_run_state": self.last_run_state,
@@ -447,7 +428,7 @@ def evaluate(
             f"site serves {served_thumb}, Posh-ACME's current certificate is {pa_thumb}",
             f"{setup_fix} (binds Posh-ACME's current certificate)",
         )
-    if facts.binding_found is False:
+    if facts.binding_found is False and not not_set_up:  # "not set up" says "no binding" already
         add(WARN, "binding-missing", "no https binding found for the site and port", setup_fix)
     for trouble in facts.log_problems:
         add(
@@ -602,10 +583,6 @@ def _int(value: Any) -> int | None:
     return None
 
 
-def _date(value: Any) -> datetime | None:
-    return parse_iso_datetime(value)
-
-
 def _never_is_none(value: datetime | None) -> datetime | None:
     """Task Scheduler reports 'never' as 1999-11-30 (or 0001-01-01)."""
     if value is None or value.year < 2000:
@@ -617,12 +594,8 @@ def _hex(value: int) -> str:
     return f"0x{value:X}" if value > 9 else str(value)
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def _day(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{format_minute(value)} UTC"
 
 
 def worst_level(levels: Sequence[str]) -> str:

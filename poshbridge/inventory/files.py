@@ -12,6 +12,8 @@ import os
 import stat
 from pathlib import Path
 
+from poshbridge.errors import LocalFileError
+
 _KINDS = (
     (stat.S_ISDIR, "a directory"),
     (stat.S_ISFIFO, "a FIFO (named pipe)"),
@@ -21,7 +23,7 @@ _KINDS = (
 )
 
 
-class FileRefused(OSError):
+class FileRefused(LocalFileError, OSError):
     """The file is not a regular file or is too big; ``strerror`` says which (never its content)."""
 
     def __init__(self, reason: str) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from poshbridge.errors import ConfigurationError
 from poshbridge.inventory.files import read_small_regular_file
 from poshbridge.inventory.model import Inventory, Problem
 from poshbridge.inventory.validate import build_inventory
@@ -21,7 +22,7 @@ from poshbridge.inventory.validate import build_inventory
 MAX_INVENTORY_BYTES = 16 * 1024 * 1024
 
 
-class InventoryError(Exception):
+class InventoryError(ConfigurationError):
     """The inventory cannot be used; ``problems`` lists every finding (errors and warnings)."""
 
     def __init__(self, problems: Iterable[Problem], source: str = "") -> None:
@@ -125,7 +126,7 @@ def _install_resolvers() -> None:
 _install_resolvers()
 
 
-class YamlTagError(yaml.YAMLError):
+class YamlTagError(ConfigurationError, yaml.YAMLError):
     """Explicit YAML tags in the inventory: ``tags`` lists (key path, line) of each."""
 
     def __init__(self, tags: list[tuple[str, int]]) -> None:
@@ -133,7 +134,7 @@ class YamlTagError(yaml.YAMLError):
         self.tags = tags
 
 
-class YamlValueError(yaml.YAMLError):
+class YamlValueError(ConfigurationError, yaml.YAMLError):
     """A value the loader cannot construct (at ``line``); the message never holds the value."""
 
     def __init__(self, line: int | None) -> None:

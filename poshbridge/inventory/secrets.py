@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from poshbridge.errors import ConfigurationError
 from poshbridge.inventory.files import read_small_regular_file_with_stat
 from poshbridge.inventory.model import SecretRef
 from poshbridge.powershell.command import Secret
@@ -19,7 +20,7 @@ MAX_SECRET_FILE_BYTES = 64 * 1024
 _WARNED: set[str] = set()
 
 
-class SecretError(Exception):
+class SecretError(ConfigurationError):
     """A secret reference cannot be resolved (variable unset, file unreadable or empty)."""
 
 

@@ -6,13 +6,14 @@ import difflib
 import fnmatch
 from collections.abc import Mapping, Sequence
 
+from poshbridge.errors import ConfigurationError
 from poshbridge.inventory.model import HostConfig, Inventory
 
 ALL = "all"
 _GLOB_CHARS = frozenset("*?[")
 
 
-class TargetError(Exception):
+class TargetError(ConfigurationError):
     """A target names no host or group of the inventory (message says which, and what exists)."""
 
 

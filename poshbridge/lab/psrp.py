@@ -5,7 +5,8 @@ One :class:`PSRPShell` per WSMan shell = one runspace pool (one ``wsmprovhost`` 
 ``statements: list[list[CommandCall]]`` and runs ``invoke(host, runspace, statements, input, sink)``
 in a worker thread; the :class:`PipelineSink` hands output and records to psrpcore under the shell's
 lock, and the serialized fragments are sorted into per-target queues (the pool, and each pipeline id)
-that WSMan Receive requests drain.
+that WSMan Receive requests drain. The pool itself is in ``psrp_pool.py``; a lab error becomes a
+psrpcore ErrorRecord in ``psrp_errors.py``.
 
 SecureString: pypsrp 0.9.1 never answers a server's PUBLIC_KEY_REQUEST (its handler is
 ``lambda m: self.exchange_keys`` - the method is returned, not called), so the lab never asks. A
@@ -34,41 +35,31 @@ from psrpcore import (
     PipelineInputEvent,
     PSRPEvent,
     PSRPPayload,
-    PublicKeyEvent,
     ResetRunspaceStateEvent,
     ServerPipeline,
-    ServerRunspacePool,
     SetMaxRunspacesEvent,
     SetMinRunspacesEvent,
     StreamType,
 )
 from psrpcore.types import (
-    CommandTypes,
-    ErrorCategory,
-    ErrorCategoryInfo,
     ErrorRecord,
-    InvocationInfo,
-    NETException,
     PSInvocationState,
-    PSNoteProperty,
     PSObject,
     PSSecureString,
-    PSVersion,
-    add_note_property,
 )
 
 from poshbridge.lab import clixml_compat
 from poshbridge.lab.engine.contract import (
-    PSCUSTOMOBJECT,
     CommandCall,
     LabErrorRecord,
     PipelineSink,
     RunspaceState,
     TerminatingError,
 )
-from poshbridge.lab.engine.objects import custom_object
 from poshbridge.lab.engine.registry import EDITION
 from poshbridge.lab.host import TwinHost
+from poshbridge.lab.psrp_errors import lab_bug_record, to_error_record
+from poshbridge.lab.psrp_pool import CORE, PS_BUILD, LabRunspacePool, application_private_data
 from poshbridge.lab.wsman import iso_duration, run_time
 
 log = logging.getLogger(__name__)
@@ -78,230 +69,20 @@ InvokeFn = Callable[[TwinHost, RunspaceState, list[list[CommandCall]], list[Any]
 
 FRAGMENT_CAP = 32768  # bytes of PSRP fragments per queued chunk (one rsp:Stream element)
 COALESCE_SECONDS = 0.05  # a Receive that found data waits this long for the pipeline to finish
-PS_BUILD = "5.1.17763.6054"  # Windows Server 2019, PowerShell 5.1 Desktop
 
-_EXCEPTION_BASES: dict[str, list[str]] = {
-    "System.Management.Automation.RuntimeException": ["System.SystemException"],
-    "System.Management.Automation.CommandNotFoundException": [
-        "System.Management.Automation.RuntimeException",
-        "System.SystemException",
-    ],
-    "System.Management.Automation.ParameterBindingException": [
-        "System.Management.Automation.RuntimeException",
-        "System.SystemException",
-    ],
-    "System.Management.Automation.ItemNotFoundException": [
-        "System.Management.Automation.SessionStateException",
-        "System.Management.Automation.RuntimeException",
-        "System.SystemException",
-    ],
-    "System.Management.Automation.PipelineStoppedException": [
-        "System.Management.Automation.RuntimeException",
-        "System.SystemException",
-    ],
-    "Microsoft.PowerShell.Commands.WriteErrorException": ["System.SystemException"],
-    "System.ArgumentException": ["System.SystemException"],
-    "System.InvalidOperationException": ["System.SystemException"],
-    "System.UnauthorizedAccessException": ["System.SystemException"],
-    "System.IO.IOException": ["System.SystemException"],
-    "System.IO.FileNotFoundException": ["System.IO.IOException", "System.SystemException"],
-    "System.IO.DirectoryNotFoundException": ["System.IO.IOException", "System.SystemException"],
-    "System.Net.WebException": ["System.InvalidOperationException", "System.SystemException"],
-    "System.Xml.XmlException": ["System.SystemException"],
-    "System.Management.Automation.MethodInvocationException": [
-        "System.Management.Automation.MethodException",
-        "System.Management.Automation.RuntimeException",
-        "System.SystemException",
-    ],
-}
-
-
-PS7_BUILD = "7.4.6"
-CORE = "Core"
-
-
-def application_private_data(edition: str = "Desktop") -> dict[str, Any]:
-    """What a Windows Server 2019 endpoint sends after the pool opens: Windows PowerShell 5.1 Desktop,
-    or PowerShell 7 (``PSEdition`` Core) behind the PowerShell.7 configuration."""
-    if edition == CORE:
-        return {
-            "DebugMode": 1,
-            "DebugStop": False,
-            "DebugBreakpointCount": 0,
-            "PSVersionTable": {
-                "PSVersion": PSVersion(PS7_BUILD),
-                "PSEdition": CORE,
-                "GitCommitId": PS7_BUILD,
-                "OS": "Microsoft Windows 10.0.17763",
-                "Platform": "Win32NT",
-                "PSCompatibleVersions": [
-                    PSVersion(v) for v in ("1.0", "2.0", "3.0", "4.0", "5.0", "5.1", PS7_BUILD)
-                ],
-                "PSRemotingProtocolVersion": PSVersion("2.3"),
-                "SerializationVersion": PSVersion("1.1.0.1"),
-                "WSManStackVersion": PSVersion("3.0"),
-            },
-        }
-    return {
-        "DebugMode": 1,
-        "DebugStop": False,
-        "DebugBreakpointCount": 0,
-        "PSVersionTable": {
-            "PSVersion": PSVersion(PS_BUILD),
-            "PSEdition": "Desktop",
-            "PSCompatibleVersions": [PSVersion(v) for v in ("1.0", "2.0", "3.0", "4.0", "5.0", PS_BUILD)],
-            "BuildVersion": PSVersion("10.0.17763.6054"),
-            "CLRVersion": PSVersion("4.0.30319.42000"),
-            "WSManStackVersion": PSVersion("3.0"),
-            "PSRemotingProtocolVersion": PSVersion("2.3"),
-            "SerializationVersion": PSVersion("1.1.0.1"),
-        },
-    }
-
-
-class _LabCategoryInfo(ErrorCategoryInfo):
-    """ErrorCategoryInfo whose text is PowerShell's ``Category: (Target:Type) [Activity], Reason``
-    (psrpcore 0.3.1 leaves out the colon after the category)."""
-
-    def __str__(self) -> str:
-        return (
-            f"{self.Category.name}: ({self.TargetName or ''}:{self.TargetType or ''}) "
-            f"[{self.Activity or ''}], {self.Reason or ''}"
-        )
-
-
-class _MyCommand:
-    """The bits of a CommandInfo psrpcore serializes into InvocationInfo (CommandInfo_*)."""
-
-    def __init__(self, name: str) -> None:
-        self.Name = name
-        self.CommandType = CommandTypes.Cmdlet
-        self.Definition = name
-        self.Visibility = None
-
-
-def _target_type(target: Any) -> str:
-    if target is None:
-        return ""
-    if isinstance(target, PSObject) and not isinstance(target, (str, int, float, bool)):
-        names = target.PSObject.type_names
-        return names[0].rsplit(".", 1)[-1] if names else ""
-    short_names = {str: "String", bool: "Boolean", int: "Int32", float: "Double"}
-    return short_names.get(type(target), type(target).__name__)
-
-
-def to_error_record(record: LabErrorRecord) -> ErrorRecord:
-    """LabErrorRecord -> psrpcore ErrorRecord: FullyQualifiedErrorId, CategoryInfo, Exception of
-    ``exception_type`` with ``exception_data`` as the exception's ``Data`` dictionary."""
-    as_object = record.exception_data_type == PSCUSTOMOBJECT
-    exception = NETException(
-        Message=record.message,
-        Data=dict(record.exception_data) if record.exception_data and not as_object else None,
-        HResult=-2146233087,
-    )
-    if record.exception_data and as_object:
-        # AcmeException.Data is a PSCustomObject (Posh-ACME Private/AcmeException.ps1, Invoke-ACME.ps1):
-        # on the wire a property bag (<MS>), not a dictionary (psrpcore types Data as a PSDict)
-        props = exception.PSObject.adapted_properties
-        index = [p.name for p in props].index("Data")
-        props[index] = PSNoteProperty("Data", custom_object(None, dict(record.exception_data)))
-    exception_type = record.exception_type or "System.Management.Automation.RuntimeException"
-    bases = _EXCEPTION_BASES.get(exception_type, [])
-    exception.PSObject.type_names = [exception_type, *bases, "System.Exception", "System.Object"]
-    try:
-        category = ErrorCategory[record.category]
-    except KeyError:
-        category = ErrorCategory.NotSpecified
-    target = record.target_object
-    category_info = _LabCategoryInfo(
-        Category=category,
-        Activity=record.command_name or "",
-        Reason=record.reason or exception_type.rsplit(".", 1)[-1],
-        TargetName="" if target is None else str(target),
-        TargetType=_target_type(target),
-    )
-    invocation = None
-    if record.command_name:
-        invocation = InvocationInfo(
-            BoundParameters={},
-            CommandOrigin=None,
-            ExpectingInput=False,
-            HistoryId=1,
-            InvocationName=record.command_name,
-            Line="",
-            MyCommand=_MyCommand(record.command_name),
-            OffsetInLine=0,
-            PipelineLength=1,
-            PipelinePosition=1,
-            PositionMessage="",
-            ScriptLineNumber=0,
-            UnboundArguments=[],
-        )
-    error = ErrorRecord(
-        Exception=exception,
-        CategoryInfo=category_info,
-        TargetObject=target,
-        FullyQualifiedErrorId=record.fully_qualified_error_id,
-        InvocationInfo=invocation,
-        PipelineIterationInfo=[0, 1] if invocation else None,
-    )
-    error.serialize_extended_info = invocation is not None
-    return error
-
-
-def lab_bug_record(exc: BaseException, statements: list[list[CommandCall]]) -> ErrorRecord:
-    names = ", ".join(c.name if not c.is_script else "<script>" for s in statements for c in s)
-    return to_error_record(
-        LabErrorRecord(
-            message=(
-                f"The poshbridge lab failed while running '{names}': {type(exc).__name__}: {exc}. "
-                "This is a bug in the lab's emulation, not an error a Windows host would report."
-            ),
-            fully_qualified_error_id="PoshbridgeLabInternalError",
-            category="NotSpecified",
-            exception_type="System.InvalidOperationException",
-        )
-    )
-
-
-def _prop_value_any_case(ps_object: Any, name: str) -> Any:
-    meta = ps_object.PSObject
-    for prop in [*meta.extended_properties, *meta.adapted_properties]:
-        if prop.name.lower() == name.lower():
-            return prop.get_value(ps_object)
-    raise AttributeError(name)
-
-
-def _fix_ci(event: PSRPEvent[Any, Any]) -> None:
-    """pypsrp 0.9.1 names SET_MAX/MIN_RUNSPACES' call id ``CI``; psrpcore reads ``ci``. PowerShell's
-    property lookup is case-insensitive, so accept both."""
-    ps_object = getattr(event, "_ps_object", None)
-    if ps_object is None:
-        return
-    meta = ps_object.PSObject
-    names = [p.name for p in [*meta.extended_properties, *meta.adapted_properties]]
-    if "ci" not in names:
-        add_note_property(ps_object, "ci", int(_prop_value_any_case(ps_object, "ci")))
-
-
-class LabRunspacePool(ServerRunspacePool):
-    """ServerRunspacePool with the CI/ci fix and a record of whether the client holds the session key."""
-
-    def __init__(self, edition: str = "Desktop") -> None:
-        super().__init__(application_private_data=application_private_data(edition))
-        self.client_has_session_key = False
-
-    def _process_SetMaxRunspaces(self, event: SetMaxRunspacesEvent) -> None:
-        _fix_ci(event)
-        super()._process_SetMaxRunspaces(event)
-
-    def _process_SetMinRunspaces(self, event: SetMinRunspacesEvent) -> None:
-        _fix_ci(event)
-        super()._process_SetMinRunspaces(event)
-
-    def _process_PublicKey(self, event: PublicKeyEvent) -> None:
-        super()._process_PublicKey(event)
-        self.client_has_session_key = True
+# moved to psrp_errors.py / psrp_pool.py; the tests and older callers import them from here
+__all__ = [
+    "CORE",
+    "PS_BUILD",
+    "InvokeFn",
+    "LabRunspacePool",
+    "PSRPShell",
+    "ShellRegistry",
+    "application_private_data",
+    "lab_bug_record",
+    "split_statements",
+    "to_error_record",
+]
 
 
 def _without_secure_strings(value: Any, depth: int = 0) -> Any:

@@ -20,6 +20,7 @@ from poshbridge.plan.setup import R_CERT, Step, env_statement, poshacme_read_sta
 from poshbridge.poshacme import calls
 from poshbridge.poshacme.model import PACertificate, PAOrder, dicts, has_type
 from poshbridge.powershell.command import Batch, Statement
+from poshbridge.timefmt import format_minute
 
 RenewOutcome = Literal["renewed", "not-due", "failed", "skipped"]
 
@@ -87,7 +88,7 @@ def read_renew_answer(
     not_due = next((w for w in submit_warnings if any(m in w for m in NOT_DUE_MARKERS)), None)
     renew_after = order.renew_after if order else None
     if not_due is not None:
-        when = f" (renewal window opens {renew_after.isoformat()})" if renew_after else ""
+        when = f" (renewal window opens {format_minute(renew_after)} UTC)" if renew_after else ""
         return RenewAnswer(
             "not-due", certificate=certs[0] if certs else None, order=order, renew_after=renew_after,
             message="not due" + when,
@@ -102,10 +103,10 @@ def read_renew_answer(
 
 
 def status_batch(host: HostConfig) -> Batch:
-    """What ``status`` reads (same labels as setup's read batch)."""
-    from poshbridge.plan.setup import read_statements
+    """What ``status`` reads: the one host-state batch ``audit`` reads too (without its log reads)."""
+    from poshbridge.hoststate.batch import read_batch
 
-    return Batch(read_statements(host))
+    return read_batch(host)
 
 
 def revoke_batch(host: HostConfig, *, reason: str | None) -> Batch:

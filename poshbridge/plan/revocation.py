@@ -11,30 +11,9 @@ settings and plugin), then bind it like any new certificate.
 from __future__ import annotations
 
 from poshbridge.inventory.model import HostConfig
-from poshbridge.plan.setup import STEP_CERT, Step, cert_files_batch, env_statement
+from poshbridge.plan.setup import STEP_CERT, Step, env_statement
 from poshbridge.poshacme import calls
-from poshbridge.poshacme.model import PACertificate
-from poshbridge.powershell.command import SWITCH, Batch, Cmd, Statement
-
-R_BAK = "read:bak"
-
-
-def status_files_batch(host: HostConfig, cert: PACertificate | None) -> Batch:
-    """The current certificate and its chain (for the OCSP checks) and the ``*.bak`` files under the
-    Posh-ACME home (a renewal that failed mid-way leaves only those)."""
-    batch = cert_files_batch(host, cert) if cert is not None else Batch()
-    batch.add(
-        Cmd.of(
-            "Get-ChildItem",
-            Path=host.acme.poshacme_home,
-            Filter="*.bak",
-            Recurse=SWITCH,
-            Name=SWITCH,
-            ErrorAction="SilentlyContinue",
-        ),
-        label=R_BAK,
-    )
-    return batch
+from poshbridge.powershell.command import Statement
 
 
 def replace_revoked_step(host: HostConfig, thumbprint: str, detail: str) -> Step:

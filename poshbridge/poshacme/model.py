@@ -10,13 +10,13 @@ Pure: no IO, no clock.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from poshbridge.audit.task_results import never_is_none
+from poshbridge.timefmt import format_timestamp, parse_timestamp
 
 # ----- tolerant field access -------------------------------------------------------------------------
 
@@ -77,43 +77,6 @@ def _str_list(value: Any) -> tuple[str, ...]:
     if isinstance(value, Iterable) and not isinstance(value, Mapping):
         return tuple(str(v) for v in value if v is not None and str(v) != "")
     return (str(value),)
-
-
-_MS_DATE = re.compile(r"^/?\\?/?Date\((?P<ms>-?\d+)(?P<tz>[+-]\d{4})?\)\\?/?$")
-_FRACTION = re.compile(r"(\.\d{6})\d+")
-
-
-def parse_datetime(value: Any) -> datetime | None:
-    """A timezone-aware UTC datetime from a DateTime value as it arrives over PSRP or in JSON.
-
-    Accepts datetime objects, ISO 8601 strings (``Z``, offsets, 7-digit .NET fractions),
-    ``/Date(ms)/`` (Windows PowerShell 5.1 ConvertTo-Json). Naive values are taken as UTC.
-    """
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        dt = value
-    else:
-        text = str(value).strip()
-        if not text:
-            return None
-        ms = _MS_DATE.match(text)
-        if ms is not None:
-            return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=int(ms.group("ms")))
-        text = _FRACTION.sub(r"\1", text)
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            dt = datetime.fromisoformat(text)
-        except ValueError:
-            return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if value else None
 
 
 def types_of(obj: Any) -> tuple[str, ...]:
@@ -249,9 +212,9 @@ class PAOrder:
             status=_str(get_field(obj, "status")),
             sans=_str_list(get_field(obj, "SANs")),
             key_length=_str(get_field(obj, "KeyLength")),
-            cert_expires=parse_datetime(get_field(obj, "CertExpires")),
-            renew_after=parse_datetime(get_field(obj, "RenewAfter")),
-            expires=parse_datetime(get_field(obj, "expires")),
+            cert_expires=parse_timestamp(get_field(obj, "CertExpires")),
+            renew_after=parse_timestamp(get_field(obj, "RenewAfter")),
+            expires=parse_timestamp(get_field(obj, "expires")),
             plugin=_str_list(get_field(obj, "Plugin", "DnsPlugin")),
             location=_str(get_field(obj, "location")),
             folder=_str(get_field(obj, "Folder")),
@@ -278,9 +241,9 @@ class PAOrder:
             "status": self.status,
             "sans": list(self.sans),
             "key_length": self.key_length,
-            "cert_expires": _iso(self.cert_expires),
-            "renew_after": _iso(self.renew_after),
-            "expires": _iso(self.expires),
+            "cert_expires": format_timestamp(self.cert_expires),
+            "renew_after": format_timestamp(self.renew_after),
+            "expires": format_timestamp(self.expires),
             "plugin": list(self.plugin),
             "location": self.location,
             "folder": self.folder,
@@ -310,8 +273,8 @@ class PACertificate:
         thumb = _str(get_field(obj, "Thumbprint"))
         return cls(
             subject=_str(get_field(obj, "Subject")),
-            not_before=parse_datetime(get_field(obj, "NotBefore")),
-            not_after=parse_datetime(get_field(obj, "NotAfter")),
+            not_before=parse_timestamp(get_field(obj, "NotBefore")),
+            not_after=parse_timestamp(get_field(obj, "NotAfter")),
             key_length=_str(get_field(obj, "KeyLength")),
             thumbprint=thumb.upper() if thumb else None,
             serial=_str(get_field(obj, "Serial")),
@@ -334,8 +297,8 @@ class PACertificate:
         "cert_file", "key_file", "chain_file", "full_chain_file", "pfx_file", "pfx_full_chain"}``."""
         return {
             "subject": self.subject,
-            "not_before": _iso(self.not_before),
-            "not_after": _iso(self.not_after),
+            "not_before": format_timestamp(self.not_before),
+            "not_after": format_timestamp(self.not_after),
             "key_length": self.key_length,
             "thumbprint": self.thumbprint,
             "serial": self.serial,
@@ -391,13 +354,11 @@ class IISBinding:
         return ip, _int(port), host
 
     def matches(self, *, port: int, ip_address: str = "*", host_header: str = "") -> bool:
-        ip, b_port, host = self.parts
-        return (
-            (self.protocol or "").lower() == "https"
-            and b_port == port
-            and ip.lower() == (ip_address or "*").lower()
-            and host.lower() == (host_header or "").lower()
-        )
+        """Whether Set-IISCertificate would take this binding as its own (the one matcher:
+        :func:`poshbridge.hoststate.binding.is_managed_binding`)."""
+        from poshbridge.hoststate.binding import is_managed_binding
+
+        return is_managed_binding(self, port=port, ip_address=ip_address, host_header=host_header)
 
     def to_json(self) -> dict[str, Any]:
         """``{"protocol", "binding_information", "certificate_hash", "certificate_store", "ssl_flags"}``."""
@@ -436,9 +397,9 @@ class ScheduledTaskInfo:
             task_name=_str(get_field(task, "TaskName")) or _str(get_field(info, "TaskName")),
             task_path=_str(get_field(task, "TaskPath")) or _str(get_field(info, "TaskPath")),
             state=state,
-            last_run_time=never_is_none(parse_datetime(get_field(info, "LastRunTime"))),
+            last_run_time=never_is_none(parse_timestamp(get_field(info, "LastRunTime"))),
             last_task_result=_int(get_field(info, "LastTaskResult")),
-            next_run_time=parse_datetime(get_field(info, "NextRunTime")),
+            next_run_time=parse_timestamp(get_field(info, "NextRunTime")),
             missed_runs=_int(get_field(info, "NumberOfMissedRuns")),
         )
 
@@ -449,9 +410,9 @@ class ScheduledTaskInfo:
             "task_name": self.task_name,
             "task_path": self.task_path,
             "state": self.state,
-            "last_run_time": _iso(self.last_run_time),
+            "last_run_time": format_timestamp(self.last_run_time),
             "last_task_result": self.last_task_result,
-            "next_run_time": _iso(self.next_run_time),
+            "next_run_time": format_timestamp(self.next_run_time),
             "missed_runs": self.missed_runs,
         }
 

@@ -18,11 +18,13 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from poshbridge.errors import HostError
+
 # Characters XML 1.0 does not allow (C0 except TAB/LF/CR, lone surrogates, U+FFFE/U+FFFF).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-class UnreadableMessage(Exception):
+class UnreadableMessage(HostError):
     """A PSRP message from the host is not well-formed CLIXML."""
 
 

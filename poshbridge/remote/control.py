@@ -15,12 +15,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from poshbridge.errors import HostError
 from poshbridge.remote.retry import RetryPolicy
 
 DEFAULT_HOST_TIMEOUT = 900.0
 
 
-class Interrupted(Exception):
+class Interrupted(HostError):
     """The run was asked to stop (SIGINT/SIGTERM); ``where`` says what was running."""
 
     def __init__(self, where: str) -> None:
@@ -28,7 +29,7 @@ class Interrupted(Exception):
         self.where = where
 
 
-class HostTimeout(Exception):
+class HostTimeout(HostError):
     """The host's deadline (``--host-timeout``) passed; ``where`` says what was being waited for."""
 
     def __init__(self, seconds: float, where: str) -> None:

@@ -1,4 +1,5 @@
 """What a site actually serves: connect to ``address:iis.port`` with SNI = the main domain.
+The answer is the one served-certificate model, :class:`poshbridge.hoststate.served.ServedCertificate`.
 
 No trust is required (the point is to see the leaf, whoever issued it); the thumbprint is the
 Windows one: uppercase hex SHA-1 of the DER certificate.
@@ -8,46 +9,11 @@ from __future__ import annotations
 
 import socket
 import ssl
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-
+from poshbridge.hoststate.served import ServedCertificate
 from poshbridge.inventory.model import HostConfig
 
-
-@dataclass(frozen=True)
-class ServedCertificate:
-    endpoint: str
-    sni: str
-    thumbprint: str | None = None
-    not_after: datetime | None = None
-    subject: str | None = None
-    issuer: str | None = None
-    der: bytes | None = None
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and self.thumbprint is not None
-
-    def certificate(self) -> x509.Certificate | None:
-        return x509.load_der_x509_certificate(self.der) if self.der else None
-
-    def to_json(self) -> dict[str, Any]:
-        """``{"endpoint", "sni", "thumbprint", "not_after", "subject", "issuer", "error"}``."""
-        return {
-            "endpoint": self.endpoint,
-            "sni": self.sni,
-            "thumbprint": self.thumbprint,
-            "not_after": self.not_after.isoformat().replace("+00:00", "Z") if self.not_after else None,
-            "subject": self.subject,
-            "issuer": self.issuer,
-            "error": self.error,
-        }
-
+__all__ = ["ServedCertificate", "fetch_served", "probe"]
 
 
 def fetch_served(address: str, port: int, sni: str, *, timeout: float = 10.0) -> ServedCertificate:
@@ -62,19 +28,8 @@ def fetch_served(address: str, port: int, sni: str, *, timeout: float = 10.0) ->
         ):
             der = tls.getpeercert(binary_form=True)
     except (OSError, ssl.SSLError) as exc:
-        return ServedCertificate(endpoint, sni, error=f"{type(exc).__name__}: {exc}")
-    if not der:
-        return ServedCertificate(endpoint, sni, error="no certificate presented")
-    cert = x509.load_der_x509_certificate(der)
-    return ServedCertificate(
-        endpoint,
-        sni,
-        thumbprint=cert.fingerprint(hashes.SHA1()).hex().upper(),  # noqa: S303
-        not_after=cert.not_valid_after_utc.astimezone(timezone.utc),
-        subject=cert.subject.rfc4514_string(),
-        issuer=cert.issuer.rfc4514_string(),
-        der=der,
-    )
+        return ServedCertificate(endpoint=endpoint, sni=sni, error=f"{type(exc).__name__}: {exc}")
+    return ServedCertificate.from_der(der, endpoint=endpoint, sni=sni)
 
 
 def probe(host: HostConfig, *, timeout: float = 10.0) -> ServedCertificate:

@@ -19,6 +19,7 @@ from html import escape
 from poshbridge.audit.explain import explain_run
 from poshbridge.audit.transcript import RenewalRun
 from poshbridge.audit.verdict import CRIT, OK, WARN, HostVerdict
+from poshbridge.timefmt import format_minute, format_timestamp
 
 MAX_RUNS = 5
 _LEVEL_RANK = {OK: 0, WARN: 1, CRIT: 2}
@@ -172,9 +173,7 @@ def _e(value: object) -> str:
 
 
 def _utc(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return format_minute(value, none="")
 
 
 def _duration(started: datetime | None, finished: datetime | None) -> str:
@@ -213,7 +212,7 @@ def render_fleet_report(
         "<body>",
         f"<h1>{_e(t['title'])}</h1>",
         f'<div class="meta">{_e(t["inventory"])}: <strong id="inventory">{_e(inventory_name)}</strong>'
-        f' · {_e(t["generated"])}: <time id="generated" datetime="{_e(generated.isoformat())}">'
+        f' · {_e(t["generated"])}: <time id="generated" datetime="{_e(format_timestamp(generated))}">'
         f"{_e(_utc(generated))} UTC</time></div>",
         '<div class="counts">'
         + "".join(f'<span class="v-{level}">{counts[level]} {level}</span>' for level in (OK, WARN, CRIT))

@@ -13,6 +13,7 @@ from poshbridge.health.model import HostVerdict, evaluate, worst_level
 from poshbridge.inventory.model import HostConfig
 from poshbridge.runner.context import Context
 from poshbridge.runner.session import Session, SessionFactory, open_session
+from poshbridge.timefmt import format_timestamp
 
 DEFAULT_MAX_LOGS = 10
 
@@ -48,7 +49,7 @@ class AuditRun:
     def to_json(self) -> dict[str, Any]:
         return {
             "mode": "remote",
-            "generated": self.generated.isoformat(),
+            "generated": format_timestamp(self.generated),
             "warn_days": self.warn_days,
             "crit_days": self.crit_days,
             "hosts": [v.to_json() for v in self.verdicts],

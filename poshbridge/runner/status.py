@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from poshbridge.inventory.model import HostConfig
 from poshbridge.plan import renew as renew_plan
-from poshbridge.plan.setup import SetupFacts, facts_from_outputs
 from poshbridge.remote.session import RemoteConnectionError
-from poshbridge.runner.batches import objects_for, outputs_of, record_statement_errors, run_reads
+from poshbridge.runner.batches import record_statement_errors, run_reads
 from poshbridge.runner.context import Context
 from poshbridge.runner.executor import Report
 from poshbridge.runner.results import ErrorInfo, HostRun
@@ -18,68 +17,36 @@ from poshbridge.runner.template import fail_connection, finish
 def status_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
     """Read the host, probe what the site serves, check revocation (OCSP) of the served and the
     current certificate, and judge it with the one health model (the rules ``audit`` uses)."""
-    from poshbridge.health.facts import status_facts
-    from poshbridge.health.model import OK, UNKNOWN, ServedCertificate, evaluate
-    from poshbridge.plan.setup import R_BINDINGS
+    from poshbridge.health.model import OK, UNKNOWN, evaluate
+    from poshbridge.hoststate.state import HostState, host_facts, read_state
     from poshbridge.remote import tls
     from poshbridge.runner import certfiles
 
     run = HostRun(host.name, "status", started=ctx.now())
     unreachable: str | None = None
     files = certfiles.CertFiles()
-    bindings_read = False
     try:
         with open_session(host, ctx) as session:
             report("reading facts")
             read = run_reads(session, renew_plan.status_batch(host))
             record_statement_errors(run, "read", read.statements)
-            outputs, ran = outputs_of(read)
-            facts = facts_from_outputs(outputs, ran)
-            bindings_read = bool(ran.get(R_BINDINGS))
-            run.objects.update(objects_for(host, facts))
+            state = read_state(host, read.statements)  # the one host-state model (audit's too)
+            run.objects.update(state.objects())
             report("reading the certificate files")
-            files = certfiles.read_cert_files(
-                session, host, facts.certificate, facts.order_named(host.order_name)
-            )
+            files = certfiles.read_cert_files(session, state.certificate)
     except RemoteConnectionError as exc:
         fail_connection(run, exc)
         unreachable = f"{exc.kind}: {exc.message}"
-        facts = SetupFacts()
+        state = HostState()
     report("checking what the site serves")
     served = (ctx.probe or tls.probe)(host)
     run.objects["served"] = served.to_json()
     report("checking revocation (OCSP)")
-    served_rev, current_rev = certfiles.check(served.der, files, ctx.now)
-    cert = facts.certificate
-    if current_rev is None and unreachable is None and cert is not None and cert.thumbprint:
-        current_rev = certfiles.unreadable(cert.thumbprint)
-    order = facts.order_named(host.order_name)
+    revocations = certfiles.check(served.der, files, ctx.now)
+    cert = state.certificate
+    order = state.order
     now = ctx.now()
-    health_facts = status_facts(
-        host=host.name,
-        order_name=host.order_name,
-        endpoint=served.endpoint,
-        unreachable=unreachable,
-        poshacme_read=True,
-        certificate=cert,
-        order=order,
-        bak_files=files.bak,
-        task_read=True,
-        task_name=host.renewal.task_name,
-        task=facts.task,
-        bindings_read=bindings_read,
-        binding=facts.binding_for(host),
-        served=ServedCertificate(
-            thumbprint=served.thumbprint,
-            not_after=served.not_after,
-            subject=served.subject,
-            error=served.error,
-        ),
-        # without the host's chain the served certificate's issuer is not known: the UNKNOWN says so
-        served_revocation=served_rev if served.thumbprint and unreachable is None else None,
-        current_revocation=current_rev,
-        errors=[e.message for e in run.errors if e.step == "read"],
-    )
+    health_facts = host_facts(host, state, served=served, unreachable=unreachable, revocations=revocations)
     verdict = evaluate(health_facts, now=now, warn_days=ctx.warn_days, crit_days=ctx.crit_days)
     days = cert.days_left(now) if cert else None
     run.objects["status"] = {
@@ -92,9 +59,9 @@ def status_host(host: HostConfig, ctx: Context, report: Report) -> HostRun:
         "served_thumbprint": served.thumbprint,
         "served_matches": bool(cert and served.thumbprint == cert.thumbprint),
         "state_read": unreachable is None,
-        "task_state": facts.task.state if facts.task else None,
-        "task_last_result": facts.task.last_task_result if facts.task else None,
-        "task_last_run": facts.task.to_json()["last_run_time"] if facts.task else None,
+        "task_state": state.task.state if state.task else None,
+        "task_last_result": state.task.last_task_result if state.task else None,
+        "task_last_run": state.task.to_json()["last_run_time"] if state.task else None,
         "health": verdict.level,
     }
     run.objects["health"] = verdict.to_json(include_runs=False)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from poshbridge.audit.collect import StateAnswer, facts_from_answers
+from poshbridge.audit.collect import facts_from_answers
 from poshbridge.audit.logcheck import check_log
 from poshbridge.audit.verdict import WARN, evaluate
 from poshbridge.cli.main import main
@@ -107,7 +107,7 @@ def test_remote_audit_warns_about_unusable_files(transcript_bytes: Bytes) -> Non
         "renew-20260531-031702.json": b'{"schema": "poshbridge.renewal-result/1", "outc',
         "renew-20260531-031702.txt": transcript_bytes("ps51_not_due_47.txt", "ps51"),
     }
-    facts = facts_from_answers(HOST, StateAnswer(), files, None)
+    facts = facts_from_answers(HOST, [], files, None)
     assert len(facts.log_problems) == 1 and "truncated" in facts.log_problems[0], facts.log_problems
     assert len(facts.runs) == 1  # the transcript still counts
     verdict = evaluate(facts, now=datetime(2026, 6, 1, tzinfo=timezone.utc))

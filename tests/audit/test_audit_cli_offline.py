@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from timestamps import non_utc_timestamps
 
 from poshbridge.cli.main import main
 
@@ -111,3 +112,30 @@ def test_unwritable_prometheus_file_is_an_error_not_a_traceback(
     target = tmp_path / "missing-dir" / "audit.prom"
     assert main(["audit", "--log", str(logs["not_due"]), "--prometheus", str(target)]) == 2
     assert "cannot write" in capsys.readouterr().err
+
+
+def test_json_timestamps_are_rfc3339_utc_with_z(
+    tmp_path: Path, transcript_bytes: Bytes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every timestamp in ``audit --json`` ends in Z (``generated`` was ``+00:00``), whatever zone the
+    host wrote; only a transcript header's host-local start/end has no zone."""
+    transcript = tmp_path / "renew-20241227-031702.txt"
+    transcript.write_bytes(transcript_bytes("ps51_not_due_47.txt", "ps51"))
+    result = tmp_path / "renew-20241227-031702.json"
+    body = {
+        "schema": "poshbridge.renewal-result/1", "host": "host01", "order": "example.jp",
+        "outcome": "not-due", "started": "2024-12-27T12:17:02.1234567+09:00",
+        "finished": "2024-12-27T03:17:05Z", "thumbprint": None, "not_after": "2025-02-27T22:55:04",
+        "renew_after": "/Date(1735689600000)/", "error": None, "transcript": transcript.name,
+    }  # fmt: skip
+    result.write_bytes(b"\xef\xbb\xbf" + json.dumps(body).encode())
+    main(["audit", "--log", str(transcript), str(result), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert non_utc_timestamps(doc) == []
+    assert doc["generated"].endswith("Z")
+    (entry,) = [f for f in doc["files"] if "result" in f]
+    assert entry["result"]["started"] == "2024-12-27T03:17:02.123456Z"
+    assert entry["result"]["not_after"] == "2025-02-27T22:55:04Z"
+    assert entry["result"]["renew_after"] == "2025-01-01T00:00:00Z"
+    (session_file,) = [f for f in doc["files"] if f.get("sessions")]
+    assert session_file["sessions"][0]["start"] == "2024-11-26T03:17:02"  # host-local, no zone

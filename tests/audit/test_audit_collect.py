@@ -6,21 +6,18 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 from poshbridge.audit.collect import (
-    StateAnswer,
-    bak_for_order,
-    binding_thumbprint,
     choose_log_files,
     content_bytes,
     facts_from_answers,
     files_from_outputs,
-    pick_certificate,
     read_batch,
     state_batch,
 )
 from poshbridge.audit.transcript import NOT_DUE, RENEWED
-from poshbridge.audit.verdict import OK, ServedCertificate, evaluate
+from poshbridge.audit.verdict import OK, Revocation, ServedCertificate, evaluate
 from poshbridge.inventory.model import HostConfig, IISConfig, RenewalConfig
 from poshbridge.powershell.command import SWITCH
+from poshbridge.remote.session import StatementResult
 
 Bytes = Callable[[str, str], bytes]
 THUMB = "3C1A5F0E8D2B47A6C9E1F3D5B7A9C0E2F4D6B8A1"
@@ -39,16 +36,16 @@ def test_state_batch_is_one_invocation_with_posh_acme_last() -> None:
     batch = state_batch(HOST, now)
     labels = [s.label for s in batch]
     assert labels == [
-        "env", "logs", "task", "task-info", "binding", "bak", "recent-names", "recent-content",
-        "events", "orders", "certificates",
+        "env", "task", "task-info", "bindings", "bak", "logs", "recent-names", "recent-content",
+        "events", "orders", "certificate",
     ]  # fmt: skip
     env = batch.statements[0].cmds[0]
     assert env.name == "Set-Item" and env.param("Path") == "Env:POSHACME_HOME"
     assert env.param("Value") == "C:\\ProgramData\\poshbridge\\Posh-ACME"
-    logs = batch.statements[1].cmds[0]
+    logs = batch.statements[5].cmds[0]
     assert logs.param("Path") == "C:\\poshbridge\\logs" and logs.param("Name") is SWITCH
-    assert batch.statements[2].cmds[0].param("TaskName") == "poshbridge renew"
-    assert batch.statements[4].cmds[0].param("Name") == "example.jp"
+    assert batch.statements[1].cmds[0].param("TaskName") == "poshbridge renew"
+    assert batch.statements[3].cmds[0].param("Name") == "example.jp"
     recent = [
         "C:\\poshbridge\\logs\\renew-20250109-*",
         "C:\\poshbridge\\logs\\renew-20250108-*",
@@ -62,7 +59,8 @@ def test_state_batch_is_one_invocation_with_posh_acme_last() -> None:
         SWITCH,
         None,
     )
-    assert batch.statements[-1].cmds[0].render() == "Get-PACertificate -List"
+    # the order's own certificate, as status reads it (the one host-state batch)
+    assert batch.statements[-1].cmds[0].render() == "Get-PACertificate -Name 'example.jp'"
 
 
 def test_names_and_contents_pair_by_position() -> None:
@@ -110,57 +108,27 @@ def test_content_bytes_accepts_bytes_ints_and_text() -> None:
     assert content_bytes([]) == b""
 
 
-def test_binding_for_the_port_and_its_thumbprint() -> None:
-    bindings = [
-        {"protocol": "http", "bindingInformation": "*:80:", "certificateHash": None},
-        {"protocol": "https", "bindingInformation": "*:8443:", "certificateHash": "AA" * 20},
-        {"protocol": "https", "bindingInformation": "*:443:", "certificateHash": bytes.fromhex(THUMB)},
-    ]
-    assert binding_thumbprint(HOST, bindings) == (True, THUMB)
-    assert binding_thumbprint(HOST, bindings[:2]) == (False, None)
-    unbound = [{"protocol": "https", "bindingInformation": "*:443:", "certificateHash": ""}]
-    assert binding_thumbprint(HOST, unbound) == (True, None)
-
-
-def test_certificate_matched_by_subject_or_first_san() -> None:
-    other = {"Subject": "CN=other.jp", "AllSANs": ["other.jp"], "Thumbprint": "B" * 40}
-    mine = {"Subject": "CN=example.jp", "AllSANs": ["example.jp", "www.example.jp"], "Thumbprint": THUMB}
-    assert pick_certificate(HOST, [other, mine]) is mine
-    assert pick_certificate(HOST, [other]) is None
-
-
-def test_bak_files_of_the_order_folder_only() -> None:
-    names = [
-        "acme.example_14000\\12345\\example.jp\\cert.cer.bak",
-        "acme.example_14000\\12345\\example.jp\\fullchain.pfx.bak",
-        "acme.example_14000\\12345\\other.jp\\cert.cer.bak",
-    ]
-    assert bak_for_order(names, None, "example.jp") == ["cert.cer.bak", "fullchain.pfx.bak"]
-
-
 def test_facts_from_answers_end_to_end(transcript_bytes: Bytes) -> None:
     now = datetime(2025, 1, 10, tzinfo=timezone.utc)
-    state = StateAnswer(
-        outputs={
-            "logs": ["acme_log.txt"],
-            "task": [{"TaskName": "poshbridge renew", "State": "Ready"}],
-            "task-info": [{"LastRunTime": "2025-01-10T03:17:02+09:00", "LastTaskResult": 0}],
-            "binding": [{"protocol": "https", "bindingInformation": "*:443:", "certificateHash": THUMB}],
-            "bak": [],
-            "orders": [
-                {"Name": "example.jp", "MainDomain": "example.jp", "RenewAfter": "2025-02-20T00:00:00Z"}
-            ],
-            "certificates": [
-                {"Subject": "CN=example.jp", "NotAfter": "2025-03-22T00:00:00Z", "Thumbprint": THUMB}
-            ],
-        }
-    )
+    outputs: dict[str, list[object]] = {
+        "logs": ["acme_log.txt"],
+        "task": [{"TaskName": "poshbridge renew", "State": "Ready"}],
+        "task-info": [{"LastRunTime": "2025-01-10T03:17:02+09:00", "LastTaskResult": 0}],
+        "bindings": [{"protocol": "https", "bindingInformation": "*:443:", "certificateHash": THUMB}],
+        "bak": [],
+        "orders": [{"Name": "example.jp", "MainDomain": "example.jp", "RenewAfter": "2025-02-20T00:00:00Z"}],
+        "certificate": [
+            {"Subject": "CN=example.jp", "NotAfter": "2025-03-22T00:00:00Z", "Thumbprint": THUMB}
+        ],
+    }
+    state = [StatementResult(label, output=out, ran=True) for label, out in outputs.items()]
     files = {
         "acme_log.txt": transcript_bytes("ps51_renewed.txt", "ps51"),
         "renew-20250110-031702.txt": transcript_bytes("ps51_not_due_47.txt", "ps51"),
     }
     served = ServedCertificate(thumbprint=THUMB, not_after=datetime(2025, 3, 22, tzinfo=timezone.utc))
-    facts = facts_from_answers(HOST, state, files, served)
+    good = Revocation("good", thumbprint=THUMB)
+    facts = facts_from_answers(HOST, state, files, served, revocations=(good, good))
     assert facts.certificate is not None and facts.certificate.thumbprint == THUMB
     assert facts.task is not None and facts.task.exists and facts.task.state == "Ready"
     assert facts.binding_thumbprint == THUMB and facts.binding_found
@@ -171,6 +139,7 @@ def test_facts_from_answers_end_to_end(transcript_bytes: Bytes) -> None:
 
 
 def test_missing_task_is_a_fact_not_an_error() -> None:
-    facts = facts_from_answers(HOST, StateAnswer(outputs={"task": [], "task-info": []}), {}, None)
+    read = [StatementResult("task", ran=True), StatementResult("task-info", ran=True)]
+    facts = facts_from_answers(HOST, read, {}, None)
     assert facts.task is not None and not facts.task.exists
     assert facts.certificate is None  # Posh-ACME state not read

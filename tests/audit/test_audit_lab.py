@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from labkit import LabHandle, bind_certificate, pfx_bytes
+from timestamps import non_utc_timestamps
 
 from poshbridge.cli.main import main
 from poshbridge.inventory.load import load_inventory
@@ -178,7 +179,9 @@ def test_task_run_renewed_is_ok_with_the_new_certificate(fleet: Fleet) -> None:
     make_due(fleet.lab, name)
     info = run_task(fleet.lab, name)
     assert info["LastTaskResult"] == 0
-    code, doc = audit(fleet.lab, name)
+    code, out = cli(fleet.lab, "audit", name, "--json")
+    whole = json.loads(out)
+    (doc,) = whole["hosts"]
     assert (code, doc["verdict"]) == (0, "OK"), doc["reasons"]
     assert doc["last_outcome"] == "renewed"
     new = doc["thumbprints"]["posh_acme"]
@@ -188,6 +191,9 @@ def test_task_run_renewed_is_ok_with_the_new_certificate(fleet: Fleet) -> None:
     session = doc["runs"][-1]["session"]
     assert session["outcome"] == "renewed"  # Set-IISCertificate's verbose lines in the transcript
     assert session["imported_thumbprint"] == new
+    # every timestamp RFC 3339 UTC with Z ("generated" too); only a session's start/end is host-local
+    assert non_utc_timestamps(whole) == []
+    assert whole["generated"].endswith("Z") and doc["expires"].endswith("Z") and doc["last_run"].endswith("Z")
 
 
 def test_task_run_failing_with_an_acme_error_is_warn(fleet: Fleet) -> None:

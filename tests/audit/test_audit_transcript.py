@@ -15,7 +15,6 @@ from poshbridge.audit.transcript import (
     UNKNOWN,
     decode_transcript,
     pair_runs,
-    parse_iso_datetime,
     parse_result_file,
     parse_transcript,
 )
@@ -472,14 +471,6 @@ def test_runs_are_ordered_and_unpaired_results_kept() -> None:
     assert runs[0].started_utc == datetime(2024, 12, 26, 3, 17, 2, tzinfo=timezone.utc)
 
 
-def test_iso_dates() -> None:
-    assert parse_iso_datetime("2025-01-01T09:00:00+09:00") == datetime(2025, 1, 1, tzinfo=timezone.utc)
-    assert parse_iso_datetime("2025-01-01 00:00") == datetime(2025, 1, 1, tzinfo=timezone.utc)
-    assert parse_iso_datetime("2025-13-01T00:00:00Z") is None
-    assert parse_iso_datetime("\\/Date(1735689600000)\\/") is None
-    assert parse_iso_datetime(None) is None
-
-
 def _wrap(body: str, *, footer: bool = True) -> str:
     head = (
         "**********************\n"
@@ -572,14 +563,8 @@ def test_partial_acme_body_detail_is_decoded_from_a_long_line() -> None:
     assert unterminated is not None and unterminated.type == "malformed"
 
 
-def test_iso_dates_with_long_padding_are_rejected_or_read() -> None:
-    assert parse_iso_datetime("2024-11-26T03:00:00" + " " * 100_000 + "x") is None
-    assert parse_iso_datetime("2024-11-26T03:00:00 Z ") == datetime(2024, 11, 26, 3, 0, tzinfo=timezone.utc)
-    assert parse_iso_datetime("2024-11-26T03:00:00.1234567+09:00") is not None
-
-
 def test_concise_view_head_names_the_command_even_after_a_long_line() -> None:
-    from poshbridge.audit.transcript import _concise_head
+    from poshbridge.audit.transcript.parse import _concise_head
 
     assert _concise_head("New-PACertificate: C:\\poshbridge\\renew.ps1:40") == "New-PACertificate"
     assert _concise_head("New-PACertificate: C:\\renew.ps1:x") is None

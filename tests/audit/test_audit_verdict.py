@@ -25,6 +25,8 @@ from poshbridge.audit.verdict import (
     TaskInfo,
     evaluate,
 )
+from poshbridge.hoststate.state import HostState, certificate_info
+from poshbridge.poshacme.model import PACertificate, PAOrder
 from poshbridge.poshacme.problems import classify_problem
 
 NOW = datetime(2025, 1, 10, 12, 0, tzinfo=timezone.utc)
@@ -264,13 +266,16 @@ def test_certificate_info_from_posh_acme_objects() -> None:
         "RenewAfter": "2025-01-30T00:00:00Z",
         "status": "valid",
     }
-    info = CertificateInfo.from_posh_acme(cert, order, ["cert.key.bak"])
+    state = HostState(
+        certificate=PACertificate.from_obj(cert), order=PAOrder.from_obj(order), bak_files=("cert.key.bak",)
+    )
+    info = certificate_info(state)
     assert info.thumbprint == "AB" * 20
     assert info.not_after == datetime(2025, 3, 1, tzinfo=timezone.utc)
     assert info.renew_after == datetime(2025, 1, 30, tzinfo=timezone.utc)
     assert info.order_status == "valid"
     assert info.bak_files == ("cert.key.bak",)
-    empty = CertificateInfo.from_posh_acme(None, None)
+    empty = certificate_info(HostState())
     assert empty.thumbprint is None and empty.window_opens_at() is None
 
 

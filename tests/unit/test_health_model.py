@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-from poshbridge.health.facts import status_facts, task_info
+from poshbridge.health.facts import HostState, host_facts
 from poshbridge.health.model import (
     CRIT,
     EXIT_CODES,
@@ -21,7 +21,8 @@ from poshbridge.health.model import (
     evaluate,
     worst_level,
 )
-from poshbridge.poshacme.model import PACertificate, PAOrder, ScheduledTaskInfo
+from poshbridge.inventory.model import HostConfig, IISConfig
+from poshbridge.poshacme.model import PACertificate, PAOrder
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 CURRENT = "A" * 40
@@ -147,31 +148,41 @@ def test_task_info_knows_never_from_unknown() -> None:
     ran = TaskInfo.from_objects("t", {"TaskName": "t"}, info)
     assert ran.never_ran is False
     assert TaskInfo.from_objects("t", {"TaskName": "t"}, None).never_ran is None
-    assert task_info("t", ScheduledTaskInfo(task_name="t", last_task_result=0x41303)).never_ran is True
-    assert task_info("t", ScheduledTaskInfo(task_name="t")).never_ran is None
 
 
-def _status(**changes: object) -> HostFacts:
-    args: dict[str, object] = {
-        "host": "host01",
-        "order_name": "host01.example.jp",
-        "endpoint": "127.0.0.1:443",
-        "unreachable": None,
-        "poshacme_read": True,
-        "certificate": None,
+HOST = HostConfig(
+    name="host01",
+    address="127.0.0.1",
+    domains=("host01.example.jp",),
+    webroot="C:\\inetpub\\wwwroot",
+    iis=IISConfig(site="host01", port=443),
+)
+
+
+def _status(
+    *,
+    unreachable: str | None = None,
+    served: ServedCertificate | None = None,
+    **changes: object,
+) -> HostFacts:
+    """What status knows of a host read with the one host-state model (Posh-ACME, task and bindings read)."""
+    values: dict[str, object] = {
         "order": PAOrder(name="host01.example.jp", status="valid"),
-        "bak_files": (),
-        "task_read": True,
-        "task_name": "poshbridge renew",
-        "task": ScheduledTaskInfo(task_name="poshbridge renew", state="Ready", last_task_result=0x41303),
-        "bindings_read": True,
+        "certificate": None,
+        "poshacme_read": True,
+        "task": TaskInfo(exists=True, name="poshbridge renew", state="Ready", last_task_result=0x41303),
+        "bindings": (),
         "binding": None,
-        "served": ServedCertificate(error="ConnectionRefusedError: [Errno 111]"),
-        "served_revocation": None,
-        "current_revocation": None,
+        "bak_files": (),
     }
-    args.update(changes)
-    return status_facts(**args)  # type: ignore[arg-type]
+    values.update(changes)
+    state = HostState(**values)  # type: ignore[arg-type]
+    return host_facts(
+        HOST,
+        state,
+        served=served or ServedCertificate(error="ConnectionRefusedError: [Errno 111]"),
+        unreachable=unreachable,
+    )
 
 
 def test_status_of_a_host_without_a_certificate_is_not_ok() -> None:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from poshbridge.inventory.model import HostConfig
-from poshbridge.plan.revocation import R_BAK, replace_revoked_step, status_files_batch
+from poshbridge.plan.revocation import replace_revoked_step
 from poshbridge.plan.setup import STEP_CERT
-from poshbridge.poshacme.model import PACertificate
 
 HOST = HostConfig(name="h", address="a", domains=("example.jp", "www.example.jp"), webroot="C:\\w")
 
@@ -18,10 +17,3 @@ def test_a_revoked_certificate_is_replaced_with_a_forced_renewal() -> None:
     renew = next(c for c in commands if c.startswith("Submit-Renewal"))
     assert f"-Name '{HOST.order_name}'" in renew and "-Force" in renew, commands
     assert any(c.startswith("Get-PACertificate") for c in commands)
-
-
-def test_status_reads_the_certificate_files_and_the_bak_list() -> None:
-    cert = PACertificate(thumbprint="AB" * 20, cert_file="C:\\p\\cert.cer", chain_file="C:\\p\\chain.cer")
-    labels = [s.label for s in status_files_batch(HOST, cert).statements]
-    assert labels == ["file:cert", "file:chain", R_BAK]
-    assert [s.label for s in status_files_batch(HOST, None).statements] == [R_BAK]

@@ -11,13 +11,25 @@ from poshbridge.plan.setup import (
     R_HOME,
     R_MODULES,
     R_SERVER,
+    SETUP_STEP_ORDER,
     Desired,
     SetupFacts,
+    account_step,
+    certificate_step,
+    event_source_step,
     facts_from_outputs,
+    home_acl_step,
+    home_step,
+    modules_step,
     plan_binding,
     plan_setup,
+    poshacme_steps,
     read_statements,
+    script_step,
+    server_step,
     task_documents_equal,
+    task_step,
+    web_config_step,
 )
 from poshbridge.poshacme.model import (
     IISBinding,
@@ -446,3 +458,44 @@ def test_event_source_fact_from_get_winevent_list_provider() -> None:
     none = facts_from_outputs({"read:event-source": []}, {"read:event-source": True})
     assert found.event_source is True and none.event_source is False
     assert facts_from_outputs({}, {}).event_source is None
+
+
+def test_each_step_is_decided_by_its_own_function_over_the_facts() -> None:
+    facts = configured()
+    steps = [
+        modules_step(facts, install_modules=False),
+        home_step(HOST, facts, modules_ready=True),
+        home_acl_step(HOST, facts),
+        web_config_step(HOST, facts, DESIRED),
+        script_step(HOST, facts, DESIRED),
+        task_step(HOST, facts, DESIRED),
+        event_source_step(facts),
+        server_step(HOST, facts),
+        account_step(HOST, facts, DESIRED),
+        certificate_step(HOST, facts, DESIRED),
+    ]
+    assert [s.name for s in steps] == list(SETUP_STEP_ORDER[: len(steps)])
+    assert plan_setup(HOST, facts, DESIRED).steps == steps
+
+
+def test_a_valid_order_is_not_kept_under_an_account_created_in_the_same_round() -> None:
+    facts = configured(accounts=(), current_account=None)  # the valid order and its certificate remain
+    assert account_step(HOST, facts, DESIRED).status == "changed"
+    cert = certificate_step(HOST, facts, DESIRED)
+    assert cert.status == "changed"
+    assert any(c.startswith("New-PACertificate") for c in cert.commands)
+    assert certificate_step(HOST, configured(), DESIRED).status == "unchanged"
+
+
+def test_the_home_step_reimports_posh_acme_only_once_the_modules_are_ready() -> None:
+    facts = configured(home_exists=False)
+    ready = home_step(HOST, facts, modules_ready=True).commands
+    not_ready = home_step(HOST, facts, modules_ready=False).commands
+    assert any(c.startswith("Import-Module") for c in ready)
+    assert not any("Import-Module" in c for c in not_ready)
+    assert [s.name for s in poshacme_steps(HOST, facts, DESIRED, modules_ready=True)] == [
+        "acme-server",
+        "acme-account",
+        "certificate",
+    ]
+    assert {s.status for s in poshacme_steps(HOST, facts, DESIRED, modules_ready=True)} == {"pending"}

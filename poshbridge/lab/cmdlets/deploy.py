@@ -19,9 +19,9 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from poshbridge.lab.cmdlets.files import _PathRefused, confine
 from poshbridge.lab.engine.registry import Invocation, Param, cmdlet, error_record
 from poshbridge.lab.engine.values import secure_text
+from poshbridge.lab.sandbox import PathRefused, confine
 
 MODULE = "Posh-ACME.Deploy"
 SSL_SNI = 1
@@ -124,7 +124,7 @@ def _set(ctx: Invocation) -> None:
             )
         try:
             real = confine(ctx.host, ctx.full_path(str(pfx_file)))
-        except _PathRefused:
+        except PathRefused:
             _fail(ctx, f"Cannot find path '{pfx_file}' because it does not exist.")
         if not real.is_file():
             _fail(ctx, f"Cannot find path '{pfx_file}' because it does not exist.")

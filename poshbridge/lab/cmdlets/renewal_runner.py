@@ -24,8 +24,9 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from poshbridge.lab.cmdlets.files import _PathRefused, confine, decode_bytes
-from poshbridge.lab.cmdlets.tasks import parse_task_xml, update_task
+from poshbridge.lab.cmdlets.encodings import decode_bytes
+from poshbridge.lab.cmdlets.tasks import update_task
+from poshbridge.lab.cmdlets.taskxml import parse_task_xml
 from poshbridge.lab.cmdlets.transcript import Transcript, render_error
 from poshbridge.lab.engine import run_statement
 from poshbridge.lab.engine.contract import (
@@ -38,6 +39,7 @@ from poshbridge.lab.engine.contract import (
 from poshbridge.lab.engine.registry import ensure_env, env_set
 from poshbridge.lab.engine.values import get_property
 from poshbridge.lab.host import TwinHost
+from poshbridge.lab.sandbox import PathRefused, confine
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +141,7 @@ def run_action(host: TwinHost, task: dict[str, Any], started: datetime.datetime)
     script_path = ntpath.normpath(ntpath.join(SYSTEM_CWD, script))
     try:
         real = confine(host, script_path)
-    except _PathRefused:
+    except PathRefused:
         return 1
     if not real.is_file():
         return FILE_ARGUMENT_MISSING if mode == "file" else 1
@@ -256,7 +258,7 @@ class ScriptRun:
     def start_transcript(self, windows_path: str, *, announce: bool) -> bool:
         try:
             real = confine(self.host, windows_path)
-        except _PathRefused:
+        except PathRefused:
             return False
         self.transcript = Transcript(real, windows_path)
         pid = 1000 + zlib.crc32(f"{self.host.name}{self.started.isoformat()}".encode()) % 8000
@@ -350,14 +352,14 @@ class ScriptRun:
         }
         try:
             confine(self.host, log_dir).mkdir(parents=True, exist_ok=True)
-        except _PathRefused:
+        except PathRefused:
             return 1
         self.start_transcript(f"{log_dir}\\{transcript_name}", announce=False)
         exit_code = 1
         try:
             try:
                 home_exists = confine(self.host, home).is_dir() if home else False
-            except _PathRefused:
+            except PathRefused:
                 home_exists = False
             if not home_exists:
                 raise TerminatingError(
@@ -423,7 +425,7 @@ class ScriptRun:
             try:
                 real = confine(self.host, result_path)
                 real.write_bytes(b"\xef\xbb\xbf" + _convertto_json(result).encode("utf-8"))
-            except _PathRefused:
+            except PathRefused:
                 exit_code = 1
             self._retention(log_dir, int(settings.get("RetentionDays", 90)))
             self._event_log(result)
@@ -603,7 +605,7 @@ class ScriptRun:
         cutoff = (self.started - datetime.timedelta(days=days)).timestamp()
         try:
             folder = confine(self.host, log_dir)
-        except _PathRefused:
+        except PathRefused:
             return
         for entry in folder.glob("renew-*"):
             if entry.is_file() and entry.stat().st_mtime < cutoff:

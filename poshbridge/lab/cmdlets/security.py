@@ -25,11 +25,11 @@ import re
 
 from psrpcore.types import PSObject
 
-from poshbridge.lab.cmdlets.files import _PathRefused, confine, not_found_record, refused_record
 from poshbridge.lab.engine.objects import dotnet_object
 from poshbridge.lab.engine.registry import Invocation, Param, cmdlet, error_record
 from poshbridge.lab.engine.values import ps_properties, to_python
 from poshbridge.lab.host import TwinHost
+from poshbridge.lab.sandbox import PathRefused, confine, not_found_record, refused_record
 
 DIRECTORY_SECURITY = "System.Security.AccessControl.DirectorySecurity"
 FILE_SECURITY = "System.Security.AccessControl.FileSecurity"
@@ -234,7 +234,7 @@ def get_acl(ctx: Invocation) -> None:
         full = ctx.full_path(str(raw))
         try:
             real = confine(ctx.host, full)
-        except _PathRefused as exc:
+        except PathRefused as exc:
             ctx.error(refused_record(exc))
             continue
         if not real.exists():
@@ -284,7 +284,7 @@ def set_acl(ctx: Invocation) -> None:
         full = ctx.full_path(str(raw))
         try:
             real = confine(ctx.host, full)
-        except _PathRefused as exc:
+        except PathRefused as exc:
             ctx.error(refused_record(exc))
             continue
         if not real.exists():

@@ -2,7 +2,8 @@
 
 Composes, all on 127.0.0.1: the lab CA, the lab DNS (pebble-challtestsrv), Pebble, the OCSP responder,
 the shared http-01 front, and N twin hosts (``host01``..``hostNN``), each with a WinRM listener over
-HTTP and one over HTTPS and an IIS site served over HTTP and HTTPS; plus a JSON management API.
+HTTP and one over HTTPS and an IIS site served over HTTP and HTTPS; plus a JSON management API
+(``management.py``). A twin starts fresh as ``fresh.py`` lays it out.
 
 It implements :class:`~poshbridge.lab.host.LabServices` for the twins (``sleep(s)`` is
 ``time.sleep(min(s, sleep_cap))``, ``--sleep-cap`` default 2 s, so a renewal script's
@@ -45,18 +46,19 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from poshbridge.lab.auth import write_ntlm_user_file
-from poshbridge.lab.host import Counters, FaultConfig, TwinHost
+from poshbridge.lab.host import TwinHost
 from poshbridge.lab.server import WinRMListener
 from poshbridge.lab.services.ca import LabCA, write_private
 from poshbridge.lab.services.dns import DNSService
-from poshbridge.lab.services.lifecycle import TwinClock, clock_json, move_clock, run_task_now
+from poshbridge.lab.services.fresh import WEBROOT, make_fresh
+from poshbridge.lab.services.lifecycle import TwinClock
+from poshbridge.lab.services.management import ManagementServer
 from poshbridge.lab.services.ocsp import OCSPResponder
 from poshbridge.lab.services.pebble import PebbleService, ServiceError, new_eab_credentials
 from poshbridge.lab.services.web import FrontServer, TwinSiteServers
@@ -66,24 +68,7 @@ log = logging.getLogger("poshbridge.lab")
 SCHEMA = "poshbridge.lab/1"
 USERNAME = "certadmin"
 DOMAIN_SUFFIX = "poshbridge.test"
-WEBROOT = "C:\\inetpub\\wwwroot"
 DEFAULT_SLEEP_CAP = 2.0
-POSH_ACME_VERSION = "4.32.0"
-POSH_ACME_DEPLOY_VERSION = "2.1.0"
-MODULES_DIR = ("Program Files", "WindowsPowerShell", "Modules")
-
-IISSTART_HTM = """<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" \
-"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">
-<html xmlns="http://www.w3.org/1999/xhtml">
-<head>
-<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1" />
-<title>IIS Windows Server</title>
-</head>
-<body>
-<div id="container">IIS Windows Server (poshbridge lab twin)</div>
-</body>
-</html>
-"""
 
 
 # ----- layout --------------------------------------------------------------------------------------
@@ -164,92 +149,6 @@ class PortAllocator:
         raise ServiceError("no free loopback port found")
 
 
-# ----- fresh twins ---------------------------------------------------------------------------------
-def fresh_iis_state(host: TwinHost) -> dict[str, Any]:
-    return {
-        "sites": {
-            host.site_name: {
-                "id": 1,
-                "physical_path": WEBROOT,
-                "state": "Started",
-                "bindings": [
-                    {
-                        "protocol": "http",
-                        "binding_information": f"*:{host.site_http_port}:",
-                        "certificate_hash": None,
-                        "certificate_store": None,
-                        "ssl_flags": 0,
-                    },
-                    {
-                        "protocol": "https",
-                        "binding_information": f"*:{host.site_https_port}:",
-                        "certificate_hash": None,
-                        "certificate_store": None,
-                        "ssl_flags": 0,
-                    },
-                ],
-            }
-        }
-    }
-
-
-def _module_manifest(name: str, version: str, guid: str, description: str) -> str:
-    return (
-        "@{\n"
-        f"RootModule = '{name}.psm1'\n"
-        f"ModuleVersion = '{version}'\n"
-        f"GUID = '{guid}'\n"
-        "Author = 'Ryan Bolger'\n"
-        f"Description = '{description}'\n"
-        "PowerShellVersion = '5.1'\n"
-        "}\n"
-    )
-
-
-def make_fresh(host: TwinHost) -> None:
-    """Wipe ``host.root`` and lay out a fresh Windows/IIS twin (stock IIS site, Posh-ACME installed)."""
-    with host.lock:
-        if host.root.exists():
-            for entry in host.root.iterdir():
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry)
-                else:
-                    entry.unlink()
-        host.root.mkdir(parents=True, exist_ok=True)
-        webroot = host.real_path(WEBROOT)
-        webroot.mkdir(parents=True, exist_ok=True)
-        (webroot / "iisstart.htm").write_text(IISSTART_HTM, "utf-8")
-        modules = host.drive.joinpath(*MODULES_DIR)
-        for name, version, guid, description in (
-            (
-                "Posh-ACME",
-                POSH_ACME_VERSION,
-                "5f52d490-68dd-411c-a3f4-a7b4b6b3b5ea",
-                "ACME protocol client for obtaining certificates using Let's Encrypt (or other ACME CA)",
-            ),
-            (
-                "Posh-ACME.Deploy",
-                POSH_ACME_DEPLOY_VERSION,
-                "9a2f9c4c-64cf-43c0-8d1c-9f2f1d2b5e1f",
-                "Deployment functions for certificates generated by Posh-ACME",
-            ),
-        ):
-            folder = modules / name / version
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / f"{name}.psd1").write_text(_module_manifest(name, version, guid, description), "utf-8")
-            (folder / f"{name}.psm1").write_text("", "utf-8")
-        host.drive.joinpath("Users", host.username, "Documents").mkdir(parents=True, exist_ok=True)
-        host.drive.joinpath("Windows", "Temp").mkdir(parents=True, exist_ok=True)
-        host.drive.joinpath("ProgramData").mkdir(parents=True, exist_ok=True)
-        host.iis().save(fresh_iis_state(host))
-        for f in dataclasses.fields(FaultConfig):
-            setattr(host.faults, f.name, getattr(FaultConfig(), f.name))
-        for f in dataclasses.fields(Counters):
-            setattr(host.counters, f.name, getattr(Counters(), f.name))
-        if isinstance(host.clock, TwinClock):  # a fresh twin runs on the real time again
-            host.clock.reset()
-
-
 # ----- the lab -------------------------------------------------------------------------------------
 class Lab:
     """Everything the daemon runs; also the :class:`LabServices` the twins use."""
@@ -268,7 +167,7 @@ class Lab:
         self.ocsp: OCSPResponder | None = None
         self.pebble: PebbleService | None = None
         self.dns: DNSService | None = None
-        self.management: _ManagementServer | None = None
+        self.management: ManagementServer | None = None
         self._management_thread: threading.Thread | None = None
         self.password = ""
         self._bundle = self.paths.ca / "bundle.pem"
@@ -404,7 +303,7 @@ class Lab:
             sites.start()
 
     def _start_management(self) -> None:
-        self.management = _ManagementServer(self)
+        self.management = ManagementServer(self)
         self._management_thread = threading.Thread(
             target=self.management.serve_forever,
             kwargs={"poll_interval": 0.2},
@@ -647,160 +546,6 @@ def _http(
 def _expect(status: int, wanted: int, what: str) -> None:
     if status != wanted:
         raise ServiceError(f"{what} answered HTTP {status} (expected {wanted})")
-
-
-# ----- management API ----------------------------------------------------------------------------------
-class _ManagementError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def update_faults(faults: FaultConfig, body: dict[str, Any]) -> None:
-    """Apply a partial FaultConfig (JSON) after checking every field's name and type."""
-    known = {f.name: f for f in dataclasses.fields(FaultConfig)}
-    for key, value in body.items():
-        if key not in known:
-            raise _ManagementError(400, f"unknown fault field {key!r} (known: {', '.join(sorted(known))})")
-        if key in ("drop_next_receive", "auth_fail", "hang_next", "iis_administration_inbox"):
-            if not isinstance(value, bool):
-                raise _ManagementError(400, f"{key} must be true or false")
-        elif key == "fault_500_action":
-            if not isinstance(value, str) or len(value) > 40:
-                raise _ManagementError(400, f"{key} must be a WSMan action name such as Command")
-        elif key in ("latency_ms", "fault_500_next", "statement_delay_ms", "fault_500_skip"):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise _ManagementError(400, f"{key} must be a non-negative integer")
-        elif (
-            key == "acme_error_next_order"
-            and value is not None
-            and not (isinstance(value, dict) and isinstance(value.get("type"), str))
-        ):
-            raise _ManagementError(400, "acme_error_next_order must be null or {type, detail, status}")
-    for key, value in body.items():
-        setattr(faults, key, value)
-
-
-class _ManagementHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _ManagementServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("management %s", format % args)
-
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-    def _dispatch(self, method: str) -> None:
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length > 0 else b""
-            body = json.loads(raw) if raw.strip() else {}
-            if not isinstance(body, dict):
-                raise _ManagementError(400, "the request body must be a JSON object")
-            status, payload = 200, self._route(method, self.path.split("?", 1)[0], body)
-        except _ManagementError as exc:
-            status, payload = exc.status, {"error": str(exc)}
-        except (ValueError, TypeError) as exc:
-            status, payload = 400, {"error": f"bad request: {exc}"}
-        except Exception as exc:
-            log.exception("management: %s %s failed", method, self.path)
-            status, payload = 500, {"error": f"internal error: {exc}"}
-        data = (json.dumps(payload, indent=2) + "\n").encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _route(self, method: str, path: str, body: dict[str, Any]) -> Any:
-        lab = self.server.lab
-        parts = [p for p in path.split("/") if p]
-        if parts == ["status"] and method == "GET":
-            return lab.status()
-        if parts[:1] == ["hosts"] and len(parts) >= 3:
-            twin = lab.twin(parts[1])
-            if twin is None:
-                raise _ManagementError(404, f"no such lab host: {parts[1]}")
-            return self._host_route(twin, method, parts[2:], body)
-        if parts[:1] == ["ocsp"] and method == "POST" and len(parts) == 2:
-            return self._ocsp_route(parts[1], body)
-        if parts[:2] == ["ocsp", "status"] and len(parts) == 3 and method == "GET":
-            assert lab.ocsp is not None
-            return {"serial": parts[2].upper(), "status": lab.ocsp.status_of(int(parts[2], 16))}
-        raise _ManagementError(404, f"no such endpoint: {method} {path}")
-
-    def _host_route(self, twin: TwinHost, method: str, rest: list[str], body: dict[str, Any]) -> Any:
-        if rest == ["counters"] and method == "GET":
-            with twin.lock:
-                return twin.counters.to_json()
-        if rest == ["counters", "reset"] and method == "POST":
-            with twin.lock:
-                for f in dataclasses.fields(Counters):
-                    setattr(twin.counters, f.name, getattr(Counters(), f.name))
-                return twin.counters.to_json()
-        if rest == ["faults"] and method == "GET":
-            with twin.lock:
-                return twin.faults.to_json()
-        if rest == ["faults"] and method == "POST":
-            with twin.lock:
-                update_faults(twin.faults, body)
-                log.info("%s: faults now %s", twin.name, twin.faults.to_json())
-                return twin.faults.to_json()
-        if rest == ["clock"] and method == "GET":
-            return clock_json(twin)
-        if rest == ["clock"] and method == "POST":
-            seconds = body.get("advance_seconds")
-            if isinstance(seconds, bool) or not isinstance(seconds, int):
-                raise _ManagementError(400, "advance_seconds (a non-negative integer) is required")
-            try:
-                moved = move_clock(twin, seconds)
-            except ValueError as exc:
-                raise _ManagementError(400, str(exc)) from None
-            log.info("%s: clock moved by %d s, now %s", twin.name, seconds, moved["now"])
-            return moved
-        if rest == ["run-task"] and method == "POST":
-            name = body.get("task")
-            if name is not None and not isinstance(name, str):
-                raise _ManagementError(400, "task must be a task name")
-            try:
-                return run_task_now(twin, name)
-            except LookupError as exc:
-                raise _ManagementError(409, str(exc).strip("'\"")) from None
-            except TimeoutError as exc:
-                raise _ManagementError(504, str(exc)) from None
-        if rest == ["reset"] and method == "POST":
-            make_fresh(twin)
-            log.info("%s: reset to fresh", twin.name)
-            return {"host": twin.name, "reset": True}
-        raise _ManagementError(404, f"no such endpoint: {method} /hosts/{twin.name}/{'/'.join(rest)}")
-
-    def _ocsp_route(self, action: str, body: dict[str, Any]) -> Any:
-        ocsp = self.server.lab.ocsp
-        assert ocsp is not None
-        pem = body.get("pem")
-        if not isinstance(pem, str):
-            raise _ManagementError(400, "pem (a PEM certificate) is required")
-        if action == "issued":
-            lag = body.get("lag")
-            serial = ocsp.register_issued(pem.encode(), None if lag is None else float(lag))
-        elif action == "revoked":
-            serial = ocsp.register_revoked(pem.encode(), int(body.get("reason", 0)))
-        else:
-            raise _ManagementError(404, f"no such endpoint: POST /ocsp/{action}")
-        return {"serial": format(serial, "X"), "status": ocsp.status_of(serial)}
-
-
-class _ManagementServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, lab: Lab) -> None:
-        self.lab = lab
-        super().__init__(("127.0.0.1", 0), _ManagementHandler)
 
 
 # ----- process entry point ---------------------------------------------------------------------------------

@@ -1,0 +1,168 @@
+"""The setup plan: facts read from a host → steps (changed / unchanged / failed / skipped / pending).
+
+Pure. The runner (``poshbridge.runner.setup``) reads facts with :func:`read_batch` (ONE batch), calls
+:func:`plan_setup`, sends the statements of the steps that change something in one batch followed
+by the read statements again (so the same round trip refreshes the facts), and plans again until
+nothing is left to change. Steps whose decision needs facts that only exist after an earlier change
+(e.g. which accounts exist on a newly selected ACME server) are ``pending``: planned with their
+likely commands (shown by ``--dry-run``), decided in the next round.
+
+Because every run re-reads the host, a run that failed mid-way is completed by the next one
+without duplicate accounts or orders: an existing valid account with the same contacts is reused
+and a valid order with the same names and a certificate is kept.
+
+The modules: ``facts`` (the read batch and what it says), ``compare`` (what a host holds against
+what is wanted), ``steps`` (one decision per step, and :func:`plan_setup`), ``statements`` (the
+commands the steps send), ``model`` (Step, SetupPlan, Desired, the step names).
+"""
+
+from __future__ import annotations
+
+from poshbridge.plan.setup.compare import (
+    home_acl_drift,
+    module_gaps,
+    normalize_text,
+    reusable_account,
+    reusable_order,
+    same_names,
+    script_file_bytes,
+    server_matches,
+    task_documents_equal,
+)
+from poshbridge.plan.setup.facts import (
+    R_ACCOUNT,
+    R_ACCOUNTS,
+    R_ALL_BINDINGS,
+    R_BINDINGS,
+    R_CERT,
+    R_ENV,
+    R_EVENT_SOURCE,
+    R_HOME,
+    R_HOME_ACL,
+    R_MODULES,
+    R_ORDERS,
+    R_SCRIPT,
+    R_SERVER,
+    R_TASK,
+    R_TASK_INFO,
+    R_TASK_XML,
+    R_WEBCONFIG,
+    SetupFacts,
+    challenge_dir,
+    env_statement,
+    facts_from_outputs,
+    poshacme_read_statements,
+    read_batch,
+    read_statements,
+    web_config_path,
+)
+from poshbridge.plan.setup.model import (
+    SETUP_STEP_ORDER,
+    STEP_ACCOUNT,
+    STEP_BIND,
+    STEP_CERT,
+    STEP_EVENTS,
+    STEP_HOME,
+    STEP_HOME_ACL,
+    STEP_MODULES,
+    STEP_OCSP,
+    STEP_SCRIPT,
+    STEP_SERVER,
+    STEP_TASK,
+    STEP_VERIFY,
+    STEP_WEBCONFIG,
+    Desired,
+    SetupPlan,
+    Step,
+    StepStatus,
+)
+from poshbridge.plan.setup.statements import bind_statements, cert_files_batch
+from poshbridge.plan.setup.steps import (
+    account_step,
+    binding_text,
+    certificate_step,
+    event_source_step,
+    home_acl_step,
+    home_step,
+    modules_step,
+    old_cert_shared,
+    plan_binding,
+    plan_setup,
+    poshacme_steps,
+    script_step,
+    server_step,
+    task_step,
+    web_config_step,
+)
+
+__all__ = [
+    "R_ACCOUNT",
+    "R_ACCOUNTS",
+    "R_ALL_BINDINGS",
+    "R_BINDINGS",
+    "R_CERT",
+    "R_ENV",
+    "R_EVENT_SOURCE",
+    "R_HOME",
+    "R_HOME_ACL",
+    "R_MODULES",
+    "R_ORDERS",
+    "R_SCRIPT",
+    "R_SERVER",
+    "R_TASK",
+    "R_TASK_INFO",
+    "R_TASK_XML",
+    "R_WEBCONFIG",
+    "SETUP_STEP_ORDER",
+    "STEP_ACCOUNT",
+    "STEP_BIND",
+    "STEP_CERT",
+    "STEP_EVENTS",
+    "STEP_HOME",
+    "STEP_HOME_ACL",
+    "STEP_MODULES",
+    "STEP_OCSP",
+    "STEP_SCRIPT",
+    "STEP_SERVER",
+    "STEP_TASK",
+    "STEP_VERIFY",
+    "STEP_WEBCONFIG",
+    "Desired",
+    "SetupFacts",
+    "SetupPlan",
+    "Step",
+    "StepStatus",
+    "account_step",
+    "bind_statements",
+    "binding_text",
+    "cert_files_batch",
+    "certificate_step",
+    "challenge_dir",
+    "env_statement",
+    "event_source_step",
+    "facts_from_outputs",
+    "home_acl_drift",
+    "home_acl_step",
+    "home_step",
+    "module_gaps",
+    "modules_step",
+    "normalize_text",
+    "old_cert_shared",
+    "plan_binding",
+    "plan_setup",
+    "poshacme_read_statements",
+    "poshacme_steps",
+    "read_batch",
+    "read_statements",
+    "reusable_account",
+    "reusable_order",
+    "same_names",
+    "script_file_bytes",
+    "script_step",
+    "server_matches",
+    "server_step",
+    "task_documents_equal",
+    "task_step",
+    "web_config_path",
+    "web_config_step",
+]
