@@ -16,6 +16,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from poshbridge.scrubber import Scrubber
+
 HISTORY_FILE = "history.jsonl"
 _LOCK = threading.Lock()
 
@@ -33,22 +35,18 @@ def history_path(directory: Path) -> Path:
     return directory / HISTORY_FILE
 
 
-def _scrub(value: Any, secrets: Iterable[str]) -> Any:
-    if isinstance(value, str):
-        for secret in secrets:
-            if secret and len(secret) >= 3 and secret in value:
-                value = value.replace(secret, "********")
-        return value
-    if isinstance(value, Mapping):
-        return {k: _scrub(v, secrets) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_scrub(v, secrets) for v in value]
-    return value
-
-
-def append(directory: Path, records: Iterable[Mapping[str, Any]], *, secrets: Iterable[str] = ()) -> Path:
-    """Append records (one line each); creates the directory (mode 0700) when needed."""
-    values = [s for s in secrets if s]
+def append(
+    directory: Path,
+    records: Iterable[Mapping[str, Any]],
+    *,
+    secrets: Iterable[str] = (),
+    scrubber: Scrubber | None = None,
+) -> Path:
+    """Append records (one line each); creates the directory (mode 0700) when needed. Every string is
+    scrubbed with ``scrubber`` (the run's) and ``secrets``."""
+    scrub = scrubber if scrubber is not None else Scrubber()
+    for secret in secrets:
+        scrub.add(secret)
     try:
         directory.mkdir(parents=True, mode=0o700)
     except FileExistsError:
@@ -57,7 +55,7 @@ def append(directory: Path, records: Iterable[Mapping[str, Any]], *, secrets: It
         with contextlib.suppress(OSError):
             os.chmod(directory, 0o700)  # created here: 0700 whatever the umask
     path = history_path(directory)
-    lines = [json.dumps(_scrub(dict(r), values), ensure_ascii=False, sort_keys=True) for r in records]
+    lines = [json.dumps(scrub.value(dict(r)), ensure_ascii=False, sort_keys=True) for r in records]
     with _LOCK, path.open("a", encoding="utf-8") as handle:
         for line in lines:
             handle.write(line + "\n")

@@ -307,7 +307,10 @@ def collect_host(
     probe: Callable[[HostConfig], ServedCertificate] = probe_served,
     max_file_size: int = DEFAULT_MAX_FILE_SIZE,
     revocations: Revocations = check_revocations,
+    connect: Callable[[HostConfig], Any] | None = None,
 ) -> HostFacts:
+    """``connect(host)``: the host's session (a :class:`poshbridge.runner.session.Session`, not yet
+    open); default pypsrp's HostSession."""
     moment = now or datetime.now(timezone.utc)
     statements: list[StatementResult] = []
     errors: list[str] = []
@@ -315,7 +318,8 @@ def collect_host(
     unreachable: str | None = None
     cert_pem = chain_pem = ""
     try:
-        with HostSession(host, insecure=insecure, base_dir=base_dir or Path.cwd()) as session:
+        session_of = connect or (lambda h: HostSession(h, insecure=insecure, base_dir=base_dir or Path.cwd()))
+        with session_of(host) as session:
             batch = state_batch(host, moment, session.ps_edition)
             result = session.run(batch)
             statements.extend(result.statements)
@@ -357,6 +361,7 @@ def collect_fleet(
     insecure: bool = False,
     base_dir: Path | None = None,
     max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+    connect: Callable[[HostConfig], Any] | None = None,
 ) -> list[HostFacts]:
     """Collect every host, ``parallel`` at a time; results in the order of ``hosts``."""
 
@@ -369,6 +374,7 @@ def collect_fleet(
                 insecure=insecure,
                 base_dir=base_dir,
                 max_file_size=max_file_size,
+                connect=connect,
             )
         except Exception as exc:  # a failing host is data
             return HostFacts(

@@ -9,6 +9,7 @@ worse). The verdicts come from the one health model (:mod:`poshbridge.health.mod
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -409,7 +410,7 @@ def _outcome_text(outcome: str | None) -> str:
 
 
 def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: datetime) -> int:
-    from poshbridge.audit.collect import collect_fleet
+    from poshbridge import api
     from poshbridge.cli.common import inventory_base_dir, load_inventory_or_exit
     from poshbridge.inventory.targets import TargetError, select_hosts
 
@@ -419,28 +420,27 @@ def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: d
     except TargetError as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}")
         return EXIT_CODES[CRIT]
-    base_dir = inventory_base_dir(inventory)
-    facts = collect_fleet(
-        hosts,
-        now=now,
+    for host in hosts:  # an allowed insecure setting: said once per host (a refused one is the host's error)
+        with contextlib.suppress(ValueError):
+            for warning in api.transport_warnings(host, insecure=bool(args.insecure)):
+                err.print(warning, markup=False)
+    options = api.AuditOptions(
+        insecure=bool(args.insecure),
+        base_dir=inventory_base_dir(inventory),
         parallel=args.parallel,
         max_logs=args.max_logs,
-        insecure=args.insecure,
-        base_dir=base_dir,
         max_file_size=args.max_file_size,
+        warn_days=args.warn_days,
+        crit_days=args.crit_days,
+        now=now,
     )
-    verdicts = [evaluate(f, now=now, warn_days=args.warn_days, crit_days=args.crit_days) for f in facts]
+    audited = api.audit(hosts, options=options)
+    verdicts = audited.verdicts
     prometheus_failed = not _write_prometheus(args.prometheus, verdicts, now, err)
     groups = {h.name: list(h.groups) for h in hosts}
     prometheus_failed |= not write_html_report(args, verdicts, now, inventory.source, groups, err)
     if args.json:
-        doc = {
-            "mode": "remote",
-            "generated": format_timestamp(now),
-            "warn_days": args.warn_days,
-            "crit_days": args.crit_days,
-            "hosts": [v.to_json() for v in verdicts],
-        }
+        doc = audited.to_json()
         sys.stdout.write(safe_json_text(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
     elif args.prometheus != "-" and args.html != "-":
         render_verdicts(console, verdicts)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from poshbridge import __version__
 
@@ -47,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="inventory file (default: ./poshbridge.yaml or $POSHBRIDGE_INVENTORY)",
     )
+    _add_logging_options(common)
     parser = _Parser(
         prog="poshbridge",
         description="Posh-ACME certificates on a Windows/IIS fleet over PowerShell Remoting.",
@@ -59,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="inventory file (default: ./poshbridge.yaml or $POSHBRIDGE_INVENTORY)",
     )
+    _add_logging_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub, common)
@@ -72,6 +76,49 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("lab_args", nargs=argparse.REMAINDER)
     lab.set_defaults(func=_run_lab)
     return parser
+
+
+def _add_logging_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="log each cmdlet sent (secrets masked), each WSMan request's time and every retry to stderr",
+    )
+    parser.add_argument(
+        "--log-file",
+        default=argparse.SUPPRESS,
+        metavar="FILE",
+        help="write that log (-v) to FILE instead of stderr (appended)",
+    )
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(args: argparse.Namespace) -> logging.Handler | None:
+    """``-v``/``--log-file``: the ``poshbridge`` loggers at DEBUG to stderr or the file. None when
+    neither was given (nothing is logged)."""
+    log_file = getattr(args, "log_file", None)
+    if not getattr(args, "verbose", False) and not log_file:
+        return None
+    handler: logging.Handler
+    if log_file:
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    logger = logging.getLogger("poshbridge")
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    return handler
+
+
+def _close_logging(handler: Any) -> None:
+    if handler is not None:
+        logging.getLogger("poshbridge").removeHandler(handler)
+        handler.close()
 
 
 # The lab's actions, listed in the top-level help (the lab parser itself lives in poshbridge.lab.cli).
@@ -115,7 +162,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "inventory"):
         args.inventory = default_inventory()
     try:
+        handler = configure_logging(args)
+    except OSError as exc:
+        print(f"poshbridge: error: --log-file: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
         return int(args.func(args))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        _close_logging(handler)

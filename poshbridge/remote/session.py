@@ -17,8 +17,10 @@ to pypsrp (``add_parameter`` / the WSMan constructor); no message built here con
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets as _secrets
 import sys
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +42,9 @@ from poshbridge.remote.convert import DROPPED, _record_text, convert_error, scru
 from poshbridge.remote.convert import RemoteError as RemoteError  # re-exported: imported from here
 from poshbridge.remote.remote_text import visible
 from poshbridge.remote.retry import is_transient
+from poshbridge.scrubber import Scrubber
+
+log = logging.getLogger(__name__)
 
 ConnectionKind = Literal[
     "unreachable", "auth", "tls", "timeout", "dropped", "protocol", "config", "interrupted"
@@ -236,9 +241,11 @@ class HostSession:
         warn: Callable[[str], None] | None = None,
         transport: Any = None,
         control: HostControl | None = None,
+        scrubber: Scrubber | None = None,
     ) -> None:
         """``transport``: carries the WSMan envelopes instead of pypsrp's HTTP transport (tests replay
-        recorded Windows answers through it; see :func:`pypsrp_hooks.use_transport`)."""
+        recorded Windows answers through it; see :func:`pypsrp_hooks.use_transport`). ``scrubber``: the
+        run's one scrubber (:mod:`poshbridge.scrubber`); every secret handed to pypsrp is added to it."""
         self.host = host
         self.control = control or HostControl()
         self.insecure = insecure
@@ -249,15 +256,12 @@ class HostSession:
         self._wsman: Any = None
         self._pool: Any = None
         self._keys_exchanged = False
-        self._secret_texts: list[str] = []
+        self.scrubber = scrubber if scrubber is not None else Scrubber()
         self.batches_sent = 0
 
     # -- helpers
     def _scrub(self, text: str) -> str:
-        for secret in self._secret_texts:
-            if secret and len(secret) >= 3:
-                text = text.replace(secret, "********")
-        return text
+        return self.scrubber(text)
 
     def _path(self, value: str) -> str:
         path = Path(value).expanduser()
@@ -287,7 +291,7 @@ class HostSession:
             "encryption": "auto",
         }
         if password is not None:
-            self._secret_texts.append(password.reveal())
+            self.scrubber.add(password)
             kwargs["password"] = password.reveal()
         if winrm.auth == "basic" and winrm.transport == "http":
             kwargs["encryption"] = (
@@ -384,6 +388,8 @@ class HostSession:
 
     def _pause(self, attempt: int, what: str, exc: BaseException) -> None:
         self.control.retried += 1
+        log.info("%s: %s: %s, retry %d of %d", self.host.name, what, type(exc).__name__, attempt,
+                 self.control.policy.retries)  # fmt: skip
         try:
             self.control.pause(self.control.policy.delay(attempt), f"{what}: {type(exc).__name__}")
         except Interrupted as stopped:
@@ -417,21 +423,32 @@ class HostSession:
             name = action.rsplit("/", 1)[-1]
             if name in CLEANUP_ACTIONS:  # closing the shell / stopping: even past the deadline, briefly
                 pypsrp_hooks.set_read_timeout(transport, min(base_read_timeout, 10.0))
-                return original(action, resource_uri, resource, option_set, selector_set, timeout)
+                begun = time.monotonic()
+                try:
+                    return original(action, resource_uri, resource, option_set, selector_set, timeout)
+                finally:
+                    log.debug("%s: WSMan %s %.3f s", self.host.name, name, time.monotonic() - begun)
             attempt = 0
             while True:
                 if control.remaining() <= 0:
                     raise HostTimeout(control.host_timeout, f"{control.phase} ({name})")
                 pypsrp_hooks.set_read_timeout(transport, control.bounded(base_read_timeout))
+                begun = time.monotonic()
                 try:
                     with control.waiting(name):
-                        return original(action, resource_uri, resource, option_set, selector_set, timeout)
+                        answer = original(action, resource_uri, resource, option_set, selector_set, timeout)
+                    log.debug("%s: WSMan %s %.3f s", self.host.name, name, time.monotonic() - begun)
+                    return answer
                 except Exception as exc:
+                    log.debug("%s: WSMan %s failed after %.3f s: %s", self.host.name, name,
+                              time.monotonic() - begun, type(exc).__name__)  # fmt: skip
                     if control.remaining() <= 0 and is_transient(exc):
                         raise HostTimeout(control.host_timeout, f"{control.phase} ({name})") from None
                     if name not in REPOLLABLE_ACTIONS or not self._may_retry(exc, attempt):
                         raise
                     attempt += 1
+                    log.info("%s: WSMan %s: %s, retry %d of %d", self.host.name, name, type(exc).__name__,
+                             attempt, control.policy.retries)  # fmt: skip
                     pypsrp_hooks.forget_encryption(transport)  # a new connection authenticates again
                     control.retried += 1
                     control.pause(control.policy.delay(attempt), f"{name}: {type(exc).__name__}")
@@ -479,8 +496,12 @@ class HostSession:
     def _run_once(self, batch: Batch) -> BatchResult:
         for secret in secrets_in([value for s in batch.statements for c in s.cmds for _k, value in c.params]):
             # a cmdlet may echo a bound value in its error text (a binding error, an ACME message)
-            if secret.reveal() not in self._secret_texts:
-                self._secret_texts.append(secret.reveal())
+            self.scrubber.add(secret)
+        if log.isEnabledFor(logging.DEBUG):
+            for index, statement in enumerate(batch.statements):
+                # Cmd.render masks every Secret; the scrubber catches a value passed as plain text
+                text = self._scrub(statement.render())
+                log.debug("%s: send [%d] %s: %s", self.host.name, index, statement.label, text)
         values = [value for s in batch.statements for c in s.cmds for _k, value in c.params]
         if any(isinstance(v, SecureSecret) for v in values) and not self._keys_exchanged:
             try:  # a SecureString parameter needs the session key (PSRP public key exchange)

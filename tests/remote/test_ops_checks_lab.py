@@ -59,8 +59,9 @@ def test_status_fails_when_the_site_serves_another_certificate(
 
 def test_every_statement_error_fails_the_host_except_the_expected_read_errors() -> None:
     """The lab's reads are all silenced or expected; the recording of what a host reports is pure."""
-    from poshbridge.cli.ops import HostRun, record_statement_errors
     from poshbridge.remote.session import RemoteError, StatementResult
+    from poshbridge.runner.batches import record_statement_errors
+    from poshbridge.runner.results import HostRun
 
     fresh = RemoteError("No ACME server configured. Run Set-PAServer first.", command="Get-PAAccount")
     env = RemoteError("Cannot set the environment variable", command="Set-Item")

@@ -174,9 +174,12 @@ def test_a_secret_the_engine_echoes_in_a_binding_error_is_scrubbed(lab: LabHandl
 
 
 def test_the_progress_line_scrubs_the_summary() -> None:
-    from poshbridge.cli.ops import Context, HostRun, progress_outcome
+    from poshbridge.runner.context import Context
+    from poshbridge.runner.results import HostRun
+    from poshbridge.runner.template import progress_outcome
+    from poshbridge.scrubber import Scrubber
 
-    ctx = Context(command="setup", secrets=["Sentinel-Summary-Secret-1234"])
+    ctx = Context(command="setup", scrub=Scrubber(["Sentinel-Summary-Secret-1234"]))
     run = HostRun("host01", "setup", summary="acme-account: acme: key Sentinel-Summary-Secret-1234 refused")
     ok, text = progress_outcome(run, ctx)
     assert "Sentinel-Summary-Secret-1234" not in text and "refused" in text and ok is True

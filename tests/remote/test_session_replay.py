@@ -202,3 +202,21 @@ def test_receives_that_time_out_on_the_host_are_polled_again() -> None:
     )
     assert not result.had_errors and result.errors == []
     assert result.output("s0") == [] and result.output("s1") == ["hi"]
+
+
+# ----- the log (-v) ---------------------------------------------------------------------------------------
+def test_the_debug_log_shows_each_cmdlet_sent_masked_and_each_wsman_request_timed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sentinel = "Sentinel-Logged-Secret-2718"
+    caplog.set_level("DEBUG", logger="poshbridge")
+    replay(
+        Scenario("test_psrp_stream_output_invocation", markers=((0,),)),
+        statements(Cmd.of("Write-Error", Message=Secret(sentinel))),
+    )
+    lines = [r.getMessage() for r in caplog.records if r.name == "poshbridge.remote.session"]
+    assert "win2016: send [0] s0: Write-Error -Message '********'" in lines, lines
+    timed = [line for line in lines if line.startswith("win2016: WSMan ")]
+    assert {line.split()[2] for line in timed} >= {"Create", "Command", "Receive", "Delete"}, timed
+    assert all(line.endswith(" s") for line in timed)
+    assert not any(sentinel in r.getMessage() or sentinel in str(r.args) for r in caplog.records)

@@ -71,3 +71,24 @@ def test_the_pure_core_does_no_io(room: str) -> None:
         if io:
             offenders[rel] = io
     assert offenders == {}
+
+
+def test_the_cli_never_talks_to_a_host_itself() -> None:
+    """The CLI parses, renders and picks exit codes; connections are the runner's (poshbridge.api,
+    poshbridge.runner): no cli module imports pypsrp or poshbridge.remote."""
+    offenders: dict[str, list[str]] = {}
+    for rel, names in _modules():
+        if rel.startswith("poshbridge/cli/"):
+            hits = _hits(names, "pypsrp") + _hits(names, "poshbridge.remote")
+            if hits:
+                offenders[rel] = hits
+    assert offenders == {}
+
+
+def test_the_rule_sees_an_import_inside_a_function(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text("def f():\n    from poshbridge.remote.session import HostSession\n", encoding="utf-8")
+    assert _hits(_imports(module), "poshbridge.remote") == [
+        "poshbridge.remote.session",
+        "poshbridge.remote.session.HostSession",
+    ]

@@ -15,15 +15,15 @@ from rich.console import Console
 
 from poshbridge.audit.task_results import describe_task_result, is_problem, never_is_none
 from poshbridge.audit.verdict import CRIT, CertificateInfo, HostFacts, ServedCertificate, TaskInfo, evaluate
-from poshbridge.cli import ops
+from poshbridge.cli import ops_render as ops
 from poshbridge.cli.audit import render_verdicts
 from poshbridge.cli.main import build_parser, lab_arguments, main
 from poshbridge.cli.next_steps import setup_next_line
+from poshbridge.cli.progress import RichView
 from poshbridge.cli.tables import render_records
 from poshbridge.inventory.model import AcmeConfig, HostConfig, IISConfig
 from poshbridge.plan.setup import SetupFacts, plan_binding
 from poshbridge.poshacme.model import IISBinding, PACertificate, ScheduledTaskInfo
-from poshbridge.remote.fleet import RichView
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "inventory.yaml"
@@ -220,7 +220,7 @@ def test_audit_reason_decodes_a_refused_task() -> None:
 def test_status_table_shows_decoded_task_result() -> None:
     run = ops.HostRun("host01", "status")
     run.objects["status"] = {"task_state": "Ready", "task_last_result": 267011, "thumbprint": THUMB}
-    out = _render(lambda c: ops._render_status(c, [run]), width=200)
+    out = _render(lambda c: ops.render_status(c, [run]), width=200)
     assert "has not yet run (0x41303)" in out and "267011" not in out
 
 
@@ -281,7 +281,7 @@ def _status_run(host: str) -> ops.HostRun:
 
 @pytest.mark.parametrize("width", [80, 100, 160, 240])
 def test_status_table_never_breaks_host_names_or_thumbprints(width: int) -> None:
-    out = _render(lambda c: ops._render_status(c, [_status_run(LONG_HOST), _status_run("h2")]), width)
+    out = _render(lambda c: ops.render_status(c, [_status_run(LONG_HOST), _status_run("h2")]), width)
     lines = out.splitlines()
     for whole in (LONG_HOST, f"www.{LONG_HOST}", THUMB):
         assert any(whole in line for line in lines), (whole, out)

@@ -15,11 +15,11 @@ import requests
 from pypsrp.exceptions import AuthenticationError, WinRMTransportError, WSManFaultError
 from pypsrp.serializer import Serializer
 
-from poshbridge.cli.interrupt import EXIT_INTERRUPTED, InterruptHandler
 from poshbridge.remote import clixml_guard
 from poshbridge.remote.control import HostControl, HostTimeout, Interrupted, Ticker
 from poshbridge.remote.remote_text import visible
 from poshbridge.remote.retry import RetryPolicy, is_transient
+from poshbridge.runner.interrupt import EXIT_INTERRUPTED, InterruptHandler
 
 
 # ----- backoff ------------------------------------------------------------------------------------------

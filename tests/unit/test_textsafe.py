@@ -14,10 +14,11 @@ from rich.console import Console
 
 from poshbridge.audit.transcript import parse_transcript
 from poshbridge.cli.audit import _render_sessions
-from poshbridge.cli.ops import ErrorInfo, HostRun, error_text, render
+from poshbridge.cli.ops_render import error_text, render
+from poshbridge.cli.progress import PlainView, RichView
 from poshbridge.output import SafeConsole, make_console
 from poshbridge.plan.setup import Step
-from poshbridge.remote.fleet import PlainView, RichView
+from poshbridge.runner.results import ErrorInfo, HostRun
 from poshbridge.textsafe import safe_json_text, safe_text
 
 OSC_TITLE = "\x1b]0;owned\x07"

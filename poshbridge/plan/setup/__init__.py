@@ -1,6 +1,6 @@
 """The setup plan: facts read from a host → steps (changed / unchanged / failed / skipped / pending).
 
-Pure. The runner (``poshbridge.cli.ops``) reads facts with :func:`read_batch` (ONE batch), calls
+Pure. The runner (``poshbridge.runner.setup``) reads facts with :func:`read_batch` (ONE batch), calls
 :func:`plan_setup`, sends the statements of the steps that change something in one batch followed
 by the read statements again (so the same round trip refreshes the facts), and plans again until
 nothing is left to change. Steps whose decision needs facts that only exist after an earlier change

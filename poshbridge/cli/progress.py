@@ -1,36 +1,16 @@
-"""Run one function per host, ``parallel`` at a time; a failing host never stops the others.
-
-The view shows one line per host: a rich Progress (spinner + status) on a terminal, plain
-``host: status`` lines otherwise (CI logs, pipes).
-"""
+"""The progress of a fleet run on stderr: one line per host. A rich Progress (spinner + status) on a
+terminal, plain ``host: status`` lines otherwise (CI logs, pipes)."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol, TypeVar
 
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Column
 
-from poshbridge.inventory.model import HostConfig
+from poshbridge.runner.executor import FleetView, NullView
 from poshbridge.textsafe import safe_text
-
-R = TypeVar("R")
-
-Report = Callable[[str], None]
-
-
-class FleetView(Protocol):
-    def start(self, host: str) -> None: ...
-
-    def update(self, host: str, text: str) -> None: ...
-
-    def finish(self, host: str, ok: bool, text: str) -> None: ...
-
-    def close(self) -> None: ...
 
 
 class PlainView:
@@ -102,16 +82,6 @@ class RichView:
         self.progress.stop()
 
 
-class NullView:
-    def start(self, host: str) -> None: ...
-
-    def update(self, host: str, text: str) -> None: ...
-
-    def finish(self, host: str, ok: bool, text: str) -> None: ...
-
-    def close(self) -> None: ...
-
-
 def _escape(text: str) -> str:
     return safe_text(text).replace("[", "\\[")
 
@@ -120,38 +90,3 @@ def make_view(console: Console, *, quiet: bool = False) -> FleetView:
     if quiet:
         return NullView()
     return RichView(console) if console.is_terminal else PlainView(console)
-
-
-def run_fleet(
-    hosts: Sequence[HostConfig],
-    work: Callable[[HostConfig, Report], R],
-    *,
-    on_crash: Callable[[HostConfig, BaseException], R],
-    outcome: Callable[[R], tuple[bool, str]],
-    parallel: int = 10,
-    view: FleetView | None = None,
-) -> list[R]:
-    """``work(host, report)`` for every host, at most ``parallel`` at once; results in host order.
-
-    ``on_crash`` turns an unexpected exception into a result (the host failed, the fleet goes on);
-    ``outcome`` gives (ok, summary) for the view.
-    """
-    shown = view or NullView()
-
-    def one(host: HostConfig) -> R:
-        shown.start(host.name)
-        try:
-            result = work(host, lambda text: shown.update(host.name, text))
-        except Exception as exc:  # a failing host is data, never the end of the run
-            result = on_crash(host, exc)
-        ok, summary = outcome(result)
-        shown.finish(host.name, ok, summary)
-        return result
-
-    if not hosts:
-        return []
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(hosts)))) as pool:
-            return list(pool.map(one, hosts))
-    finally:
-        shown.close()

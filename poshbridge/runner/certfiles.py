@@ -14,7 +14,7 @@ from poshbridge.hoststate.batch import cert_files_batch
 from poshbridge.hoststate.state import pems, unreadable
 from poshbridge.inventory.model import HostConfig
 from poshbridge.poshacme.model import PACertificate
-from poshbridge.remote.session import HostSession
+from poshbridge.runner.session import Session
 
 Now = Callable[[], datetime]
 
@@ -28,7 +28,7 @@ class CertFiles:
     errors: list[str] = field(default_factory=list)
 
 
-def read_cert_files(session: HostSession, cert: PACertificate | None) -> CertFiles:
+def read_cert_files(session: Session, cert: PACertificate | None) -> CertFiles:
     """The certificate and chain PEM (nothing is sent when there is no current certificate)."""
     batch = cert_files_batch(cert)
     files = CertFiles()
@@ -51,7 +51,7 @@ def check(
 
 
 def current_revocation(
-    session: HostSession, host: HostConfig, cert: PACertificate | None, now: Now
+    session: Session, host: HostConfig, cert: PACertificate | None, now: Now
 ) -> Revocation | None:
     """OCSP status of Posh-ACME's current certificate (None: there is none). ``host`` is kept for the
     callers (setup, renew); the files are named by the certificate itself."""
