@@ -37,7 +37,7 @@ FOOTER = (
 
 SHAPES = {
     "one letter": "x",
-    "punctuation": 'Ab0:-._/\\"{}[]\'',
+    "punctuation": "Ab0:-._/\\\"{}[]'",
     "error words": "Authorizationinvalidforexample.jp:authorizationstatusis'invalid'"
     "urn:ietf:params:acme:error:",
     "digits+colons": "1:2:3",

@@ -28,10 +28,7 @@ class SafeConsole(Console):
     control segments (cursor moves of a live progress display) pass unchanged."""
 
     def _render_buffer(self, buffer: Iterable[Segment]) -> str:
-        return super()._render_buffer(
-            _safe_segment(segment)
-            for segment in buffer
-        )
+        return super()._render_buffer(_safe_segment(segment) for segment in buffer)
 
 
 def make_console(stderr: bool = False) -> Console:

@@ -170,7 +170,9 @@ class LabHandle:
     def management(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(  # noqa: S310 - the lab's loopback URL
-            self.data["management_url"] + path, data=data, method=method,
+            self.data["management_url"] + path,
+            data=data,
+            method=method,
             headers={"Content-Type": "application/json"},
         )
         try:
@@ -277,8 +279,9 @@ def acme_client(lab: LabHandle) -> Any:
     return acme
 
 
-def issue_certificate(lab: LabHandle, host_name: str, domains: list[str] | None = None,
-                      *, web_config: bool = True) -> IssuedCertificate:
+def issue_certificate(
+    lab: LabHandle, host_name: str, domains: list[str] | None = None, *, web_config: bool = True
+) -> IssuedCertificate:
     """Get a Pebble certificate for ``domains`` (default: the host's) by http-01 on the twin's webroot.
 
     With ``web_config`` the challenge folder gets the manual's MIME fix, without which the lab's IIS
@@ -356,12 +359,19 @@ def self_signed(common_name: str, sans: list[str]) -> tuple[x509.Certificate, An
     return cert, key
 
 
-def pfx_bytes(cert: x509.Certificate, key: Any, chain: list[x509.Certificate] | None = None,
-              password: str = "pfx-pass") -> bytes:  # noqa: S107
+def pfx_bytes(
+    cert: x509.Certificate,
+    key: Any,
+    chain: list[x509.Certificate] | None = None,
+    password: str = "pfx-pass",  # noqa: S107 - a test PFX's password
+) -> bytes:
     from cryptography.hazmat.primitives.serialization import pkcs12
 
     return pkcs12.serialize_key_and_certificates(
-        b"poshbridge-test", key, cert, chain or None,
+        b"poshbridge-test",
+        key,
+        cert,
+        chain or None,
         serialization.BestAvailableEncryption(password.encode()),
     )
 
@@ -394,16 +404,18 @@ def served_certificate(port: int, server_name: str | None, cafile: Path | None =
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, context.wrap_socket(
-        raw, server_hostname=server_name
-    ) as tls:
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname=server_name) as tls,
+    ):
         der = tls.getpeercert(binary_form=True)
     assert der is not None
     return x509.load_der_x509_certificate(der)
 
 
-def http_get(port: int, path: str, host: str, *, tls_cafile: Path | None = None,
-             method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+def http_get(
+    port: int, path: str, host: str, *, tls_cafile: Path | None = None, method: str = "GET"
+) -> tuple[int, dict[str, str], bytes]:
     """One request to 127.0.0.1:``port`` with a Host header (and, over TLS, SNI = ``host``, verified
     against ``tls_cafile``); (status, lower-cased headers, body)."""
     import http.client

@@ -61,8 +61,11 @@ class _Checker:
     def _fold(self, chars: set[str]) -> frozenset[str]:
         if not self.ignore_case:
             return frozenset(chars)
-        return frozenset(chars | {c.lower() for c in chars if len(c.lower()) == 1}
-                         | {c.upper() for c in chars if len(c.upper()) == 1})
+        return frozenset(
+            chars
+            | {c.lower() for c in chars if len(c.lower()) == 1}
+            | {c.upper() for c in chars if len(c.upper()) == 1}
+        )
 
     def _in_set(self, items: list[tuple[Any, Any]]) -> frozenset[str]:
         negate = False
@@ -180,8 +183,10 @@ class _Checker:
                         and can_fail_after
                         and not any(not (seen & chars) for seen in required_before)
                     ):
-                        self.flag("search mode: an unbounded repeat not preceded by a character it cannot "
-                                  "consume (every retry rescans the run)")
+                        self.flag(
+                            "search mode: an unbounded repeat not preceded by a character it cannot "
+                            "consume (every retry rescans the run)"
+                        )
                     self._check_followers(chars, rest)
                     self.check(body_items, prefix=None)
                 else:

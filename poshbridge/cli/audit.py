@@ -370,7 +370,14 @@ def _render_sessions(console: Console, files_json: Sequence[dict[str, Any]]) -> 
             continue
         if "problem" in entry:
             table.add_row(
-                escape(entry["file"]), "", "", "", "", "", "", "[yellow]not a log[/]",
+                escape(entry["file"]),
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "[yellow]not a log[/]",
                 escape(entry["problem"]),
             )
             continue

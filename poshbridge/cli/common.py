@@ -44,7 +44,6 @@ def inventory_base_dir(inventory: Inventory) -> Path:
     return Path(inventory.source).resolve().parent if inventory.source else Path.cwd()
 
 
-
 def print_problems(console: Console, problems: Iterable[Problem]) -> None:
     """One line per problem (plain text, coloured severity on a terminal); grep-friendly."""
     for problem in problems:

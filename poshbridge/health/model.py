@@ -561,8 +561,6 @@ def _ready(
 # ----- value helpers (objects come as plain dicts; dates as datetime or text) ----------------------
 
 
-
-
 def _text(value: Any) -> str | None:
     if value is None or isinstance(value, (dict, list, tuple)):
         return None

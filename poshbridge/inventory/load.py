@@ -60,7 +60,6 @@ _FLOAT = re.compile(
 class InventoryLoader(yaml.SafeLoader):
     """SafeLoader without timestamps/sexagesimals that records duplicate mapping keys."""
 
-
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.duplicates: list[tuple[str, int]] = []  # (key path, 1-based line)

@@ -192,7 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     reset.add_argument("host", metavar="HOST", help="twin host name, e.g. host01")
 
     clock = sub.add_parser(
-        "clock", help="move twins' clocks forward (+61d) or show them",
+        "clock",
+        help="move twins' clocks forward (+61d) or show them",
         description="Move the clock of the named twins (or all) forward: what the emulated Posh-ACME "
         "compares "
         "RenewAfter with, what Task Scheduler reports, and the times in transcripts and result files. "
@@ -200,11 +201,16 @@ def build_parser() -> argparse.ArgumentParser:
         "`lab reset HOST` returns a twin to the real time.",
     )
     with_dir(clock)
-    clock.add_argument("words", nargs="*", metavar="HOST|all|+OFFSET",
-                       help="twin names or 'all' (default all), then +N[d|h|m|s], e.g. +61d")
+    clock.add_argument(
+        "words",
+        nargs="*",
+        metavar="HOST|all|+OFFSET",
+        help="twin names or 'all' (default all), then +N[d|h|m|s], e.g. +61d",
+    )
 
     run_task = sub.add_parser(
-        "run-task", help="run the registered renewal task now (as SYSTEM), like its trigger would",
+        "run-task",
+        help="run the registered renewal task now (as SYSTEM), like its trigger would",
         description="Run each twin's registered scheduled task now through the lab's renewal runner, as "
         "WORKGROUP\\SYSTEM, writing its transcript and result file; wait for it and show LastTaskResult.",
     )
@@ -627,8 +633,10 @@ def cmd_run_task(args: argparse.Namespace, out: Console, err: Console) -> int:
             continue
         result = ran["last_task_result"]
         shown = f"0x{result:X}" if isinstance(result, int) and result > 9 else str(result)
-        out.print(f"{name}: ran {ran['task']} as {ran['user']} at {ran['last_run_time']}: "
-                  f"LastTaskResult {shown}", markup=False)
+        out.print(
+            f"{name}: ran {ran['task']} as {ran['user']} at {ran['last_run_time']}: LastTaskResult {shown}",
+            markup=False,
+        )
         for path in ran["files"]:
             if ntpath.basename(path).lower().startswith("renew-"):
                 out.print(f"  wrote {path}", markup=False)
@@ -637,8 +645,15 @@ def cmd_run_task(args: argparse.Namespace, out: Console, err: Console) -> int:
     return code
 
 
-ACTIONS = {"up": cmd_up, "status": cmd_status, "down": cmd_down, "fault": cmd_fault, "reset": cmd_reset,
-           "clock": cmd_clock, "run-task": cmd_run_task}
+ACTIONS = {
+    "up": cmd_up,
+    "status": cmd_status,
+    "down": cmd_down,
+    "fault": cmd_fault,
+    "reset": cmd_reset,
+    "clock": cmd_clock,
+    "run-task": cmd_run_task,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

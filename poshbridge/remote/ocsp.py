@@ -33,6 +33,7 @@ Now = Callable[[], datetime]
 def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
+
 Post = Callable[[str, bytes, float], bytes]
 Tick = Callable[[float, str], None]  # (seconds left, last state)
 

@@ -49,8 +49,11 @@ def bad_files(folder: Path, transcript: bytes) -> dict[str, tuple[Path, str]]:
         "json-bomb": ("renew-20260531-031707.json", b"[" * 200_000 + b"]" * 200_000, "nested"),
         "other-json": ("renew-20260531-031708.json", b'{"schema": "something/else"}', "not a renewal result"),
         "not-a-transcript": ("notes.txt", b"hello\r\nthis is no transcript\r\n" * 50, "not a transcript"),
-        "truncated-transcript": ("renew-20260531-031709.txt", transcript[: len(transcript) // 3],
-                                 "truncated"),
+        "truncated-transcript": (
+            "renew-20260531-031709.txt",
+            transcript[: len(transcript) // 3],
+            "truncated",
+        ),
     }
     out = {}
     for key, (name, data, word) in files.items():

@@ -532,14 +532,11 @@ def test_error_record_message_does_not_swallow_earlier_output() -> None:
 
 
 def test_hardened_script_outcome_line_is_authoritative() -> None:
-    caught = (
-        'PS>TerminatingError(Invoke-RestMethod): "ARI request failed."\n'
-        "poshbridge: outcome not-due\n"
-    )
+    caught = 'PS>TerminatingError(Invoke-RestMethod): "ARI request failed."\nposhbridge: outcome not-due\n'
     assert only_session(_wrap(caught).encode()).outcome == NOT_DUE
     failed = _wrap(
         'PS>TerminatingError(Submit-Renewal): "Account is not valid, has status \\"deactivated\\""\n'
-        "poshbridge: renewal failed: Account is not valid, has status \"deactivated\"\n"
+        'poshbridge: renewal failed: Account is not valid, has status "deactivated"\n'
         "poshbridge: outcome failed\n"
     )
     session = only_session(failed.encode())

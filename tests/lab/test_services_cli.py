@@ -48,8 +48,9 @@ def _all_ports(data: dict) -> list[int]:
         data["dns"]["management_port"],
     ]
     for host in data["hosts"].values():
-        ports += [host[k] for k in ("winrm_http_port", "winrm_https_port", "site_http_port",
-                                    "site_https_port")]
+        ports += [
+            host[k] for k in ("winrm_http_port", "winrm_https_port", "site_http_port", "site_https_port")
+        ]
     return ports
 
 
@@ -108,9 +109,21 @@ def test_daemon_itself_reports_missing_pebble(tmp_path: Path) -> None:
 
     env = {**os.environ, "POSHBRIDGE_LAB_PEBBLE": str(tmp_path / "no-such-pebble")}
     result = subprocess.run(
-        [sys.executable, "-m", "poshbridge.lab.services.daemon", "--dir", str(tmp_path / "lab"),
-         "--hosts", "1"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "poshbridge.lab.services.daemon",
+            "--dir",
+            str(tmp_path / "lab"),
+            "--hosts",
+            "1",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 1
     assert "apt-get install pebble" in (tmp_path / "lab" / "failed").read_text()
@@ -150,8 +163,11 @@ def test_inventory_is_the_brief_format(lab: LabHandle) -> None:
     inventory = yaml.safe_load(lab.inventory.read_text())
     winrm = inventory["defaults"]["winrm"]
     assert winrm == {
-        "transport": "https", "auth": "negotiate", "username": "certadmin",
-        "password": {"file": "secrets/winrm-password"}, "verify": str(lab.ca_file),
+        "transport": "https",
+        "auth": "negotiate",
+        "username": "certadmin",
+        "password": {"file": "secrets/winrm-password"},
+        "verify": str(lab.ca_file),
     }
     acme = inventory["defaults"]["acme"]
     assert acme["directory"] == lab.pebble_directory
@@ -174,21 +190,41 @@ def test_inventory_is_the_brief_format(lab: LabHandle) -> None:
 
 
 def test_fault_cli_and_management_api(lab: LabHandle, lab_host: str) -> None:
-    result = run_lab_cli("fault", lab_host, "--dir", str(lab.dir), "--latency-ms", "25", "--fault-500", "2",
-                         "--auth-fail", "--acme-error", "rejectedIdentifier:no such name")
+    result = run_lab_cli(
+        "fault",
+        lab_host,
+        "--dir",
+        str(lab.dir),
+        "--latency-ms",
+        "25",
+        "--fault-500",
+        "2",
+        "--auth-fail",
+        "--acme-error",
+        "rejectedIdentifier:no such name",
+    )
     assert result.returncode == 0, result.stderr
     faults = lab.faults(lab_host)
     assert faults["latency_ms"] == 25 and faults["fault_500_next"] == 2 and faults["auth_fail"] is True
     assert faults["acme_error_next_order"] == {
-        "type": "urn:ietf:params:acme:error:rejectedIdentifier", "detail": "no such name", "status": 400,
+        "type": "urn:ietf:params:acme:error:rejectedIdentifier",
+        "detail": "no such name",
+        "status": 400,
     }
     assert run_lab_cli("fault", lab_host, "--dir", str(lab.dir), "--no-auth-fail").returncode == 0
     assert lab.faults(lab_host)["auth_fail"] is False and lab.faults(lab_host)["latency_ms"] == 25
     assert run_lab_cli("fault", lab_host, "--dir", str(lab.dir), "--clear").returncode == 0
     assert lab.faults(lab_host) == {
-        "latency_ms": 0, "drop_next_receive": False, "fault_500_next": 0, "auth_fail": False,
-        "hang_next": False, "statement_delay_ms": 0, "fault_500_action": "", "fault_500_skip": 0,
-        "acme_error_next_order": None, "iis_administration_inbox": False,
+        "latency_ms": 0,
+        "drop_next_receive": False,
+        "fault_500_next": 0,
+        "auth_fail": False,
+        "hang_next": False,
+        "statement_delay_ms": 0,
+        "fault_500_action": "",
+        "fault_500_skip": 0,
+        "acme_error_next_order": None,
+        "iis_administration_inbox": False,
     }
     assert run_lab_cli("fault", lab_host, "--dir", str(lab.dir), "--iis-administration-inbox").returncode == 0
     assert lab.faults(lab_host)["iis_administration_inbox"] is True

@@ -25,8 +25,9 @@ def test_directory_requires_eab_and_refuses_an_account_without_it(lab: LabHandle
     assert directory.meta.external_account_required is True
     acme = client.ClientV2(directory, net)
     with pytest.raises((messages.Error, errors.Error)) as refused:
-        acme.new_account(messages.NewRegistration.from_data(email="admin@poshbridge.test",
-                                                            terms_of_service_agreed=True))
+        acme.new_account(
+            messages.NewRegistration.from_data(email="admin@poshbridge.test", terms_of_service_agreed=True)
+        )
     assert getattr(refused.value, "typ", "") == "urn:ietf:params:acme:error:externalAccountRequired"
 
 

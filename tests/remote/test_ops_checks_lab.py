@@ -103,9 +103,7 @@ def test_unresolvable_secrets_are_config_errors_that_say_why(
     from test_ops_lab import derived_inventory
 
     unset = "POSHBRIDGE_TEST_SURELY_UNSET_SECRET"
-    no_password = derived_inventory(
-        lab, tmp_path / "pw", {lab_host: {"winrm": {"password": {"env": unset}}}}
-    )
+    no_password = derived_inventory(lab, tmp_path / "pw", {lab_host: {"winrm": {"password": {"env": unset}}}})
     done = cli(no_password, tmp_path / "state", "status", lab_host, "--json")
     assert done.code == 1, done
     error, *others = done.host(lab_host)["errors"]

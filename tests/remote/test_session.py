@@ -435,13 +435,18 @@ def echo_endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[H
         def sleep(self, seconds: float) -> None: ...
 
     twin = TwinHost(
-        "host01", tmp_path / "h", ["host01.poshbridge.test"], "host01.poshbridge.test", 0, 0, 0, 0,
+        "host01",
+        tmp_path / "h",
+        ["host01.poshbridge.test"],
+        "host01.poshbridge.test",
+        0,
+        0,
+        0,
+        0,
         _NoServices(),
     )
     (twin.root / "C").mkdir(parents=True)
-    listener = WinRMListener(
-        twin, 0, tls=None, username=USER, password=PASSWORD, invoke=_echo_error_engine
-    )
+    listener = WinRMListener(twin, 0, tls=None, username=USER, password=PASSWORD, invoke=_echo_error_engine)
     listener.start()
     try:
         yield HostConfig(
@@ -450,8 +455,13 @@ def echo_endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[H
             domains=("host01.poshbridge.test",),
             webroot="C:\\inetpub\\wwwroot",
             winrm=WinRMConfig(
-                transport="http", port=listener.port, auth="ntlm", username=USER,
-                operation_timeout=5, read_timeout=10, connection_timeout=5,
+                transport="http",
+                port=listener.port,
+                auth="ntlm",
+                username=USER,
+                operation_timeout=5,
+                read_timeout=10,
+                connection_timeout=5,
             ),
         )
     finally:

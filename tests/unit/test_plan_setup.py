@@ -442,6 +442,8 @@ def test_the_renewal_script_is_uploaded_as_bytes_with_a_bom_whatever_the_endpoin
             + ("-AsByteStream" if edition == "Core" else "-Encoding 'Byte'")
             + " -ErrorAction 'Stop'"
         )
+
+
 def test_event_source_is_registered_with_new_eventlog_when_missing() -> None:
     missing = plan_setup(HOST, configured(event_source=False), DESIRED)
     step = next(s for s in missing.steps if s.name == "event-source")

@@ -77,8 +77,14 @@ def _client_patterns() -> list[tuple[str, str, int, bool]]:
                         name = assigned.get(id(node), f"{path.name}:{node.lineno}")
                         compiled[name] = (first.value, _flags(flag_node), node.lineno)
                     else:
-                        found.append((f"{where_file}:{node.lineno}", first.value, _flags(flag_node),
-                                      func.attr in _SEARCHING))
+                        found.append(
+                            (
+                                f"{where_file}:{node.lineno}",
+                                first.value,
+                                _flags(flag_node),
+                                func.attr in _SEARCHING,
+                            )
+                        )
             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
                 for target in node.targets:
                     if isinstance(target, ast.Name):

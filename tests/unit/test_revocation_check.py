@@ -50,17 +50,23 @@ def _responder(revoked: set[int], calls: list[int]) -> Callable[[str, bytes, flo
         request = ocsp.load_der_ocsp_request(body)
         calls.append(request.serial_number)
         status = ocsp.OCSPCertStatus.REVOKED if request.serial_number in revoked else ocsp.OCSPCertStatus.GOOD
-        builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
-            issuer_name_hash=request.issuer_name_hash,
-            issuer_key_hash=request.issuer_key_hash,
-            serial_number=request.serial_number,
-            algorithm=request.hash_algorithm,
-            cert_status=status,
-            this_update=NOW - datetime.timedelta(hours=1),
-            next_update=NOW + datetime.timedelta(days=2),
-            revocation_time=NOW - datetime.timedelta(hours=2) if request.serial_number in revoked else None,
-            revocation_reason=None,
-        ).responder_id(ocsp.OCSPResponderEncoding.HASH, ISSUER)
+        builder = (
+            ocsp.OCSPResponseBuilder()
+            .add_response_by_hash(
+                issuer_name_hash=request.issuer_name_hash,
+                issuer_key_hash=request.issuer_key_hash,
+                serial_number=request.serial_number,
+                algorithm=request.hash_algorithm,
+                cert_status=status,
+                this_update=NOW - datetime.timedelta(hours=1),
+                next_update=NOW + datetime.timedelta(days=2),
+                revocation_time=NOW - datetime.timedelta(hours=2)
+                if request.serial_number in revoked
+                else None,
+                revocation_reason=None,
+            )
+            .responder_id(ocsp.OCSPResponderEncoding.HASH, ISSUER)
+        )
         return builder.sign(CA_KEY, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
     return post

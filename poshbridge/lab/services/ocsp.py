@@ -128,8 +128,9 @@ class OCSPResponder:
     """Bind at construction (so the URL is known before Pebble starts); :meth:`configure` with the
     issuer once Pebble is up; :meth:`start` serves from a background thread."""
 
-    def __init__(self, workdir: Path, *, lag: float, port: int = 0,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, workdir: Path, *, lag: float, port: int = 0, clock: Callable[[], float] = time.time
+    ) -> None:
         self.workdir = workdir
         self.lag = lag
         self.clock = clock
@@ -261,14 +262,22 @@ class OCSPResponder:
             try:
                 done = subprocess.run(
                     [
-                        self.openssl, "ocsp",
-                        "-index", str(self.index_file),
-                        "-CA", str(self.issuer_file),
-                        "-rsigner", str(self.issuer_file),
-                        "-rkey", str(self.issuer_key_file),
-                        "-reqin", str(req_file),
-                        "-respout", str(resp_file),
-                        "-nmin", "5",
+                        self.openssl,
+                        "ocsp",
+                        "-index",
+                        str(self.index_file),
+                        "-CA",
+                        str(self.issuer_file),
+                        "-rsigner",
+                        str(self.issuer_file),
+                        "-rkey",
+                        str(self.issuer_key_file),
+                        "-reqin",
+                        str(req_file),
+                        "-respout",
+                        str(resp_file),
+                        "-nmin",
+                        "5",
                     ],
                     capture_output=True,
                     timeout=10,

@@ -93,8 +93,16 @@ class ManagedProcess:
     leaves nothing behind; ``lab down`` also stops children by their pid files.
     """
 
-    def __init__(self, name: str, argv: list[str], *, pid_file: Path, log_file: Path,
-                 env: Mapping[str, str] | None = None, cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        pid_file: Path,
+        log_file: Path,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
         self.name = name
         self.argv = argv
         self.pid_file = pid_file

@@ -78,12 +78,25 @@ DEFAULT_MIME_MAP: dict[str, str] = {
 }
 DEFAULT_DOCUMENTS = ("Default.htm", "Default.asp", "index.htm", "index.html", "iisstart.htm", "default.aspx")
 HIDDEN_SEGMENTS = {
-    "web.config", "bin", "app_code", "app_globalresources", "app_localresources",
-    "app_webreferences", "app_data", "app_browsers",
+    "web.config",
+    "bin",
+    "app_code",
+    "app_globalresources",
+    "app_localresources",
+    "app_webreferences",
+    "app_data",
+    "app_browsers",
 }
 _REASONS = {
-    200: "OK", 301: "Moved Permanently", 304: "Not Modified", 400: "Bad Request", 403: "Forbidden",
-    404: "Not Found", 405: "Method Not Allowed", 500: "Internal Server Error", 503: "Service Unavailable",
+    200: "OK",
+    301: "Moved Permanently",
+    304: "Not Modified",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
 }
 
 
@@ -160,8 +173,11 @@ def _error_page(status: int, substatus: int, title: str, detail: str, extra: str
 
 def _not_found(substatus: int = 0, detail: str | None = None) -> Response:
     return _error_page(
-        404, substatus, "Not Found",
-        detail or "The resource you are looking for has been removed, had its name changed, "
+        404,
+        substatus,
+        "Not Found",
+        detail
+        or "The resource you are looking for has been removed, had its name changed, "
         "or is temporarily unavailable.",
     )
 
@@ -206,8 +222,13 @@ def _windows_join(base: str, parts: list[str]) -> str:
 def serve_static(host: TwinHost, site: dict[str, Any], method: str, raw_path: str) -> Response:
     """Answer ``method raw_path`` from ``site``'s physical path with IIS's static-file rules."""
     if method not in ("GET", "HEAD"):
-        return _error_page(405, 0, "Method Not Allowed", "The page you are looking for cannot be displayed "
-                           "because an invalid method (HTTP verb) is being used.")
+        return _error_page(
+            405,
+            0,
+            "Method Not Allowed",
+            "The page you are looking for cannot be displayed "
+            "because an invalid method (HTTP verb) is being used.",
+        )
     if str(site.get("state", "Started")).lower() == "stopped":
         return _error_page(503, 0, "Service Unavailable", "The service is unavailable.")
     url_path = urllib.parse.unquote(raw_path.split("?", 1)[0].split("#", 1)[0])
@@ -216,8 +237,11 @@ def serve_static(host: TwinHost, site: dict[str, Any], method: str, raw_path: st
     if any(p == ".." for p in parts) or any(":" in p or "\0" in p for p in parts):
         return _error_page(400, 0, "Bad Request", "The request could not be understood by the server.")
     if any(p.lower() in HIDDEN_SEGMENTS for p in parts):
-        return _not_found(8, "The request filtering module is configured to deny a path in the URL that "
-                             "contains a hiddenSegment section.")
+        return _not_found(
+            8,
+            "The request filtering module is configured to deny a path in the URL that "
+            "contains a hiddenSegment section.",
+        )
     physical = str(site.get("physical_path", "C:\\inetpub\\wwwroot"))
     try:
         root = host.real_path(_windows_join(physical, []))
@@ -250,8 +274,12 @@ def serve_static(host: TwinHost, site: dict[str, Any], method: str, raw_path: st
                 target = candidate
                 break
         else:
-            return _error_page(403, 14, "Forbidden", "The Web server is configured to not list the contents "
-                               "of this directory.")
+            return _error_page(
+                403,
+                14,
+                "Forbidden",
+                "The Web server is configured to not list the contents of this directory.",
+            )
     if not target.is_file():
         return _not_found()
     extension = file_extension(target.name)
@@ -259,9 +287,12 @@ def serve_static(host: TwinHost, site: dict[str, Any], method: str, raw_path: st
     if mime_type is None and extension != ".":
         mime_type = mime_map.get(".*")
     if mime_type is None:
-        return _not_found(3, "The page you are requesting cannot be served because of the extension "
-                             "configuration. If the page is a script, add a handler. If the file should be "
-                             "downloaded, add a MIME map.")
+        return _not_found(
+            3,
+            "The page you are requesting cannot be served because of the extension "
+            "configuration. If the page is a script, add a handler. If the file should be "
+            "downloaded, add a MIME map.",
+        )
     data = target.read_bytes()
     stat = target.stat()
     headers = [
@@ -334,8 +365,15 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:
             log.exception("web: internal error for %s %s", method, self.path)
             who, response = "?", _error_page(500, 0, "Internal Server Error", "Internal lab error.")
-        log.info("%s %s %s %s (Host: %s) -> %s", who, self.server.label, method, self.path, host_name,
-                 response.code)
+        log.info(
+            "%s %s %s %s (Host: %s) -> %s",
+            who,
+            self.server.label,
+            method,
+            self.path,
+            host_name,
+            response.code,
+        )
         try:
             self.send_response(response.status, _REASONS.get(response.status))
             self.send_header("Content-Type", response.content_type)
@@ -429,19 +467,25 @@ class BoundCertificateTLS:
         self.context.minimum_version = ssl.TLSVersion.TLSv1_2
         self.context.sni_callback = self._select
 
-    def _select(self, sock: ssl.SSLObject | ssl.SSLSocket, server_name: str | None,
-                _ctx: ssl.SSLContext) -> int | None:
+    def _select(
+        self, sock: ssl.SSLObject | ssl.SSLSocket, server_name: str | None, _ctx: ssl.SSLContext
+    ) -> int | None:
         try:
             binding = self.host.iis().https_binding_for_port(self.port, server_name)
             thumbprint = (binding or {}).get("certificate_hash")
             if not thumbprint:
-                log.info("%s: no https binding with a certificate on %d for SNI %r", self.host.name,
-                         self.port, server_name)
+                log.info(
+                    "%s: no https binding with a certificate on %d for SNI %r",
+                    self.host.name,
+                    self.port,
+                    server_name,
+                )
                 return ssl.ALERT_DESCRIPTION_HANDSHAKE_FAILURE
             path = self.host.cert_store().path(str(thumbprint))
             if path is None:
-                log.info("%s: certificate %s of the binding is not in LocalMachine\\My", self.host.name,
-                         thumbprint)
+                log.info(
+                    "%s: certificate %s of the binding is not in LocalMachine\\My", self.host.name, thumbprint
+                )
                 return ssl.ALERT_DESCRIPTION_HANDSHAKE_FAILURE
             sock.context = self._context_for(path)
             return None
@@ -477,12 +521,14 @@ class TwinSiteServers:
         host.site_https_port = self.tls.port = self.https.port
 
     def _route_http(self, method: str, path: str, host_name: str | None) -> tuple[str, Response]:
-        return self.host.name, route_to_twin(self.host, "http", self.host.site_http_port, method, path,
-                                             host_name)
+        return self.host.name, route_to_twin(
+            self.host, "http", self.host.site_http_port, method, path, host_name
+        )
 
     def _route_https(self, method: str, path: str, host_name: str | None) -> tuple[str, Response]:
-        return self.host.name, route_to_twin(self.host, "https", self.host.site_https_port, method, path,
-                                             host_name)
+        return self.host.name, route_to_twin(
+            self.host, "https", self.host.site_https_port, method, path, host_name
+        )
 
     def start(self) -> None:
         self.http.start()
@@ -493,8 +539,9 @@ class TwinSiteServers:
         self.https.stop()
 
 
-def route_to_twin(host: TwinHost, protocol: str, port: int, method: str, path: str,
-                  host_name: str | None) -> Response:
+def route_to_twin(
+    host: TwinHost, protocol: str, port: int, method: str, path: str, host_name: str | None
+) -> Response:
     site = find_site(host, protocol, port, host_name)
     if site is None:
         return _invalid_hostname()
