@@ -56,13 +56,15 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout, TimeoutError)):
         return True
     if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)):
-        text = " ".join(f"{type(e).__name__} {e}" for e in _chain(exc)).lower()
+        text = " ".join(f"{type(e).__name__} {e}" for e in exception_chain(exc)).lower()
         permanent = ("refused", "name or service", "no route", "unreachable", "certificate")
         return not any(s in text for s in permanent)
     return isinstance(exc, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError))
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
+def exception_chain(exc: BaseException) -> list[BaseException]:
+    """``exc``, its causes and contexts, and exceptions carried in its args (pypsrp and urllib3 wrap
+    them): at most 10."""
     seen: list[BaseException] = []
     current: BaseException | None = exc
     while current is not None and current not in seen and len(seen) < 10:

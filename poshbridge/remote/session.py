@@ -41,7 +41,7 @@ from poshbridge.remote.control import HostControl, HostTimeout, Interrupted
 from poshbridge.remote.convert import DROPPED, _record_text, convert_error, scrub_error, to_plain
 from poshbridge.remote.convert import RemoteError as RemoteError  # re-exported: imported from here
 from poshbridge.remote.remote_text import visible
-from poshbridge.remote.retry import is_transient
+from poshbridge.remote.retry import exception_chain, is_transient
 from poshbridge.scrubber import Scrubber
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ def classify_connection_error(
 
     name = type(exc).__name__
     text = scrub(str(exc))[:300]
-    chain = " ".join(f"{type(e).__name__} {e}" for e in _chain(exc))
+    chain = " ".join(f"{type(e).__name__} {e}" for e in exception_chain(exc))
     kind: ConnectionKind
     if isinstance(exc, AuthenticationError):
         kind, message = "auth", "authentication refused (check winrm.username/password and winrm.auth)"
@@ -187,18 +187,6 @@ def classify_connection_error(
         else:
             kind, message = "protocol", f"{name}: {text}"
     return RemoteConnectionError(kind, host, scrub(message))
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen and len(seen) < 10:
-        seen.append(current)
-        for arg in getattr(current, "args", ()):
-            if isinstance(arg, BaseException) and arg not in seen:
-                seen.append(arg)
-        current = current.__cause__ or current.__context__
-    return seen
 
 
 # ----- the session ------------------------------------------------------------------------------------
