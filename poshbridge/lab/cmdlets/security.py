@@ -29,7 +29,7 @@ from poshbridge.lab.engine.objects import dotnet_object
 from poshbridge.lab.engine.registry import Invocation, Param, cmdlet, error_record
 from poshbridge.lab.engine.values import ps_properties, to_python
 from poshbridge.lab.host import TwinHost
-from poshbridge.lab.sandbox import PathRefused, confine, not_found_record, refused_record
+from poshbridge.lab.sandbox import resolve_paths
 
 DIRECTORY_SECURITY = "System.Security.AccessControl.DirectorySecurity"
 FILE_SECURITY = "System.Security.AccessControl.FileSecurity"
@@ -228,18 +228,7 @@ _PATHS = [
     class_name="Microsoft.PowerShell.Commands.GetAclCommand",
 )
 def get_acl(ctx: Invocation) -> None:
-    literal = ctx.get("LiteralPath")
-    raws = literal if literal is not None else (ctx.get("Path") or [ctx.runspace.location])
-    for raw in raws:
-        full = ctx.full_path(str(raw))
-        try:
-            real = confine(ctx.host, full)
-        except PathRefused as exc:
-            ctx.error(refused_record(exc))
-            continue
-        if not real.exists():
-            ctx.error(not_found_record(full))
-            continue
+    for full, real in resolve_paths(ctx):  # -Path wildcards, -LiteralPath; refused / not found: errors
         container = real.is_dir()
         ctx.output(
             security_object(full, effective_sddl(ctx.host, full, container=container), container=container)
@@ -278,18 +267,7 @@ def set_acl(ctx: Invocation) -> None:
         return
     parsed = _parse(acl.sddl)
     assert parsed is not None  # New-Object checked it
-    literal = ctx.get("LiteralPath")
-    raws = literal if literal is not None else (ctx.get("Path") or [])
-    for raw in raws:
-        full = ctx.full_path(str(raw))
-        try:
-            real = confine(ctx.host, full)
-        except PathRefused as exc:
-            ctx.error(refused_record(exc))
-            continue
-        if not real.exists():
-            ctx.error(not_found_record(full))
-            continue
+    for full, real in resolve_paths(ctx):
         if ctx.flags.whatif:
             continue
         owner, group, dflags, aces = parsed
