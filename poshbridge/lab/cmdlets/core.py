@@ -17,6 +17,7 @@ import contextlib
 import fnmatch
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from poshbridge.lab.engine.objects import env_entry, module_info
@@ -444,8 +445,11 @@ def import_module(ctx: Invocation) -> None:
             ctx.output(_module_object(module))
 
 
-def _manifest(name: str, version: str, guid: str, description: str) -> str:
-    return (
+def write_module(folder: Path, name: str, version: str, guid: str, description: str) -> None:
+    """A module folder as Install-Module leaves it: ``<name>.psd1`` (the manifest Get-Module reads) and
+    an empty ``<name>.psm1``. Used for the modules a fresh twin has and for Install-Module."""
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = (
         "@{\n"
         f"RootModule = '{name}.psm1'\n"
         f"ModuleVersion = '{version}'\n"
@@ -455,15 +459,16 @@ def _manifest(name: str, version: str, guid: str, description: str) -> str:
         "PowerShellVersion = '5.1'\n"
         "}\n"
     )
+    (folder / f"{name}.psd1").write_text(manifest, "utf-8")
+    (folder / f"{name}.psm1").write_text("", "utf-8")
 
 
 def install_module_files(host: TwinHost, name: str) -> ModuleOnDisk:
     canonical = next(k for k in GALLERY if k.lower() == name.lower())
     version, guid, description = GALLERY[canonical]
-    folder = host.real_path(f"{MODULES_DIR}\\{canonical}\\{version}")
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{canonical}.psd1").write_text(_manifest(canonical, version, guid, description), "utf-8")
-    (folder / f"{canonical}.psm1").write_text("", "utf-8")
+    write_module(
+        host.real_path(f"{MODULES_DIR}\\{canonical}\\{version}"), canonical, version, guid, description
+    )
     return next(m for m in installed_modules(host) if m.name == canonical)
 
 
