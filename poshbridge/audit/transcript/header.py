@@ -3,16 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from poshbridge.audit.transcript.model import Session
-from poshbridge.timefmt import parse_compact
-
-
-def _parse_stamp(value: str) -> datetime | None:
-    """``yyyyMMddHHmmss`` (host local time) -> naive datetime; None when not a valid moment."""
-    return parse_compact(value)
-
 
 # ----- header fields -------------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 
 from poshbridge.audit.transcript.decode import _StreamDecoder, _windows
-from poshbridge.audit.transcript.header import _apply_header, _parse_stamp
+from poshbridge.audit.transcript.header import _apply_header
 from poshbridge.audit.transcript.model import OUTCOMES, Event, Session, TranscriptFile
 from poshbridge.audit.transcript.outcome import _decide_outcome, problem_from_text
 from poshbridge.audit.transcript.patterns import (
@@ -34,6 +34,7 @@ from poshbridge.audit.transcript.patterns import (
     _TIME_LINE,
     SEPARATOR,
 )
+from poshbridge.timefmt import parse_compact
 
 _MAX_HEADER_LINES = 64  # a $PSVersionTable never has this many entries
 _MAX_TE_LINES = 400  # cap on a multi-line TerminatingError message (an ACME JSON body)
@@ -140,7 +141,7 @@ class _Builder:
             session = self._open_session(self.offset + i + 1, has_header=True)
             session.minimal_header = True
             session.start_label = label
-            session.start = _parse_stamp(stamp)
+            session.start = parse_compact(stamp)
             session.edition = "Core"  # -UseMinimalHeader exists in PowerShell 6.2+ only
             return 4
         # Full header: key/value lines up to the closing separator.
@@ -157,7 +158,7 @@ class _Builder:
             consumed = end - i + 1
         session = self._open_session(self.offset + i + 1, has_header=True)
         session.start_label = label
-        session.start = _parse_stamp(stamp)
+        session.start = parse_compact(stamp)
         _apply_header(session, lines[i + 3 : end])
         return consumed
 
@@ -168,7 +169,7 @@ class _Builder:
         self._flush_te()
         self._close_record()
         session.end_label = label
-        session.end = _parse_stamp(stamp)
+        session.end = parse_compact(stamp)
         session.complete = True
         session.last_line = i + 4
         self.pending.clear()
