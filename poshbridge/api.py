@@ -41,7 +41,7 @@ from poshbridge.inventory.load import load_inventory as _load_inventory
 from poshbridge.inventory.model import HostConfig, Inventory
 from poshbridge.inventory.targets import TargetError
 from poshbridge.inventory.targets import select_hosts as _select_hosts
-from poshbridge.remote.session import InsecureConfigError, transport_warnings
+from poshbridge.remote.outcome import InsecureConfigError, transport_warnings
 from poshbridge.runner.audit import AuditOptions, AuditRun, run_audit
 from poshbridge.runner.context import Context, RunOptions
 from poshbridge.runner.executor import FleetView, NullView
