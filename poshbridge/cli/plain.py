@@ -13,9 +13,8 @@ On a terminal, :func:`make_text_console` returns rich's console itself (colours,
 
 from __future__ import annotations
 
-import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from poshbridge.textsafe import has_unsafe
@@ -26,10 +25,10 @@ if TYPE_CHECKING:
 # The width of a console that is not a terminal (poshbridge.output.make_console).
 PLAIN_WIDTH = 200
 
-# A console markup tag: backslashes, then "[", a letter, "#", "/" or "@", anything but "[" up to "]".
-_TAG = re.compile(r"(\\*)\[([a-z#/@][^[]*?)]")
-# Opening tags handled here: plain style names ("red", "bold red"); anything else goes to rich.
-_STYLE_TAG = re.compile(r"[a-z]+(?: [a-z]+)*")
+# A console markup tag (rich's grammar): a run of backslashes, "[", a lowercase letter, "#", "/" or
+# "@", then anything but "[" up to the first "]". Found by a scan, not a regex: a long run of
+# backslashes would make the regex search quadratic (it restarts at every backslash).
+_TAG_FIRST = frozenset("abcdefghijklmnopqrstuvwxyz#/@")
 
 
 class TextConsole(Protocol):
@@ -45,18 +44,49 @@ class TextConsole(Protocol):
     ) -> None: ...
 
 
+def _tags(text: str) -> Iterator[tuple[int, int, int]]:
+    """Every markup tag, left to right, as (start of its backslashes, index of "[", index after "]").
+    Linear: each "[" is looked at once, the next "]" is searched from where the last search ended,
+    and a backslash run is counted only for the "[" it precedes."""
+    resume = 0  # the end of the previous tag: a backslash run starts there at the earliest
+    close = -2  # the first "]" at or after the current candidate's name (-1: none left)
+    bracket = text.find("[")
+    while bracket != -1:
+        following = text.find("[", bracket + 1)
+        if bracket + 1 < len(text) and text[bracket + 1] in _TAG_FIRST:
+            if close != -1 and close < bracket + 2:
+                close = text.find("]", bracket + 2)
+            if close != -1 and (following == -1 or following > close):
+                start = bracket
+                while start > resume and text[start - 1] == "\\":
+                    start -= 1
+                yield start, bracket, close + 1
+                resume = close + 1
+                bracket = text.find("[", resume)
+                continue
+        bracket = following
+
+
 def escape_markup(text: str) -> str:
     """``text`` with every tag-like ``[...]`` escaped so console markup shows it literally (the same
     result as ``rich.markup.escape``: a tag's preceding backslashes doubled, then one more)."""
+    parts: list[str] = []
+    position = 0
+    for start, bracket, end in _tags(text):
+        backslashes = text[start:bracket]
+        parts.append(text[position:start])
+        parts.append(f"{backslashes}{backslashes}\\{text[bracket:end]}")
+        position = end
+    parts.append(text[position:])
+    escaped = "".join(parts)
+    if escaped.endswith("\\") and not escaped.endswith("\\\\"):
+        return escaped + "\\"
+    return escaped
 
-    def escaped(match: re.Match[str]) -> str:
-        backslashes = match.group(1)
-        return f"{backslashes}{backslashes}\\{match.group(0)[len(backslashes) :]}"
 
-    text = _TAG.sub(escaped, text)
-    if text.endswith("\\") and not text.endswith("\\\\"):
-        return text + "\\"
-    return text
+def _is_style_name(tag: str) -> bool:
+    """A plain style such as ``red`` or ``bold red``: lowercase ASCII words separated by one space."""
+    return all(word.isascii() and word.isalpha() and word.islower() for word in tag.split(" "))
 
 
 def strip_markup(markup: str) -> str | None:
@@ -68,22 +98,21 @@ def strip_markup(markup: str) -> str | None:
     parts: list[str] = []
     open_tags = 0
     position = 0
-    for match in _TAG.finditer(markup):
-        start, end = match.span()
+    for start, bracket, end in _tags(markup):
         if start > position:
             parts.append(markup[position:start].replace("\\[", "["))
-        backslashes, escaped = divmod(len(match.group(1)), 2)
+        backslashes, escaped = divmod(bracket - start, 2)
         position = end
         parts.append("\\" * backslashes)
         if escaped:
-            parts.append(match.group(0)[len(match.group(1)) :])
+            parts.append(markup[bracket:end])
             continue
-        tag = match.group(2)
+        tag = markup[bracket + 1 : end - 1]
         if tag == "/":
             if not open_tags:
                 return None
             open_tags -= 1
-        elif _STYLE_TAG.fullmatch(tag):
+        elif _is_style_name(tag):
             open_tags += 1
         else:
             return None
