@@ -50,6 +50,14 @@ FORBIDDEN = (
     "poshbridge.lab",
     "rich",
 )
+# what building the parser must not load either (each command imports these when it runs)
+PARSER_ONLY_FORBIDDEN = (
+    "yaml",
+    "poshbridge.inventory",
+    "poshbridge.health",
+    "poshbridge.runner",
+    "poshbridge.api",
+)
 COMMANDS = {
     "--version": ["--version"],
     "--help": ["--help"],
@@ -90,6 +98,8 @@ def test_a_local_command_loads_no_session_code(tmp_path: Path, command: str) -> 
     assert code in (0, None), stdout
     assert stdout  # the command did its work (a version, the help, a table, a document)
     assert _hits(modules, FORBIDDEN) == []
+    if command in ("--version", "--help"):  # the parser alone: no command's work at all
+        assert _hits(modules, PARSER_ONLY_FORBIDDEN) == []
 
 
 def test_the_check_proves_itself_on_a_command_that_connects(tmp_path: Path) -> None:
