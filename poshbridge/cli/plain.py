@@ -208,6 +208,17 @@ def plain_table(
     return "\n".join(out) + "\n"
 
 
+def _shown(markups: Sequence[str]) -> list[str] | None:
+    """The text each markup renders to, or None when one of them is left to rich."""
+    shown: list[str] = []
+    for markup in markups:
+        text = strip_markup(markup)
+        if text is None:
+            return None
+        shown.append(text)
+    return shown
+
+
 def print_table(
     console: TextConsole, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]
 ) -> None:
@@ -216,11 +227,11 @@ def print_table(
     if isinstance(console, PlainConsole):
         encoding = getattr(console.file, "encoding", None) or "utf-8"
         # what rich shows: the title and the headers are markup, the cells escaped values
-        shown = [strip_markup(title), *(strip_markup(c) for c in columns)]
-        cells = [[strip_markup(escape_markup(cell)) for cell in row] for row in rows]
+        head = _shown([title, *columns])
+        body = [_shown([escape_markup(cell) for cell in row]) for row in rows]
         text = None
-        if all(isinstance(t, str) for t in [*shown, *(c for row in cells for c in row)]):
-            text = plain_table(shown[0] or "", shown[1:], cells, encoding)  # type: ignore[arg-type]
+        if head is not None and all(row is not None for row in body):
+            text = plain_table(head[0], head[1:], [row for row in body if row is not None], encoding)
         if text is not None:
             console.write(text)
             return
