@@ -40,6 +40,7 @@ class Group:
     hosts: list[str] = field(default_factory=list)
     children: list[str] = field(default_factory=list)
     vars: dict[str, Any] = field(default_factory=dict)
+    members: set[str] = field(default_factory=set, repr=False)  # ``hosts`` as a set (linear adds)
 
 
 @dataclass
@@ -57,9 +58,10 @@ class Tree:
         if host not in self.host_vars and len(self.host_vars) >= MAX_HOSTS:
             raise _TooMany
         self.host_vars.setdefault(host, {}).update(variables)
-        members = self.group(group).hosts
-        if host not in members:
-            members.append(host)
+        entry = self.group(group)
+        if host not in entry.members:
+            entry.members.add(host)
+            entry.hosts.append(host)
 
     def error(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message))
