@@ -65,6 +65,8 @@ UNSUPPORTED_PSRP_VARS: Final = (
 )
 _PSRP_DEFAULTS: Final = {"ansible_psrp_path": "wsman", "ansible_psrp_message_encryption": "auto"}
 
+_WINRM_PREFIX: Final = "ansible_winrm_"
+_WINRM_READ: Final = frozenset(CONNECTION_VARS["password"])  # the psrp plugin reads these two too
 PREFIX: Final = "poshbridge_"
 _SETTING_SECTIONS: Final = ("acme", "renewal", "iis")
 
@@ -235,6 +237,13 @@ def _connection(host: str, variables: Mapping[str, Any], result: _Host, where: W
             out.warning(
                 f"{where(host, name)}: {name}",
                 "not supported by poshbridge and ignored (poshbridge connects with pypsrp's defaults for it)",
+            )
+    for name in variables:
+        if isinstance(name, str) and name.startswith(_WINRM_PREFIX) and name not in _WINRM_READ:
+            out.warning(
+                f"{where(host, name)}: {name}",
+                "an option of the winrm connection plugin, not read by poshbridge (it reads the psrp "
+                "plugin's): set the ansible_psrp_* equivalent (protocol, auth, cert_validation, ca_cert)",
             )
 
 

@@ -380,3 +380,15 @@ def test_api_function_and_base_dir(tmp_path: Path) -> None:
     with pytest.raises(api.InventoryError) as caught:
         api.inventory_from_ansible_vars({"host01": {}}, base_dir=tmp_path, source="play")
     assert caught.value.errors[0].path == "host01: poshbridge_domains"
+
+
+def test_winrm_connection_plugin_options_are_not_silently_taken() -> None:
+    inventory = build(
+        host(ansible_winrm_server_cert_validation="ignore", ansible_winrm_pass="pw", ansible_user="u")
+    )
+    assert texts(inventory) == [
+        "warning: host01: ansible_winrm_server_cert_validation: an option of the winrm connection plugin, "
+        "not read by poshbridge (it reads the psrp plugin's): set the ansible_psrp_* equivalent (protocol, "
+        "auth, cert_validation, ca_cert)"
+    ]
+    assert only_host(inventory).winrm.verify is True
