@@ -248,9 +248,10 @@ def _connection(host: str, variables: Mapping[str, Any], result: _Host, where: W
 
 
 def _settings(host: str, variables: Mapping[str, Any], result: _Host, where: Where, out: _Findings) -> None:
-    for name, value in variables.items():
+    for name in list(variables):  # keys only: a lazy mapping (Ansible's hostvars) templates a value on access
         if not isinstance(name, str) or not name.startswith(PREFIX):
             continue
+        value = variables[name]
         target = SETTING_VARS.get(name)
         label = f"{where(host, name)}: {name}"
         if target is None:
