@@ -145,6 +145,10 @@ class _TooDeep(ConfigurationError):
     pass
 
 
+class _Unreadable(ConfigurationError):
+    """A value that cannot be turned into text (an undecryptable vault object raises on str())."""
+
+
 def _plain(value: Any, depth: int = 0) -> Any:
     """Ansible's str/list/dict subclasses (AnsibleUnicode, ...) as plain Python; Secret revealed."""
     if depth > _MAX_DEPTH:
@@ -154,7 +158,10 @@ def _plain(value: Any, depth: int = 0) -> Any:
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, str):
-        return str(value)
+        try:
+            return str(value)  # AnsibleUnicode, or a vault value that decrypts on str()
+        except Exception:  # whatever a foreign str subclass raises, never with its text
+            raise _Unreadable from None
     if isinstance(value, int):
         return int(value)
     if isinstance(value, Mapping):
@@ -208,14 +215,34 @@ class _Findings:
         self.items.append(Problem(path, message, "warning"))
 
 
+def _read(host: str, variables: Mapping[str, Any], name: str, where: Where, out: _Findings) -> Any:
+    """The plain value of ``name``, or :data:`_UNREADABLE` (reported at ``host: name``)."""
+    try:
+        return _plain(variables[name])
+    except _Unreadable:
+        out.error(
+            host,
+            f"{where(host, name)}: {name}",
+            "cannot be read as text (an encrypted vault value? pass the values Ansible decrypted)",
+        )
+        return _UNREADABLE
+
+
+_UNREADABLE: Final = object()
+
+
 def _connection(host: str, variables: Mapping[str, Any], result: _Host, where: Where, out: _Findings) -> None:
     address_var = _last_set(variables, ADDRESS_VARS)
     if address_var is not None:
-        result.put("", "address", _plain(variables[address_var]), address_var)
+        value = _read(host, variables, address_var, where, out)
+        if value is not _UNREADABLE:
+            result.put("", "address", value, address_var)
     for key, names in CONNECTION_VARS.items():
         name = _last_set(variables, names)
         if name is not None:
-            result.put("winrm", key, _plain(variables[name]), name)
+            value = _read(host, variables, name, where, out)
+            if value is not _UNREADABLE:
+                result.put("winrm", key, value, name)
     port = result.data.get("winrm", {}).get("port")
     if "transport" not in result.data.get("winrm", {}) and port == 5985:
         # psrp plugin: with no protocol, the protocol is https unless the port is 5985
@@ -231,7 +258,9 @@ def _connection(host: str, variables: Mapping[str, Any], result: _Host, where: W
     elif validation == "ignore":
         result.put("winrm", "verify", False, CERT_VALIDATION_VAR)
     elif ca_var is not None:
-        result.put("winrm", "verify", _plain(variables[ca_var]), ca_var)
+        value = _read(host, variables, ca_var, where, out)
+        if value is not _UNREADABLE:
+            result.put("winrm", "verify", value, ca_var)
     for name in UNSUPPORTED_PSRP_VARS:
         if name in variables and _PSRP_DEFAULTS.get(name, object()) != variables[name]:
             out.warning(
@@ -251,7 +280,6 @@ def _settings(host: str, variables: Mapping[str, Any], result: _Host, where: Whe
     for name in list(variables):  # keys only: a lazy mapping (Ansible's hostvars) templates a value on access
         if not isinstance(name, str) or not name.startswith(PREFIX):
             continue
-        value = variables[name]
         target = SETTING_VARS.get(name)
         label = f"{where(host, name)}: {name}"
         if target is None:
@@ -266,7 +294,9 @@ def _settings(host: str, variables: Mapping[str, Any], result: _Host, where: Whe
         if earlier is not None:
             out.error(host, label, f"sets the same setting as {earlier}; set only one of them")
             continue
-        result.put(target[0], target[1], _plain(value), name)
+        value = _read(host, variables, name, where, out)
+        if value is not _UNREADABLE:
+            result.put(target[0], target[1], value, name)
 
 
 def _connection_hint(name: str) -> str:

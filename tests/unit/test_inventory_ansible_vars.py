@@ -392,3 +392,23 @@ def test_winrm_connection_plugin_options_are_not_silently_taken() -> None:
         "auth, cert_validation, ca_cert)"
     ]
     assert only_host(inventory).winrm.verify is True
+
+
+class _Vaulted(str):
+    """Like a vault value Ansible could not decrypt: text that raises when read."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("Decryption failed (no vault secrets were found that could decrypt)")
+
+
+def test_an_unreadable_value_is_a_located_error() -> None:
+    inventory = build(
+        host(ansible_password=_Vaulted("x"), poshbridge_acme_eab_hmac=_Vaulted("y"), ansible_user="u")
+    )
+    assert texts(inventory) == [
+        "error: host01: ansible_password: cannot be read as text (an encrypted vault value? pass the values "
+        "Ansible decrypted)",
+        "error: host01: poshbridge_acme_eab_hmac: cannot be read as text (an encrypted vault value? pass the "
+        "values Ansible decrypted)",
+    ]
+    assert inventory.hosts == {}
