@@ -84,6 +84,8 @@ def test_setup_and_status_with_ansible_inventories(lab: LabHandle, lab_host: str
     assert setup.code == 0, setup
     assert setup.steps(lab_host)["certificate"] == "changed", setup
     thumbprint = setup.host(lab_host)["objects"]["certificate"]["thumbprint"]
+    again = cli(files["json"], state, "setup", lab_host, "--json")  # the same host, read from --list JSON
+    assert again.code == 0 and set(again.steps(lab_host).values()) == {"unchanged"}, again
     verdicts = {}
     for kind in ("yaml", "json"):
         status = cli(files[kind], state, "status", lab_host, "--json")
