@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from poshbridge.cli.plain import TextConsole
 from poshbridge.cli.plain import escape_markup as escape
@@ -40,6 +40,8 @@ def inventory_path(args: argparse.Namespace) -> str:
 
 def inventory_base_dir(inventory: Inventory) -> Path:
     """The folder relative secret/CA paths are resolved against (the inventory file's folder)."""
+    if inventory.base_dir is not None:
+        return Path(inventory.base_dir)
     return Path(inventory.source).resolve().parent if inventory.source else Path.cwd()
 
 
@@ -76,6 +78,32 @@ def load_inventory_or_exit(args: argparse.Namespace, console: TextConsole) -> In
             soft_wrap=True,
         )
     return inventory
+
+
+SHARD_HELP = (
+    "run only this worker's slice of the selected hosts: shard K of N (K is 1-based), by a stable hash "
+    "of each host name (sha256 of the casefolded name, mod N), so N workers with 1/N .. N/N take disjoint "
+    "slices that together are the whole selection"
+)
+
+
+def shard_argument(text: str) -> Any:
+    """argparse ``type`` of ``--shard K/N`` (argparse names the option in the error)."""
+    from poshbridge.inventory.shard import ShardError, parse_shard
+
+    try:
+        return parse_shard(text)
+    except ShardError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_shard_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--shard", type=shard_argument, default=None, metavar="K/N", help=SHARD_HELP)
+
+
+def shard_line(shard: Any, chosen: int, selected: int) -> str:
+    """The human summary of a slice: ``shard 2/4: 3 of 10 selected host(s)``."""
+    return f"shard {shard.label}: {chosen} of {selected} selected host(s)"
 
 
 def select_hosts_or_exit(
