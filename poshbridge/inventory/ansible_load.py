@@ -10,7 +10,6 @@ then name), ``group_vars/all``, ``group_vars/<group>`` (same order), the file's 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,7 +17,6 @@ from typing import Any, Final
 
 import yaml
 
-from poshbridge.inventory.ansible import build_from_hostvars
 from poshbridge.inventory.ansible_formats import (
     _SECTION,
     Tree,
@@ -75,6 +73,8 @@ def ansible_data_kind(data: Any) -> str | None:
 
 def parse_json(text: str) -> tuple[Any, list[str]] | None:
     """JSON data and its duplicate keys, or None when the text is not JSON."""
+    import json  # here: a native YAML inventory never needs it (start-up of check, the generators)
+
     duplicates: list[str] = []
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -116,6 +116,8 @@ def inventory_from_ansible(
     kind: str, content: Any, source: str, folder: Path | None, problems: list[Problem] | None = None
 ) -> Inventory:
     """``kind`` "ini" (``content`` the text), "yaml" or "json" (``content`` the parsed data)."""
+    from poshbridge.inventory.ansible import build_from_hostvars  # only for an Ansible inventory
+
     found = list(problems or [])
     if kind == "ini":
         tree = parse_ini(content)
