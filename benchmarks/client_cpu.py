@@ -32,8 +32,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from labbench import REPO, lab_cli, lab_data, management  # noqa: E402
-from table import Row, render  # noqa: E402
+from labbench import REPO, lab_cli, lab_data, management
+from table import Row, render
 
 TARGETS_MS = {"audit": 30.0, "status": 30.0, "setup": 40.0}
 WALL_RATIO_TARGET = 2.0
@@ -53,7 +53,7 @@ def client(lab_dir: Path, *args: str) -> Run:
     inventory = lab_data(lab_dir)["inventory"]
     with tempfile.TemporaryFile() as out:
         start = time.perf_counter()
-        proc = subprocess.Popen(  # noqa: S603 - our own CLI
+        proc = subprocess.Popen(
             [sys.executable, "-m", "poshbridge", "-i", inventory, *args],
             cwd=REPO,
             env=env,
@@ -74,7 +74,9 @@ def reset_counters(lab_dir: Path, names: list[str]) -> None:
 
 
 def requests_per_host(lab_dir: Path, names: list[str]) -> float:
-    total = sum(int(management(lab_dir, "GET", f"/hosts/{name}/counters")["wsman_requests"]) for name in names)
+    total = sum(
+        int(management(lab_dir, "GET", f"/hosts/{name}/counters")["wsman_requests"]) for name in names
+    )
     return total / len(names)
 
 
@@ -96,7 +98,9 @@ def setup_all(lab_dir: Path, names: list[str], parallel: int) -> list[str]:
             hosts = []
         ok = {str(h.get("host") or h.get("name")) for h in hosts if h.get("ok")}
         failed = [n for n in todo if n not in ok]
-        seen.append(f"pass {attempt}: {len(todo) - len(failed)}/{len(todo)} ok (exit {run.code}, {run.wall:.0f} s)")
+        seen.append(
+            f"pass {attempt}: {len(todo) - len(failed)}/{len(todo)} ok (exit {run.code}, {run.wall:.0f} s)"
+        )
         todo = failed
         if not todo:
             break
@@ -196,7 +200,9 @@ def rows(
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--hosts", type=int, default=50)
     parser.add_argument("--latency-ms", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)

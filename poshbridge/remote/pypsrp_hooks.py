@@ -68,6 +68,13 @@ def serializer(pool: Any) -> Any:
     return pool._serializer
 
 
+def fragmenter(pool: Any) -> Any:
+    """The pool's ``Fragmenter`` (``RunspacePool._fragmenter``): its ``fragment(data, rpid, pid=None,
+    remaining_size=None)`` packs every message the pool and its pipelines send
+    (:mod:`poshbridge.remote.pypsrp_speed` writes the CREATE_PIPELINE there)."""
+    return pool._fragmenter
+
+
 def read_timeout(transport: Any) -> float:
     """The HTTP read timeout of pypsrp's transport (``_TransportHTTP.read_timeout``); 30 s for a
     transport without one (a test's replay stub)."""
