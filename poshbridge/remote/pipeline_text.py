@@ -25,7 +25,7 @@ import xml.etree.ElementTree as ET
 from copy import copy
 from typing import Any
 
-from pypsrp.complex_objects import ComplexObject, DictionaryMeta, ListMeta, ObjectMeta
+from pypsrp.complex_objects import ComplexObject, DictionaryMeta, Enum, ListMeta, ObjectMeta
 from pypsrp.serializer import TaggedValue
 
 
@@ -59,6 +59,7 @@ class _Writer:
         self.obj_id = 0
         self.tn: dict[str, int] = {}
         self.tn_id = 0
+        self.strings: dict[str, str] = {}  # _serialize_string of enum names, escaped (a pure function)
 
     def _ref_id(self) -> str:
         ref_id = str(self.obj_id)
@@ -139,6 +140,9 @@ class _Writer:
         """``Serializer._serialize_obj``."""
         if not isinstance(value, ComplexObject):
             raise Unsupported(type(value).__name__)
+        if isinstance(value, Enum) and _plain_enum(value):
+            self._enum(value, name)
+            return
         head, start = self._open(name)
         if len(value._types) > 0:
             self._type_names(value._types)
@@ -156,6 +160,23 @@ class _Writer:
                 self.value(getattr(value, attr), meta)
             self._element(group, group, group_start)
         self._element(head, "Obj", start)
+
+    def _enum(self, value: Any, name: str | None) -> None:
+        """``_serialize_obj`` of a pypsrp ``Enum`` (nine per Command: the merge settings), in one piece:
+        type names, ``<ToString>`` and the ``I32`` value, as the general path writes them."""
+        head, start = self._open(name)
+        self._type_names(value._types)
+        to_string = value._to_string
+        text = self.strings.get(to_string)
+        if text is None:
+            text = self.strings[to_string] = _escape(self.serializer._serialize_string(to_string))
+        number = value.value
+        self.out.append(
+            (f"<ToString>{text}</ToString>" if text else "<ToString />")
+            + (f"<I32>{number}</I32>" if number is not None else "<Nil />")
+        )
+        self.out[start] = f"<{head}>"
+        self.out.append("</Obj>")
 
     def _list(self, values: Any, metadata: ObjectMeta, name: str | None, tag: str) -> None:
         """``Serializer._serialize_lst`` (and ``_serialize_ie``)."""
@@ -187,6 +208,23 @@ class _Writer:
             self._element("En", "En", entry_start)
         self._element("DCT", "DCT", dict_start)
         self._element(head, "Obj", start)
+
+
+def _plain_enum(value: Any) -> bool:
+    """A pypsrp ``Enum`` as pypsrp defines it: type names, ToString, one I32 property set, nothing else."""
+    sets = value._property_sets
+    return (
+        len(sets) == 1
+        and sets[0][0] == "value"
+        and type(sets[0][1]) is ObjectMeta
+        and sets[0][1].tag == "I32"
+        and sets[0][1].name is None
+        and not value._extended_properties
+        and not value._adapted_properties
+        and len(value._types) > 0
+        and isinstance(value.value, (int, type(None)))
+        and not isinstance(value.value, bool)
+    )
 
 
 def _escape_attribute(text: str) -> str:
