@@ -28,9 +28,12 @@ from typing import Any
 from pypsrp.complex_objects import ComplexObject, DictionaryMeta, Enum, ListMeta, ObjectMeta
 from pypsrp.serializer import TaggedValue
 
+from poshbridge.errors import PoshbridgeError
 
-class Unsupported(Exception):
-    """The message holds something this writer does not write: pypsrp serializes it."""
+
+class Unsupported(PoshbridgeError):
+    """The message holds something this writer does not write: pypsrp serializes it (never escapes
+    :func:`poshbridge.remote.pypsrp_speed.write_create_pipeline_as_text`)."""
 
 
 def _escape(text: str) -> str:
