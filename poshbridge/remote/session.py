@@ -604,7 +604,8 @@ class _TrackedPowerShell(PowerShell):
         self.owners: dict[str, list[int]] = {s: [] for s in ("error", "warning", "verbose", "information")}
 
     def _invoke(self, msg: Any) -> None:
-        # pypsrp_hooks.INVOKE: begin_invoke hands the CREATE_PIPELINE message here to be sent
+        # pypsrp_hooks.INVOKE: begin_invoke hands the CREATE_PIPELINE message here to be sent; its
+        # statements are copied shallowly (pypsrp_speed), the pool's fragmenter writes it as text
         pypsrp_speed.copy_statements_shallowly(msg)
         super()._invoke(msg)
 

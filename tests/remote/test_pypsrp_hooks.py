@@ -146,7 +146,7 @@ def test_the_names_the_speed_ups_reach_exist_with_the_shapes_they_rely_on() -> N
     assert "self._invoke(create_pipeline)" in inspect.getsource(PowerShell.begin_invoke), (
         "PowerShell.begin_invoke no longer hands its CREATE_PIPELINE to _invoke"
     )
-    assert list(inspect.signature(PowerShell._invoke).parameters) == ["self", "msg"], (
+    assert list(inspect.signature(getattr(PowerShell, pypsrp_hooks.INVOKE)).parameters) == ["self", "msg"], (
         "PowerShell._invoke changed"
     )
     assert "_get_statements()" in inspect.getsource(Pipeline), "Pipeline no longer builds statements there"
