@@ -67,9 +67,9 @@ VALUES: list[Any] = [
 ]
 
 
-def _pool() -> RunspacePool:
+def _pool(protocol: str = "2.3") -> RunspacePool:
     pool = RunspacePool(WSMan("replay.invalid", username="u", password="p", auth="basic", ssl=True))
-    pool.protocol_version = "2.3"
+    pool.protocol_version = protocol  # 2.3: PowerShell 5.1; 2.2: 3.0/4.0; 2.1: 2.0 (fewer merge settings)
     # a fixed session key: SecureStrings serialize the same way twice (AES-CBC, as after exchange_keys)
     pool._serializer.cipher = Cipher(algorithms.AES(b"k" * 32), modes.CBC(b"\0" * 16))
     return pool
@@ -105,11 +105,13 @@ def _message(pool: RunspacePool, statements: list[list[tuple[str, list[tuple[str
 _SWITCH = object()
 
 
-def _both(statements: list[list[tuple[str, list[tuple[str, Any]]]]]) -> tuple[list[bytes], list[bytes]]:
+def _both(
+    statements: list[list[tuple[str, list[tuple[str, Any]]]]], protocol: str = "2.3"
+) -> tuple[list[bytes], list[bytes]]:
     """(pypsrp's fragments, the fragments with poshbridge's speed-ups) for the same message."""
-    plain = _pool()
+    plain = _pool(protocol)
     expected = plain._fragmenter.fragment(_message(plain, statements), RPID, PID)
-    fast = _pool()
+    fast = _pool(protocol)
     message = _message(fast, statements)
     pypsrp_speed.copy_statements_shallowly(message)
     pypsrp_speed.write_create_pipeline_as_text(fast._fragmenter)
@@ -124,8 +126,9 @@ def _batch(values: list[Any]) -> list[list[tuple[str, list[tuple[str, Any]]]]]:
     return statements
 
 
-def test_a_batch_of_every_value_kind_is_written_as_the_bytes_pypsrp_writes() -> None:
-    expected, got = _both(_batch(VALUES))
+@pytest.mark.parametrize("protocol", ["2.3", "2.2", "2.1"])
+def test_a_batch_of_every_value_kind_is_written_as_the_bytes_pypsrp_writes(protocol: str) -> None:
+    expected, got = _both(_batch(VALUES), protocol)
     assert got == expected
 
 
