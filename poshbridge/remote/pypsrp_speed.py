@@ -14,14 +14,16 @@ reach are listed in :mod:`poshbridge.remote.pypsrp_hooks`.
   gives each pass a shallow copy of every Command with fresh ``CommandParameter`` objects (fresh
   metadata); the values are never modified by serialization (lists and dictionaries get a copy of
   their entry metadata per entry, ``Serializer._serialize_lst`` / ``_serialize_dct``).
-- **Nested primitives.** ``Serializer.deserialize`` writes every element it is handed back to XML
-  text (``ET.tostring``) before it looks at the tag, to keep the text of objects it cannot type; for
-  the primitive elements (``<S>``, ``<I32>``, ``<B>``, ``<Nil/>``, ``<Ref>``, ...) that text is never
-  used, and they are most of a message's elements. :func:`deserialize_primitives_directly` answers
-  those with the same conversions pypsrp's table uses (``Serializer.deserialize``, the
-  ``unpack_function`` map, in pypsrp 0.9.1), through the serializer's own ``_deserialize_string`` and
-  ``_deserialize_secure_string`` (so the SecureString guard still applies), and hands everything
-  else to pypsrp.
+- **Nested elements.** ``Serializer.deserialize`` writes every element it is handed back to XML
+  text (``ET.tostring``, the whole subtree, at every level) before it looks at the tag, to keep the
+  text of objects it cannot type, and rebuilds its type table for every object; for the primitive
+  elements (``<S>``, ``<I32>``, ``<B>``, ``<Nil/>``, ``<Ref>``, ...), most of a message's elements,
+  and for the objects it reads as ``GenericComplexObject``, that text is never used.
+  :func:`deserialize_nested_directly` converts primitives with the conversions pypsrp's table uses
+  (``Serializer.deserialize``, the ``unpack_function`` map, in pypsrp 0.9.1), through the
+  serializer's own ``_deserialize_string`` and ``_deserialize_secure_string`` (so the SecureString
+  guard still applies), reads such objects with pypsrp's own ``_deserialize_dynamic_obj``, and hands
+  everything else to pypsrp.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import struct
 import uuid
 from collections.abc import Callable
 from typing import Any
+from xml.sax.saxutils import escape as xml_escape
 
 from pypsrp.complex_objects import CommandParameter
 
@@ -91,18 +94,73 @@ _PRIMITIVES: dict[str, Callable[[Any, Any], Any]] = {
 PRIMITIVE_TAGS = frozenset(_PRIMITIVES)
 
 
-def deserialize_primitives_directly(serializer: Any) -> None:
+# What pypsrp's deserializer makes of an object's type names, learnt by asking it (see _resolves_to).
+_DYNAMIC = "dynamic"  # the type maps to a GenericComplexObject (System.Object, PSObject)
+_UNKNOWN = "unknown"  # pypsrp has no class for it and looks at the next type name
+_OTHER = "other"  # a class of its own, a list, a dictionary: pypsrp's own path
+_RESOLVED: dict[str, str] = {}
+_RESOLVED_MAX = 4096  # type names come from the host: a bounded cache, the rest asks pypsrp each time
+
+
+def _resolves_to(type_name: str) -> str:
+    """How pypsrp's ``Serializer.deserialize`` resolves an object whose only type name is ``type_name``:
+    a fresh serializer deserializes ``<Obj><TN><T>type_name</T></TN></Obj>``. It answers the element's
+    text for a type it has no mapping for (and goes on to the next name of a real object), a
+    ``GenericComplexObject`` for ``System.Object`` / ``PSObject``, anything else for its own classes,
+    lists and dictionaries. pypsrp's table is consulted, never copied."""
+    found = _RESOLVED.get(type_name)
+    if found is not None:
+        return found
+    from pypsrp.complex_objects import GenericComplexObject
+    from pypsrp.serializer import Serializer
+
+    probe = f'<Obj RefId="0"><TN RefId="0"><T>{xml_escape(type_name)}</T></TN></Obj>'
+    try:
+        answer = Serializer().deserialize(probe)
+    except Exception:  # a class of its own whose mandatory properties the probe lacks
+        answer = None
+    found = (
+        _UNKNOWN if isinstance(answer, str) else _DYNAMIC if type(answer) is GenericComplexObject else _OTHER
+    )
+    if len(_RESOLVED) < _RESOLVED_MAX:
+        _RESOLVED[type_name] = found
+    return found
+
+
+def deserialize_nested_directly(serializer: Any) -> None:
     """Wrap ``serializer.deserialize`` (an instance attribute, which pypsrp's recursion calls too) so a
-    nested primitive element is converted without writing it back to XML text first."""
+    nested element is converted without writing it back to XML text first when pypsrp would not use
+    that text: a primitive (pypsrp's conversion table above), and an ``<Obj>`` that pypsrp resolves to
+    a ``GenericComplexObject`` (every type name but the last unknown to pypsrp, the last one
+    ``System.Object`` or ``PSObject``: a PSCustomObject, a CIM instance, a Posh-ACME object), read by
+    pypsrp's own ``_deserialize_dynamic_obj``. Such an object's ``_xml`` (its XML text, which only
+    pypsrp's ``get_command_metadata`` reads) stays unset. Everything else goes to pypsrp."""
+    from pypsrp.complex_objects import GenericComplexObject, ObjectMeta
+
     original = serializer.deserialize
+    dynamic = ObjectMeta("ObjDynamic", object=GenericComplexObject)
 
     def deserialize(element: Any, metadata: Any = None, clear: bool = True) -> Any:
-        if not clear and not isinstance(element, str):
-            convert = _PRIMITIVES.get(element.tag)
-            if convert is not None:
+        if clear or isinstance(element, str):
+            return original(element, metadata, clear)
+        tag = element.tag
+        convert = _PRIMITIVES.get(tag)
+        if convert is not None:
+            if metadata is not None and metadata.tag == "*":
+                metadata.tag = tag  # as pypsrp does before it converts
+            return convert(serializer, element)
+        if tag == "Obj" and (metadata is None or (type(metadata) is ObjectMeta and metadata.object is None)):
+            types = serializer._get_types_from_obj(element)  # registers the TN, as pypsrp does
+            if (
+                types
+                and _resolves_to(types[-1]) == _DYNAMIC
+                and all(_resolves_to(name) == _UNKNOWN for name in types[:-1])
+            ):
                 if metadata is not None and metadata.tag == "*":
-                    metadata.tag = element.tag  # as pypsrp does before it converts
-                return convert(serializer, element)
+                    metadata.tag = tag
+                value = serializer._deserialize_dynamic_obj(element, dynamic)
+                serializer.obj[element.attrib["RefId"]] = value
+                return value
         return original(element, metadata, clear)
 
     serializer.deserialize = deserialize

@@ -328,7 +328,7 @@ class HostSession:
                     # SecureStrings must never come back as clear text: pypsrp would decrypt them once
                     # keys are exchanged, so every SecureString is replaced by a marker conversion drops.
                     pypsrp_hooks.guard_secure_strings(pool, DROPPED)
-                    pypsrp_speed.deserialize_primitives_directly(pypsrp_hooks.serializer(pool))
+                    pypsrp_speed.deserialize_nested_directly(pypsrp_hooks.serializer(pool))
                     pypsrp_speed.write_create_pipeline_as_text(pypsrp_hooks.fragmenter(pool))
                     clixml_guard.install(pypsrp_hooks.serializer(pool))
                     pool.open()

@@ -235,7 +235,7 @@ def test_recorded_windows_answers_deserialize_to_the_same_values_with_primitives
     plain, fast = _pool(), _pool()
     for pool in (plain, fast):  # as the session does: a SecureString is never decrypted
         pypsrp_hooks.guard_secure_strings(pool, DROPPED)
-    pypsrp_speed.deserialize_primitives_directly(fast._serializer)
+    pypsrp_speed.deserialize_nested_directly(fast._serializer)
     compared = 0
     for blob in blobs:
         expected = plain._fragmenter.defragment(blob)
@@ -249,12 +249,22 @@ def test_recorded_windows_answers_deserialize_to_the_same_values_with_primitives
     assert compared > 20
 
 
-def test_nested_primitives_are_not_written_back_to_xml(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_nested_primitives_and_generic_objects_are_not_written_back_to_xml(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     clixml = (
         '<Obj RefId="0"><TN RefId="0"><T>Deserialized.PoshACME.PACertificate</T>'
         "<T>Deserialized.System.Object</T></TN><MS>"
         '<S N="Subject">CN=example.jp</S><I32 N="Port">443</I32><B N="Ok">true</B><Nil N="None" />'
-        '<S N="Thumbprint">ABCDEF</S><DT N="NotAfter">2027-01-01T00:00:00Z</DT></MS></Obj>'
+        '<S N="Thumbprint">ABCDEF</S><DT N="NotAfter">2027-01-01T00:00:00Z</DT>'
+        '<Obj N="Nested" RefId="1"><TN RefId="1">'
+        "<T>Deserialized.Microsoft.Management.Infrastructure.CimInstance#Root/Microsoft/Windows/TaskScheduler/MSFT_TaskTrigger</T><T>Deserialized.System.Object</T></TN>"
+        '<Props><S N="StartBoundary">2026-01-01T03:17:00</S><Obj N="Again" RefId="2"><TNRef RefId="1" />'
+        '<Props><B N="Enabled">true</B></Props></Obj></Props></Obj>'
+        '<Obj N="Names" RefId="3"><TN RefId="2"><T>System.Object[]</T><T>System.Array</T><T>System.Object</T>'
+        "</TN><LST><S>example.jp</S><S>www.example.jp</S></LST></Obj>"
+        '<Obj N="Shared" RefId="4"><TNRef RefId="1" /><Props><Ref N="Same" RefId="2" /></Props></Obj>'
+        "</MS></Obj>"
     )
     calls: list[str] = []
     tostring = pypsrp_serializer.ET.tostring
@@ -266,12 +276,15 @@ def test_nested_primitives_are_not_written_back_to_xml(monkeypatch: pytest.Monke
     monkeypatch.setattr(pypsrp_serializer.ET, "tostring", counting)
     serializer = Serializer()
     expected = to_plain(serializer.deserialize(clixml))
-    assert len(calls) == 6  # pypsrp: every nested element
+    assert len(calls) == 15  # pypsrp: every nested element (an object: its whole subtree)
     calls.clear()
-    pypsrp_speed.deserialize_primitives_directly(serializer)
+    pypsrp_speed.deserialize_nested_directly(serializer)
     assert to_plain(serializer.deserialize(clixml)) == expected
-    assert calls == []
+    assert calls == ["Obj"]  # the list: pypsrp's own path (its type resolves to a list)
     assert expected["Port"] == 443 and expected["Ok"] is True and expected["None"] is None
+    assert expected["Nested"]["Again"]["Enabled"] is True
+    assert expected["Shared"]["Same"] == expected["Nested"]["Again"]
+    assert expected["Names"] == ["example.jp", "www.example.jp"]
 
 
 # ----- the HTTP transport -----------------------------------------------------------------------------
