@@ -99,7 +99,9 @@ _DYNAMIC = "dynamic"  # the type maps to a GenericComplexObject (System.Object, 
 _UNKNOWN = "unknown"  # pypsrp has no class for it and looks at the next type name
 _OTHER = "other"  # a class of its own, a list, a dictionary: pypsrp's own path
 _RESOLVED: dict[str, str] = {}
-_RESOLVED_MAX = 4096  # type names come from the host: a bounded cache, the rest asks pypsrp each time
+# Type names come from the host: a bounded cache (entries and name length); the rest asks pypsrp each time.
+_RESOLVED_MAX = 4096
+_RESOLVED_NAME_MAX = 512
 
 
 def _resolves_to(type_name: str) -> str:
@@ -122,7 +124,7 @@ def _resolves_to(type_name: str) -> str:
     found = (
         _UNKNOWN if isinstance(answer, str) else _DYNAMIC if type(answer) is GenericComplexObject else _OTHER
     )
-    if len(_RESOLVED) < _RESOLVED_MAX:
+    if len(_RESOLVED) < _RESOLVED_MAX and len(type_name) <= _RESOLVED_NAME_MAX:
         _RESOLVED[type_name] = found
     return found
 

@@ -304,3 +304,13 @@ def test_the_session_keeps_pypsrps_proxy_choice_and_stops_reading_the_environmen
     assert requests.utils.resolve_proxies(
         request, got.proxies, got.trust_env
     ) == requests.utils.resolve_proxies(request, expected.proxies, expected.trust_env)
+
+
+def test_the_type_name_cache_stays_bounded_whatever_names_a_host_sends() -> None:
+    long_name = "Evil." + "x" * 10_000
+    assert pypsrp_speed._resolves_to(long_name) == pypsrp_speed._UNKNOWN
+    assert long_name not in pypsrp_speed._RESOLVED
+    assert pypsrp_speed._resolves_to("System.Object") == pypsrp_speed._DYNAMIC
+    assert pypsrp_speed._resolves_to("System.Object[]") == pypsrp_speed._OTHER
+    assert pypsrp_speed._resolves_to("System.Management.Automation.ErrorRecord") == pypsrp_speed._OTHER
+    assert len(pypsrp_speed._RESOLVED) <= pypsrp_speed._RESOLVED_MAX
