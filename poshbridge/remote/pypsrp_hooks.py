@@ -20,6 +20,12 @@ ends, so the session reaches a little further in (``poshbridge/remote/session.py
 - ``_TransportHTTP.read_timeout`` and ``.encryption`` (:func:`set_read_timeout`,
   :func:`forget_encryption`): the per-host deadline bounds each request, and a retried request opens a
   new connection.
+- for the CPU per invocation (:mod:`poshbridge.remote.pypsrp_speed`, :mod:`~poshbridge.remote.pipeline_text`):
+  ``PowerShell._invoke(msg)`` (:data:`INVOKE`: ``begin_invoke`` hands it the CREATE_PIPELINE message),
+  ``Pipeline._get_statements`` (the statement copies), ``RunspacePool._fragmenter``
+  (:func:`fragmenter`) with ``fragment``, ``_byte_iterator``, ``max_size``, ``outgoing_counter`` and
+  ``Fragment``; ``Serializer._serialize_string``, ``_serialize_secure_string``,
+  ``_get_tag_from_value``, ``_deserialize_string`` and ``.obj``; ``_TransportHTTP._build_session``.
 
 tests/remote/test_pypsrp_hooks.py checks each name and signature against the installed pypsrp and
 fails with the name that changed; tests/remote/test_session_replay.py checks their behaviour against
@@ -35,6 +41,9 @@ SUPPORTED_PYPSRP = (">=0.9.1", "<0.10")
 
 POLL_INVOKE = "poll_invoke"
 """The PowerShell method the session overrides: ``poll_invoke(self, timeout=None) -> None``."""
+
+INVOKE = "_invoke"
+"""The PowerShell method the session overrides to adjust the CREATE_PIPELINE: ``_invoke(self, msg)``."""
 
 OPERATION_TIMEOUT_FAULT = 2150858793
 """WSManFault code of a Receive that timed out with nothing to say (ERROR_WSMAN_OPERATION_TIMEDOUT)."""
@@ -66,6 +75,13 @@ def serializer(pool: Any) -> Any:
     """The pool's ``Serializer`` (``RunspacePool._serializer``): the session wraps its ``deserialize``
     (poshbridge.remote.clixml_guard) to repair raw control characters a host sent."""
     return pool._serializer
+
+
+def fragmenter(pool: Any) -> Any:
+    """The pool's ``Fragmenter`` (``RunspacePool._fragmenter``): its ``fragment(data, rpid, pid=None,
+    remaining_size=None)`` packs every message the pool and its pipelines send
+    (:mod:`poshbridge.remote.pypsrp_speed` writes the CREATE_PIPELINE there)."""
+    return pool._fragmenter
 
 
 def read_timeout(transport: Any) -> float:

@@ -35,7 +35,7 @@ from pypsrp.shell import SignalCode
 from poshbridge.errors import HostError
 from poshbridge.inventory.model import HostConfig
 from poshbridge.powershell.command import SWITCH, Batch, Secret, SecureSecret, secrets_in
-from poshbridge.remote import clixml_guard, pypsrp_hooks
+from poshbridge.remote import clixml_guard, pypsrp_hooks, pypsrp_speed
 from poshbridge.remote.control import HostControl, HostTimeout, Interrupted
 from poshbridge.remote.convert import DROPPED, _record_text, convert_error, scrub_error, to_plain
 from poshbridge.remote.convert import RemoteError as RemoteError  # re-exported: imported from here
@@ -191,6 +191,7 @@ class HostSession:
                 self._guard("connecting")
                 try:
                     self._wsman = WSMan(**kwargs)
+                    pypsrp_speed.read_proxy_settings_once(self._wsman.transport)
                     if self._transport is not None:
                         pypsrp_hooks.use_transport(self._wsman, self._transport)
                     self._watch(self._wsman)
@@ -198,6 +199,8 @@ class HostSession:
                     # SecureStrings must never come back as clear text: pypsrp would decrypt them once
                     # keys are exchanged, so every SecureString is replaced by a marker conversion drops.
                     pypsrp_hooks.guard_secure_strings(pool, DROPPED)
+                    pypsrp_speed.deserialize_nested_directly(pypsrp_hooks.serializer(pool))
+                    pypsrp_speed.write_create_pipeline_as_text(pypsrp_hooks.fragmenter(pool))
                     clixml_guard.install(pypsrp_hooks.serializer(pool))
                     pool.open()
                     self._pool = pool
@@ -470,6 +473,12 @@ class _TrackedPowerShell(PowerShell):
         self.current = -1
         self.state_error_seen = False
         self.owners: dict[str, list[int]] = {s: [] for s in ("error", "warning", "verbose", "information")}
+
+    def _invoke(self, msg: Any) -> None:
+        # pypsrp_hooks.INVOKE: begin_invoke hands the CREATE_PIPELINE message here to be sent; its
+        # statements are copied shallowly (pypsrp_speed), the pool's fragmenter writes it as text
+        pypsrp_speed.copy_statements_shallowly(msg)
+        super()._invoke(msg)
 
     def poll_invoke(self, timeout: int | None = None) -> None:
         self._stop_if_requested()

@@ -134,3 +134,45 @@ def test_the_transport_has_the_read_timeout_and_encryption_the_deadline_and_retr
 def test_the_serializer_is_the_pools_and_its_deserialize_can_be_wrapped() -> None:
     serializer = pypsrp_hooks.serializer(_pool())
     assert callable(getattr(serializer, "deserialize", None)), "Serializer.deserialize changed"
+
+
+def test_the_names_the_speed_ups_reach_exist_with_the_shapes_they_rely_on() -> None:
+    # poshbridge/remote/pypsrp_speed.py and pipeline_text.py (behaviour: tests/remote/test_pypsrp_speed.py)
+    from pypsrp.complex_objects import Pipeline
+    from pypsrp.powershell import Fragment, Fragmenter
+    from pypsrp.serializer import Serializer
+    from pypsrp.wsman import _TransportHTTP
+
+    assert "self._invoke(create_pipeline)" in inspect.getsource(PowerShell.begin_invoke), (
+        "PowerShell.begin_invoke no longer hands its CREATE_PIPELINE to _invoke"
+    )
+    assert list(inspect.signature(getattr(PowerShell, pypsrp_hooks.INVOKE)).parameters) == ["self", "msg"], (
+        "PowerShell._invoke changed"
+    )
+    assert "_get_statements()" in inspect.getsource(Pipeline), "Pipeline no longer builds statements there"
+    assert list(inspect.signature(Fragmenter.fragment).parameters) == [
+        "self", "data", "rpid", "pid", "remaining_size"
+    ], "Fragmenter.fragment changed"  # fmt: skip
+    assert "_fragmenter.fragment(msg" in inspect.getsource(PowerShell._invoke), "_invoke packs elsewhere"
+    fragmenter = pypsrp_hooks.fragmenter(_pool())
+    for name in ("max_size", "outgoing_counter", "serializer", "_byte_iterator"):
+        assert hasattr(fragmenter, name), f"Fragmenter.{name} is gone"
+    assert list(inspect.signature(Fragment).parameters) == [
+        "object_id",
+        "fragment_id",
+        "data",
+        "start",
+        "end",
+    ]
+    for name in (
+        "_serialize_string",
+        "_serialize_secure_string",
+        "_get_tag_from_value",
+        "_deserialize_string",
+    ):
+        assert callable(getattr(Serializer, name, None)), f"Serializer.{name} is gone"
+    assert "self.deserialize(" in inspect.getsource(Serializer._deserialize_obj), (
+        "nested deserialization moved"
+    )
+    assert callable(getattr(_TransportHTTP, "_build_session", None)), "_TransportHTTP._build_session is gone"
+    assert "self._build_session()" in inspect.getsource(_TransportHTTP.send)
