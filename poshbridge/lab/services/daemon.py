@@ -54,6 +54,7 @@ import yaml
 from poshbridge.lab.auth import write_ntlm_user_file
 from poshbridge.lab.host import TwinHost
 from poshbridge.lab.server import WinRMListener
+from poshbridge.lab.services import MAX_HOSTS
 from poshbridge.lab.services.ca import LabCA, write_private
 from poshbridge.lab.services.dns import DNSService
 from poshbridge.lab.services.fresh import WEBROOT, make_fresh
@@ -577,8 +578,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="longest Start-Sleep inside the lab, seconds (default 2)",
     )
     args = parser.parse_args(argv)
-    if not 1 <= args.hosts <= 99:
-        parser.error("--hosts must be between 1 and 99")
+    if not 1 <= args.hosts <= MAX_HOSTS:
+        parser.error(f"--hosts must be between 1 and {MAX_HOSTS}")
     if args.ocsp_lag < 0 or args.sleep_cap < 0:
         parser.error("--ocsp-lag and --sleep-cap must not be negative")
     return args
