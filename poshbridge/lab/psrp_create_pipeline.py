@@ -40,8 +40,10 @@ _POWERSHELL_MEMBERS = ("History", "RedirectShellErrorOutputPipe")
 _MERGE_OPTIONAL = ("Error", "Warning", "Verbose", "Debug", "Information")
 _MERGE_UNCLAIMED = PipelineResultTypes.Output | PipelineResultTypes.Error
 
-# (type names, ToString text, value tag, value text) -> the enum psrpcore read for that element
+# (type names, ToString text, value tag, value text) -> the enum psrpcore read for that element; a
+# client sends a handful (PipelineResultTypes None/Output/Error/...): the cap only bounds odd input
 _ENUMS: dict[tuple[tuple[str, ...], str, str, str], Any] = {}
+_ENUMS_CAP = 256
 
 
 class _NotThisShape(Exception):
@@ -182,7 +184,7 @@ class _Reader:
         known = _ENUMS.get(key)
         if known is None:
             known = self.values.deserialize(element)
-            if isinstance(known, (PSEnumBase, PSFlagBase)):
+            if isinstance(known, (PSEnumBase, PSFlagBase)) and len(_ENUMS) < _ENUMS_CAP:
                 _ENUMS[key] = known
             return known
         ref_id = element.attrib.get("RefId")

@@ -31,7 +31,12 @@ def _probe(soft: int, hard: int) -> str:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
     done = subprocess.run(
-        [sys.executable, "-c", PROBE], capture_output=True, text=True, preexec_fn=limit, check=True, timeout=60
+        [sys.executable, "-c", PROBE],
+        capture_output=True,
+        text=True,
+        preexec_fn=limit,
+        check=True,
+        timeout=60,
     )
     return done.stdout
 

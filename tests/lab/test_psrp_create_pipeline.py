@@ -18,6 +18,15 @@ from xml.etree import ElementTree
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from psrpcore import (
+    ClientPowerShell,
+    ClientRunspacePool,
+    CreatePipelineEvent,
+    PSRPEvent,
+    PSRPPayload,
+    ServerPipeline,
+    StreamType,
+)
 from psrpcore._payload import unpack_fragment, unpack_message
 from psrpcore._pipeline import PowerShell as CorePowerShell
 from psrpcore.types import deserialize
@@ -26,6 +35,7 @@ from pypsrp.powershell import Fragmenter, PowerShell
 from pypsrp.serializer import Serializer
 
 from poshbridge.lab.psrp_create_pipeline import read_create_pipeline
+from poshbridge.lab.psrp_pool import LabRunspacePool
 
 Statement = list[tuple[str, list[tuple[str | None, Any]]]]
 
@@ -110,15 +120,24 @@ def fields(pipeline: CorePowerShell) -> list[Any]:
 
 
 def generic(data: bytes) -> CorePowerShell:
-    return CorePowerShell.FromPSObjectForRemoting(deserialize(ElementTree.fromstring(data), None))
+    root = ElementTree.fromstring(data)  # noqa: S314 - written by pypsrp in this test
+    return CorePowerShell.FromPSObjectForRemoting(deserialize(root, None))
 
 
 AUDIT_LIKE: list[Statement] = [
     [("Write-Output", [("InputObject", "pb5526ff8cda43859a:0")])],
     [("Set-Item", [("Path", "Env:POSHACME_HOME"), ("Value", "C:\\ProgramData\\poshbridge\\Posh-ACME")])],
-    [("Get-PACertificate", [("Name", "host01.poshbridge.test")]), ("Set-IISCertificate", [("Verbose", True)])],
+    [
+        ("Get-PACertificate", [("Name", "host01.poshbridge.test")]),
+        ("Set-IISCertificate", [("Verbose", True)]),
+    ],
     [("Get-Content", [("LiteralPath", "C:\\poshbridge\\logs\\renew.log"), ("Raw", True), ("Tail", 40)])],
-    [("Get-ChildItem", [(None, "C:\\poshbridge\\logs"), ("Filter", "*.json"), ("ErrorAction", "SilentlyContinue")])],
+    [
+        (
+            "Get-ChildItem",
+            [(None, "C:\\poshbridge\\logs"), ("Filter", "*.json"), ("ErrorAction", "SilentlyContinue")],
+        )
+    ],
 ]
 
 
@@ -167,7 +186,9 @@ def test_any_pipeline_pypsrp_writes_reads_as_psrpcore_reads_it(statements: list[
     "mangle",
     [
         lambda x: x.replace(b'N="Cmd"', b'N="Command"'),  # a member psrpcore requires is missing
-        lambda x: x.replace(b'<Obj RefId="12" N="Args">', b'<Ref RefId="7" N="Args" /><Obj RefId="12" N="X">'),
+        lambda x: x.replace(
+            b'<Obj RefId="12" N="Args">', b'<Ref RefId="7" N="Args" /><Obj RefId="12" N="X">'
+        ),
         lambda x: x.replace(b"<MS>", b"<Props>", 1).replace(b"</MS></Obj>", b"</Props></Obj>")[: len(x)],
         lambda x: x[:-20],  # not XML
     ],
@@ -175,3 +196,56 @@ def test_any_pipeline_pypsrp_writes_reads_as_psrpcore_reads_it(statements: list[
 def test_another_shape_is_left_to_psrpcore(mangle: Any) -> None:
     data = pypsrp_message(AUDIT_LIKE)
     assert read_create_pipeline(mangle(data), None) is None
+
+
+def _exchange(source: Any, target: Any) -> list[PSRPEvent[Any, Any]]:
+    events: list[PSRPEvent[Any, Any]] = []
+    while (payload := source.data_to_send()) is not None:
+        target.receive_data(payload)
+        while (event := target.next_event()) is not None:
+            events.append(event)
+    return events
+
+
+def _opened_pair() -> tuple[ClientRunspacePool, LabRunspacePool]:
+    client = ClientRunspacePool()
+    server = LabRunspacePool()
+    client.open()
+    _exchange(client, server)
+    _exchange(server, client)
+    return client, server
+
+
+def _pypsrp_fragments(statements: list[Statement]) -> tuple[bytes, uuid.UUID]:
+    pool = _Pool()
+    ps = PowerShell(pool)  # type: ignore[arg-type]
+    for name, params in statements[0]:
+        ps.add_cmdlet(name)
+        for param, value in params:
+            ps.add_parameter(param or "", value)
+    ps.begin_invoke()
+    return b"".join(pool.shell.fragments), uuid.UUID(ps.id)
+
+
+def test_the_lab_pool_reads_pypsrp_pipelines_with_the_reader_and_others_with_psrpcore() -> None:
+    client, server = _opened_pair()
+    # what pypsrp (the real client) sends: the reader
+    data, pipeline_id = _pypsrp_fragments([[("Get-Item", [("Path", "C:\\x")])]])
+    ServerPipeline(server, pipeline_id)
+    server.receive_data(PSRPPayload(data, StreamType.default, pipeline_id))
+    event = server.next_event()
+    assert isinstance(event, CreatePipelineEvent) and type(event) is not CreatePipelineEvent
+    assert [(c.command_text, c.parameters) for c in event.pipeline.commands] == [
+        ("Get-Item", [("Path", "C:\\x")])
+    ]
+    assert server.pipeline_table[pipeline_id].metadata is event.pipeline
+    # psrpcore's own client writes another shape: psrpcore's generic reader, same result
+    ps = ClientPowerShell(client)
+    ps.add_command("Get-Item").add_parameter("Path", "C:\\x")
+    ps.start()
+    ServerPipeline(server, ps.pipeline_id)
+    [generic_event] = [e for e in _exchange(client, server) if isinstance(e, CreatePipelineEvent)]
+    assert type(generic_event) is CreatePipelineEvent
+    assert [(c.command_text, c.parameters) for c in generic_event.pipeline.commands] == [
+        ("Get-Item", [("Path", "C:\\x")])
+    ]
