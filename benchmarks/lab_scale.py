@@ -48,10 +48,19 @@ def _ok_count(doc: dict[str, object] | None) -> int:
     return sum(1 for h in hosts if isinstance(h, dict) and h.get("ok")) if isinstance(hosts, list) else 0
 
 
+QUICK_HOSTS = 20
+
+
 def rows(
-    hosts: int = 200, *, parallel: int | None = None, lab_dir: Path | None = None, keep: bool = False
+    hosts: int = 200,
+    *,
+    quick: bool = False,
+    parallel: int | None = None,
+    lab_dir: Path | None = None,
+    keep: bool = False,
 ) -> list[Row]:
-    """Bring up ``hosts`` twins, set them all up, audit one and all; the figures as table rows."""
+    """Bring up ``hosts`` twins (``quick``: 20), set them all up, audit one and all; the figures as rows."""
+    hosts = QUICK_HOSTS if quick else hosts
     directory = lab_dir or Path(tempfile.mkdtemp(prefix="poshbridge-labscale-"))
     fleet = ["--parallel", str(parallel)] if parallel else []
     how_parallel = f"--parallel {parallel}" if parallel else "default --parallel"
@@ -97,13 +106,13 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--hosts", type=int, default=200, help="twins (default 200)")
-    parser.add_argument("--quick", action="store_true", help="20 twins instead of --hosts")
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_HOSTS} twins instead of --hosts")
     parser.add_argument("--parallel", type=int, default=None, help="--parallel for setup/audit (CLI default)")
     parser.add_argument("--dir", type=Path, default=None, help="lab directory (default: a new temp dir)")
     parser.add_argument("--keep", action="store_true", help="leave the lab running")
     args = parser.parse_args(argv)
-    hosts = 20 if args.quick else args.hosts
-    print(render(rows(hosts, parallel=args.parallel, lab_dir=args.dir, keep=args.keep), title="lab scale"))
+    figures = rows(args.hosts, quick=args.quick, parallel=args.parallel, lab_dir=args.dir, keep=args.keep)
+    print(render(figures, title="lab scale"))
     return 0
 
 
