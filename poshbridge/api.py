@@ -26,22 +26,26 @@ Example::
   in tests. ``stop`` (a ``threading.Event``) stops a run the way Ctrl-C does: no new host or statement.
 - Each run appends one line per host to the history file (``$POSHBRIDGE_STATE_DIR``), as the
   command does; ``RunOptions(history=False)`` does not.
+- :func:`inventory_from_ansible_vars` builds the inventory from Ansible host variables (the Ansible
+  collection's way in); ``select_hosts(..., shard=parse_shard("2/4"))`` keeps one worker's slice.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from poshbridge.inventory.ansible import inventory_from_ansible_vars as _inventory_from_ansible_vars
 from poshbridge.inventory.load import InventoryError
 from poshbridge.inventory.load import load_inventory as _load_inventory
 from poshbridge.inventory.model import HostConfig, Inventory
+from poshbridge.inventory.shard import Shard, ShardError, parse_shard, shard_hosts, shard_of
 from poshbridge.inventory.targets import TargetError
 from poshbridge.inventory.targets import select_hosts as _select_hosts
-from poshbridge.remote.session import InsecureConfigError, transport_warnings
+from poshbridge.remote.outcome import InsecureConfigError, transport_warnings
 from poshbridge.runner.audit import AuditOptions, AuditRun, run_audit
 from poshbridge.runner.context import Context, RunOptions
 from poshbridge.runner.executor import FleetView, NullView
@@ -63,16 +67,22 @@ __all__ = [
     "RunOptions",
     "Session",
     "SessionFactory",
+    "Shard",
+    "ShardError",
     "TargetError",
     "audit",
     "audit_options",
     "inventory_base_dir",
+    "inventory_from_ansible_vars",
     "load_inventory",
+    "parse_shard",
     "renew",
     "revoke",
     "run_options",
     "select_hosts",
     "setup",
+    "shard_hosts",
+    "shard_of",
     "status",
     "transport_warnings",
 ]
@@ -88,14 +98,42 @@ def load_inventory(path: str | Path) -> Inventory:
     return _load_inventory(path)
 
 
-def select_hosts(inventory: Inventory, targets: Sequence[str]) -> list[HostConfig]:
+def inventory_from_ansible_vars(
+    hostvars: Mapping[str, Mapping[str, Any]],
+    *,
+    base_dir: str | Path,
+    source: str = "<ansible>",
+    groups: Mapping[str, Sequence[str]] | None = None,
+) -> Inventory:
+    """The inventory of Ansible host variables: host name → that host's merged variables (Ansible's
+    ``hostvars[inventory_hostname]``). The connection comes from ``ansible_host``, ``ansible_port``,
+    ``ansible_user``, ``ansible_password`` and ``ansible_psrp_*`` (as the psrp connection plugin reads
+    them), poshbridge's settings from ``poshbridge_*`` (README: "Ansible inventories"). Validated as
+    :func:`load_inventory` validates a file; raises :class:`InventoryError` when there is an error, each
+    problem located as ``host: variable`` (``host01: poshbridge_domains[0]``), never with a secret's
+    value. A literal password (for example vault-decrypted) stays in memory, masked in every output.
+    Groups come from ``groups`` (group → host names), else from each host's ``group_names``; relative
+    secret files and CA bundles are resolved against ``base_dir``."""
+    inventory = _inventory_from_ansible_vars(hostvars, base_dir=base_dir, source=source, groups=groups)
+    if inventory.errors:
+        raise InventoryError(inventory.problems, source=inventory.source)
+    return inventory
+
+
+def select_hosts(
+    inventory: Inventory, targets: Sequence[str], *, shard: Shard | None = None
+) -> list[HostConfig]:
     """The hosts ``targets`` name (host names, group names, glob patterns, ``all``), in inventory order.
-    Raises :class:`TargetError` for a target that matches nothing."""
-    return _select_hosts(inventory, list(targets))
+    Raises :class:`TargetError` for a target that matches nothing. ``shard`` (``parse_shard("2/4")``)
+    keeps this worker's slice of them (:func:`shard_hosts`); pass it to ``run_options(shard=...)`` too,
+    so the results and the history name it."""
+    return shard_hosts(_select_hosts(inventory, list(targets)), shard)
 
 
 def inventory_base_dir(inventory: Inventory) -> Path:
     """The folder relative secret files and CA bundles are resolved against (the inventory's)."""
+    if inventory.base_dir is not None:
+        return Path(inventory.base_dir)
     return Path(inventory.source).resolve().parent if inventory.source else Path.cwd()
 
 

@@ -10,57 +10,33 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape as _markup_escape
-from rich.table import Table
-
-from poshbridge.audit.capped import (
-    DEFAULT_MAX_FILE_SIZE,
-    RESULT_FILE_MAX,
-    CappedReader,
-    parse_size,
-    truncation_note,
-)
-from poshbridge.audit.explain import explain_run
-from poshbridge.audit.logcheck import HEAD_SAMPLE, check_head, header_problem, json_problem
-from poshbridge.audit.prometheus import render_textfile, write_textfile
-from poshbridge.audit.transcript import (
-    RenewalResult,
-    TranscriptFile,
-    pair_runs,
-    parse_result_file,
-    parse_transcript_stream,
-)
-from poshbridge.audit.verdict import (
-    CRIT,
-    DEFAULT_CRIT_DAYS,
-    DEFAULT_WARN_DAYS,
-    EXIT_CODES,
-    OK,
-    UNKNOWN,
-    WARN,
-    HostFacts,
-    HostVerdict,
-    evaluate,
-    worst_level,
-)
-from poshbridge.cli.common import INSECURE_HELP, wrote_line
-from poshbridge.cli.tables import render_records
-from poshbridge.output import make_console
+from poshbridge.audit.capped import DEFAULT_MAX_FILE_SIZE, parse_size
+from poshbridge.cli.common import INSECURE_HELP, add_shard_option, shard_line, wrote_line
+from poshbridge.cli.plain import escape_markup as _markup_escape
+from poshbridge.defaults import DEFAULT_CRIT_DAYS, DEFAULT_WARN_DAYS
 from poshbridge.textsafe import safe_json_text, safe_text
 from poshbridge.timefmt import format_minute, format_timestamp
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from poshbridge.audit.transcript import RenewalResult, TranscriptFile
+    from poshbridge.audit.verdict import HostVerdict
+
+# The parser is built for every command (--help, --version): what only an audit needs (the health
+# model, the transcript parser, rich) is imported in the functions that use it.
 
 DEFAULT_PARALLEL = 10
 DEFAULT_MAX_LOGS = 10
 
-_LEVEL_STYLE = {OK: "green", WARN: "yellow", UNKNOWN: "magenta", CRIT: "bold red"}
+# one style per level of poshbridge.health.model.LEVELS (their names; the model is not imported here)
+_LEVEL_STYLE = {"OK": "green", "WARN": "yellow", "UNKNOWN": "magenta", "CRIT": "bold red"}
 
 
 def escape(text: str) -> str:
@@ -149,6 +125,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         default="en",
         help="language of the CA's explanation of a failed run's ACME error (default en)",
     )
+    add_shard_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -174,6 +151,9 @@ def _positive(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from poshbridge.audit.verdict import CRIT, EXIT_CODES
+    from poshbridge.output import make_console
+
     console = make_console()
     err = make_console(stderr=True)
     now = datetime.now(timezone.utc)
@@ -188,6 +168,9 @@ def run(args: argparse.Namespace) -> int:
     if args.logs:
         if args.targets:
             err.print("[red]error:[/] give either TARGETs (remote audit) or --log FILEs (offline), not both")
+            return EXIT_CODES[CRIT]
+        if args.shard is not None:
+            err.print("[red]error:[/] --shard slices the hosts of a remote audit; it does not apply to --log")
             return EXIT_CODES[CRIT]
         return _run_offline(args, console, err, now)
     return _run_remote(args, console, err, now)
@@ -207,6 +190,11 @@ def audit_log_files(
     """Parse local files, each streamed and read up to ``max_file_size`` bytes (a file cut there
     gets a "truncated at cap" WARN). Returns (per-file JSON, one verdict per transcript group,
     read errors)."""
+    from poshbridge.audit.capped import RESULT_FILE_MAX, CappedReader, truncation_note
+    from poshbridge.audit.logcheck import HEAD_SAMPLE, check_head, header_problem, json_problem
+    from poshbridge.audit.transcript import pair_runs, parse_result_file, parse_transcript_stream
+    from poshbridge.audit.verdict import HostFacts, evaluate
+
     transcripts: list[TranscriptFile] = []
     results: list[RenewalResult] = []
     files_json: list[dict[str, Any]] = []
@@ -277,6 +265,10 @@ def _order_of(runs: Sequence[Any]) -> str | None:
 
 
 def _run_offline(args: argparse.Namespace, console: Console, err: Console, now: datetime) -> int:
+    import json
+
+    from poshbridge.audit.verdict import CRIT, EXIT_CODES, worst_level
+
     files_json, verdicts, problems = audit_log_files(
         args.logs,
         now=now,
@@ -342,6 +334,8 @@ def write_html_report(
 
 
 def _write_prometheus(path: str | None, verdicts: Sequence[HostVerdict], now: datetime, err: Console) -> bool:
+    from poshbridge.audit.prometheus import render_textfile, write_textfile
+
     if not path:
         return True
     text = render_textfile(verdicts, now=now)
@@ -359,6 +353,10 @@ def _write_prometheus(path: str | None, verdicts: Sequence[HostVerdict], now: da
 
 
 def _render_sessions(console: Console, files_json: Sequence[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    from poshbridge.audit.capped import truncation_note
+
     table = Table(title="Renewal transcripts", show_lines=False)
     for column in ("file", "#", "start", "end", "user", "machine", "PS", "outcome", "reason"):
         table.add_column(column, overflow="fold")
@@ -417,8 +415,12 @@ def _outcome_text(outcome: str | None) -> str:
 
 
 def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: datetime) -> int:
+    import json
+
     from poshbridge import api
+    from poshbridge.audit.verdict import CRIT, EXIT_CODES, worst_level
     from poshbridge.cli.common import inventory_base_dir, load_inventory_or_exit
+    from poshbridge.inventory.shard import shard_hosts
     from poshbridge.inventory.targets import TargetError, select_hosts
 
     inventory = load_inventory_or_exit(args, err)
@@ -427,6 +429,8 @@ def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: d
     except TargetError as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}")
         return EXIT_CODES[CRIT]
+    selected = len(hosts)
+    hosts = shard_hosts(hosts, args.shard)
     for host in hosts:  # an allowed insecure setting: said once per host (a refused one is the host's error)
         with contextlib.suppress(ValueError):
             for warning in api.transport_warnings(host, insecure=bool(args.insecure)):
@@ -440,6 +444,7 @@ def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: d
         warn_days=args.warn_days,
         crit_days=args.crit_days,
         now=now,
+        shard=args.shard,
     )
     audited = api.audit(hosts, options=options)
     verdicts = audited.verdicts
@@ -452,6 +457,8 @@ def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: d
     elif args.prometheus != "-" and args.html != "-":
         render_verdicts(console, verdicts)
         print_explanations(console, verdicts, str(args.lang))
+        if args.shard is not None:
+            console.print(escape(shard_line(args.shard, len(hosts), selected)), soft_wrap=True)
     level = worst_level([v.level for v in verdicts] + ([CRIT] if prometheus_failed else []))
     return EXIT_CODES[level]
 
@@ -470,6 +477,8 @@ def render_findings(console: Console, verdicts: Sequence[HostVerdict]) -> None:
 
 def print_explanations(console: Console, verdicts: Sequence[HostVerdict], lang: str) -> None:
     """Under the table: each host's failed last run, with the CA's explanation and the fix."""
+    from poshbridge.audit.explain import explain_run
+
     for verdict in verdicts:
         explained = explain_run(verdict.host, verdict.runs[-1], lang) if verdict.runs else None
         if explained is not None:
@@ -478,6 +487,9 @@ def print_explanations(console: Console, verdicts: Sequence[HostVerdict], lang: 
 
 
 def render_verdicts(console: Console, verdicts: Sequence[HostVerdict]) -> None:
+    from poshbridge.audit.verdict import CRIT, OK, UNKNOWN, WARN
+    from poshbridge.cli.tables import render_records
+
     # a host name is never broken across lines; too wide a table folds into one block per host
     columns = ("host", "verdict", "expires", "days left", "last run", "outcome", "reason")
     rows = [

@@ -6,17 +6,22 @@ Exit 0 when there are no errors (warnings alone do not fail), 2 on errors or an 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from poshbridge.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    add_shard_option,
+    exit_usage,
+    inventory_path,
+    print_problems,
+    shard_line,
+)
+from poshbridge.cli.plain import TextConsole, make_text_console, print_table
+from poshbridge.cli.plain import escape_markup as escape
 
-from poshbridge.cli.common import EXIT_OK, EXIT_USAGE, exit_usage, inventory_path, print_problems
-from poshbridge.inventory.load import declared_host_names, read_inventory
-from poshbridge.inventory.model import Inventory, Problem
-from poshbridge.inventory.targets import TargetError, match_names
-from poshbridge.output import make_console
+if TYPE_CHECKING:
+    from poshbridge.inventory.model import Inventory, Problem
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -39,21 +44,27 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         help="also resolve every secret reference (env/file) and report which are missing; "
         "never prints a value (exit 1 when one is missing)",
     )
+    add_shard_option(parser)
     parser.set_defaults(func=run)
 
 
 def _about_hosts(problem: Problem, names: list[str]) -> str | None:
-    """The host a problem is about (its path starts with ``hosts.<name>``), else None."""
+    """The host a problem is about (its path starts with ``hosts.<name>``, or ``<name>: `` in an Ansible
+    inventory), else None."""
     for name in sorted(names, key=len, reverse=True):  # longest first: host names may contain dots
         prefix = f"hosts.{name}"
-        if problem.path == prefix or problem.path.startswith((prefix + ".", prefix + "[")):
+        if problem.path == prefix or problem.path.startswith((prefix + ".", prefix + "[", name + ": ")):
             return name
     return None
 
 
 def run(args: argparse.Namespace) -> int:
-    console = make_console()
-    err = make_console(stderr=True)
+    from poshbridge.inventory.load import declared_host_names, read_inventory
+    from poshbridge.inventory.shard import shard_names
+    from poshbridge.inventory.targets import TargetError, match_names
+
+    console = make_text_console()
+    err = make_text_console(stderr=True)
     path = inventory_path(args)
     inventory = read_inventory(path)
     problems = list(inventory.problems)
@@ -68,22 +79,26 @@ def run(args: argparse.Namespace) -> int:
         problems = [p for p in problems if _about_hosts(p, declared) in (None, *selected)]
     else:
         selected = list(inventory.hosts)
+    shard = getattr(args, "shard", None)
+    chosen = shard_names(selected, shard)
     print_problems(console, problems)
     errors = sum(1 for p in problems if p.severity == "error")
     warnings = len(problems) - errors
     if not errors:
-        _host_table(console, inventory, selected)
+        _host_table(console, inventory, chosen)
     where = escape(inventory.source)
     if errors:
         console.print(f"[red]{errors} error(s)[/], {warnings} warning(s) in {where}", soft_wrap=True)
         return EXIT_USAGE
-    console.print(f"[green]OK[/]: {len(selected)} host(s), {warnings} warning(s) in {where}", soft_wrap=True)
+    console.print(f"[green]OK[/]: {len(chosen)} host(s), {warnings} warning(s) in {where}", soft_wrap=True)
+    if shard is not None:
+        console.print(escape(shard_line(shard, len(chosen), len(selected))), soft_wrap=True)
     if getattr(args, "secrets", False):
-        return _secrets_report(console, inventory, selected)
+        return _secrets_report(console, inventory, chosen)
     return EXIT_OK
 
 
-def _secrets_report(console: Console, inventory: Inventory, names: list[str]) -> int:
+def _secrets_report(console: TextConsole, inventory: Inventory, names: list[str]) -> int:
     from poshbridge.cli.common import EXIT_FAILED, inventory_base_dir
     from poshbridge.cli.secrets_check import check_secrets
 
@@ -98,21 +113,21 @@ def _secrets_report(console: Console, inventory: Inventory, names: list[str]) ->
     return EXIT_FAILED if missing else EXIT_OK
 
 
-def _host_table(console: Console, inventory: Inventory, names: list[str]) -> None:
+def _host_table(console: TextConsole, inventory: Inventory, names: list[str]) -> None:
     hosts = [inventory.hosts[n] for n in names if n in inventory.hosts]
     if not hosts:
         return
-    table = Table(title="Hosts")
-    for column in ("host", "address", "domains", "IIS site", "port", "groups", "task start"):
-        table.add_column(column, overflow="fold")
-    for host in hosts:
-        table.add_row(
-            escape(host.name),
-            escape(f"{host.address}:{host.winrm.effective_port} ({host.winrm.transport})"),
-            escape(", ".join(host.domains)),
-            escape(host.iis.site),
+    columns = ("host", "address", "domains", "IIS site", "port", "groups", "task start")
+    rows = [
+        (
+            host.name,
+            f"{host.address}:{host.winrm.effective_port} ({host.winrm.transport})",
+            ", ".join(host.domains),
+            host.iis.site,
             str(host.iis.port),
-            escape(", ".join(host.groups)),
-            escape(f"{host.renewal.start} every {host.renewal.repeat_every}"),
+            ", ".join(host.groups),
+            f"{host.renewal.start} every {host.renewal.repeat_every}",
         )
-    console.print(table)
+        for host in hosts
+    ]
+    print_table(console, "Hosts", columns, rows)

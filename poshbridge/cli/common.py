@@ -7,14 +7,13 @@ import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from rich.console import Console
-from rich.markup import escape
+from poshbridge.cli.plain import TextConsole
+from poshbridge.cli.plain import escape_markup as escape
 
-from poshbridge.inventory.load import read_inventory
-from poshbridge.inventory.model import HostConfig, Inventory, Problem
-from poshbridge.inventory.targets import TargetError, select_hosts
+if TYPE_CHECKING:
+    from poshbridge.inventory.model import HostConfig, Inventory, Problem
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -41,10 +40,12 @@ def inventory_path(args: argparse.Namespace) -> str:
 
 def inventory_base_dir(inventory: Inventory) -> Path:
     """The folder relative secret/CA paths are resolved against (the inventory file's folder)."""
+    if inventory.base_dir is not None:
+        return Path(inventory.base_dir)
     return Path(inventory.source).resolve().parent if inventory.source else Path.cwd()
 
 
-def print_problems(console: Console, problems: Iterable[Problem]) -> None:
+def print_problems(console: TextConsole, problems: Iterable[Problem]) -> None:
     """One line per problem (plain text, coloured severity on a terminal); grep-friendly."""
     for problem in problems:
         style = _SEVERITY_STYLE[problem.severity]
@@ -52,16 +53,18 @@ def print_problems(console: Console, problems: Iterable[Problem]) -> None:
         console.print(f"[{style}]{problem.severity}[/]: {path}: {escape(problem.message)}", soft_wrap=True)
 
 
-def exit_usage(console: Console, message: str) -> NoReturn:
+def exit_usage(console: TextConsole, message: str) -> NoReturn:
     console.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
     raise SystemExit(EXIT_USAGE)
 
 
-def load_inventory_or_exit(args: argparse.Namespace, console: Console) -> Inventory:
+def load_inventory_or_exit(args: argparse.Namespace, console: TextConsole) -> Inventory:
     """Load and validate the inventory; on errors print them all to ``console`` and exit 2.
 
     Warnings are not repeated by every command: one line says how many there are (see ``check``).
     """
+    from poshbridge.inventory.load import read_inventory
+
     inventory = read_inventory(inventory_path(args))
     if inventory.errors:
         print_problems(console, inventory.errors)
@@ -77,15 +80,45 @@ def load_inventory_or_exit(args: argparse.Namespace, console: Console) -> Invent
     return inventory
 
 
-def select_hosts_or_exit(inventory: Inventory, targets: Sequence[str], console: Console) -> list[HostConfig]:
+SHARD_HELP = (
+    "run only this worker's slice of the selected hosts: shard K of N (K is 1-based), by a stable hash "
+    "of each host name (sha256 of the casefolded name, mod N), so N workers with 1/N .. N/N take disjoint "
+    "slices that together are the whole selection"
+)
+
+
+def shard_argument(text: str) -> Any:
+    """argparse ``type`` of ``--shard K/N`` (argparse names the option in the error)."""
+    from poshbridge.inventory.shard import ShardError, parse_shard
+
+    try:
+        return parse_shard(text)
+    except ShardError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_shard_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--shard", type=shard_argument, default=None, metavar="K/N", help=SHARD_HELP)
+
+
+def shard_line(shard: Any, chosen: int, selected: int) -> str:
+    """The human summary of a slice: ``shard 2/4: 3 of 10 selected host(s)``."""
+    return f"shard {shard.label}: {chosen} of {selected} selected host(s)"
+
+
+def select_hosts_or_exit(
+    inventory: Inventory, targets: Sequence[str], console: TextConsole
+) -> list[HostConfig]:
     """:func:`select_hosts` with a clear message and exit 2 for an unknown target."""
+    from poshbridge.inventory.targets import TargetError, select_hosts
+
     try:
         return select_hosts(inventory, list(targets))
     except TargetError as exc:
         exit_usage(console, str(exc))
 
 
-def select_one_host_or_exit(inventory: Inventory, target: str, console: Console) -> HostConfig:
+def select_one_host_or_exit(inventory: Inventory, target: str, console: TextConsole) -> HostConfig:
     """Exactly one host (commands that produce one file per host)."""
     hosts = select_hosts_or_exit(inventory, [target], console)
     if len(hosts) != 1:
