@@ -34,6 +34,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from poshbridge.lab.services import MAX_HOSTS
 from poshbridge.lab.services.lifecycle import parse_offset
 from poshbridge.lab.services.pebble import MissingBinaryError, challtestsrv_binary, find_binary, pebble_binary
 
@@ -346,8 +347,8 @@ def management(lab_dir: Path, method: str, path: str, body: dict[str, Any] | Non
 # ----- actions -----------------------------------------------------------------------------------------
 def cmd_up(args: argparse.Namespace, out: Console, err: Console) -> int:
     lab_dir: Path = args.dir.resolve()
-    if not 1 <= args.hosts <= 99:
-        err.print("--hosts must be between 1 and 99")
+    if not 1 <= args.hosts <= MAX_HOSTS:
+        err.print(f"--hosts must be between 1 and {MAX_HOSTS}")
         return EXIT_USAGE
     try:
         pebble_binary()

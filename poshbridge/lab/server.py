@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from poshbridge.lab.acceptor import ACCEPTOR
 from poshbridge.lab.auth import (
     ENCRYPTED_CONTENT_TYPE,
     SOAP_CONTENT_TYPE,
@@ -311,7 +312,6 @@ class WinRMListener:
         self.service = WSManService(self.shells, machine=host.name)
         self._stopping = threading.Event()
         self._server: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._handlers: set[_Handler] = set()
         self._handlers_lock = threading.Lock()
 
@@ -344,13 +344,7 @@ class WinRMListener:
         ensure_ntlm_user(self.username, self.password, Path(self.host.root).parent / "ntlm-users.txt")
         self._stopping.clear()
         self._server = _HTTPServer(self, self.requested_port)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"winrm-{self.host.name}-{self.scheme}-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
+        ACCEPTOR.add(self._server)  # one accepting thread for all listeners (see acceptor.py)
         log.info("%s: WinRM listening on %s", self.host.name, self.endpoint)
 
     def stop(self) -> None:
@@ -358,21 +352,18 @@ class WinRMListener:
         if server is None:
             return
         self._stopping.set()
-        server.shutdown()
+        ACCEPTOR.remove(server)
         server.server_close()
         with self._handlers_lock:
             handlers = list(self._handlers)
         for handler in handlers:
             handler.drop_connection()
         self.shells.close_all()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
         for handler in handlers:
             thread = getattr(handler, "_thread", None)
             if thread is not None and thread is not threading.current_thread():
                 thread.join(timeout=5)
         self._server = None
-        self._thread = None
 
     def __enter__(self) -> WinRMListener:
         self.start()

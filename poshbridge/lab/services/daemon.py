@@ -35,6 +35,7 @@ import json
 import logging
 import math
 import os
+import resource
 import secrets
 import shutil
 import signal
@@ -54,6 +55,7 @@ import yaml
 from poshbridge.lab.auth import write_ntlm_user_file
 from poshbridge.lab.host import TwinHost
 from poshbridge.lab.server import WinRMListener
+from poshbridge.lab.services import MAX_HOSTS
 from poshbridge.lab.services.ca import LabCA, write_private
 from poshbridge.lab.services.dns import DNSService
 from poshbridge.lab.services.fresh import WEBROOT, make_fresh
@@ -122,6 +124,34 @@ def host_name(index: int) -> str:
 
 def main_domain(name: str) -> str:
     return f"{name}.{DOMAIN_SUFFIX}"
+
+
+# ----- file descriptors ------------------------------------------------------------------------------
+# A twin holds four listening sockets at rest (WinRM over HTTP and HTTPS, its IIS site over HTTP and
+# HTTPS); every connection of a fleet run, Pebble's validations and the files being read add more.
+FDS_PER_TWIN = 4
+FDS_SPARE = 256
+
+
+def ensure_fd_limit(hosts: int) -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard limit; the new soft limit.
+
+    A login shell's soft limit is commonly 1024 (systemd's and Docker's default), less than 200 twins
+    hold open before the first request: accept() then fails with EMFILE mid-run and a fleet command
+    fails on whichever host it hit. The hard limit is what an unprivileged process may raise itself
+    to; a hard limit too low for ``hosts`` is refused at start-up, with the figure.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = hosts * FDS_PER_TWIN + FDS_SPARE
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        raise ServiceError(
+            f"{hosts} twins need about {needed} open files, but this process may open at most {hard} "
+            "(the hard `ulimit -n`); raise it or start fewer twins"
+        )
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        soft = max(soft, needed) if hard == resource.RLIM_INFINITY else hard
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    return soft
 
 
 # ----- ports ---------------------------------------------------------------------------------------
@@ -195,6 +225,7 @@ class Lab:
 
     # ----- start -----------------------------------------------------------------------------------
     def start(self) -> None:
+        ensure_fd_limit(self.host_count)
         paths = self.paths
         if paths.hosts.exists():
             shutil.rmtree(paths.hosts)  # every start is fresh (see the module docstring)
@@ -577,8 +608,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="longest Start-Sleep inside the lab, seconds (default 2)",
     )
     args = parser.parse_args(argv)
-    if not 1 <= args.hosts <= 99:
-        parser.error("--hosts must be between 1 and 99")
+    if not 1 <= args.hosts <= MAX_HOSTS:
+        parser.error(f"--hosts must be between 1 and {MAX_HOSTS}")
     if args.ocsp_lag < 0 or args.sleep_cap < 0:
         parser.error("--ocsp-lag and --sleep-cap must not be negative")
     return args

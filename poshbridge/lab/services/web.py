@@ -43,6 +43,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from poshbridge.lab.acceptor import ACCEPTOR
 from poshbridge.lab.host import SandboxError, TwinHost
 
 log = logging.getLogger(__name__)
@@ -431,26 +432,16 @@ class _Server:
 
     def __init__(self, port: int, router: Router, tls: ssl.SSLContext | None, label: str) -> None:
         self._server = _SiteHTTPServer(port, router, tls, label)
-        self._thread: threading.Thread | None = None
 
     @property
     def port(self) -> int:
         return int(self._server.server_address[1])
 
     def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.2},
-            name=f"web-{self._server.label}-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
+        ACCEPTOR.add(self._server)  # one accepting thread for all the lab's servers (acceptor.py)
 
     def stop(self) -> None:
-        if self._thread is not None:  # shutdown() waits for serve_forever: only when it runs
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
+        ACCEPTOR.remove(self._server)
         self._server.server_close()
 
 
