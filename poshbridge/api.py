@@ -31,11 +31,12 @@ Example::
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from poshbridge.inventory.ansible import inventory_from_ansible_vars as _inventory_from_ansible_vars
 from poshbridge.inventory.load import InventoryError
 from poshbridge.inventory.load import load_inventory as _load_inventory
 from poshbridge.inventory.model import HostConfig, Inventory
@@ -67,6 +68,7 @@ __all__ = [
     "audit",
     "audit_options",
     "inventory_base_dir",
+    "inventory_from_ansible_vars",
     "load_inventory",
     "renew",
     "revoke",
@@ -88,6 +90,28 @@ def load_inventory(path: str | Path) -> Inventory:
     return _load_inventory(path)
 
 
+def inventory_from_ansible_vars(
+    hostvars: Mapping[str, Mapping[str, Any]],
+    *,
+    base_dir: str | Path,
+    source: str = "<ansible>",
+    groups: Mapping[str, Sequence[str]] | None = None,
+) -> Inventory:
+    """The inventory of Ansible host variables: host name → that host's merged variables (Ansible's
+    ``hostvars[inventory_hostname]``). The connection comes from ``ansible_host``, ``ansible_port``,
+    ``ansible_user``, ``ansible_password`` and ``ansible_psrp_*`` (as the psrp connection plugin reads
+    them), poshbridge's settings from ``poshbridge_*`` (README: "Ansible inventories"). Validated as
+    :func:`load_inventory` validates a file; raises :class:`InventoryError` when there is an error, each
+    problem located as ``host: variable`` (``host01: poshbridge_domains[0]``), never with a secret's
+    value. A literal password (for example vault-decrypted) stays in memory, masked in every output.
+    Groups come from ``groups`` (group → host names), else from each host's ``group_names``; relative
+    secret files and CA bundles are resolved against ``base_dir``."""
+    inventory = _inventory_from_ansible_vars(hostvars, base_dir=base_dir, source=source, groups=groups)
+    if inventory.errors:
+        raise InventoryError(inventory.problems, source=inventory.source)
+    return inventory
+
+
 def select_hosts(inventory: Inventory, targets: Sequence[str]) -> list[HostConfig]:
     """The hosts ``targets`` name (host names, group names, glob patterns, ``all``), in inventory order.
     Raises :class:`TargetError` for a target that matches nothing."""
@@ -96,6 +120,8 @@ def select_hosts(inventory: Inventory, targets: Sequence[str]) -> list[HostConfi
 
 def inventory_base_dir(inventory: Inventory) -> Path:
     """The folder relative secret files and CA bundles are resolved against (the inventory's)."""
+    if inventory.base_dir is not None:
+        return Path(inventory.base_dir)
     return Path(inventory.source).resolve().parent if inventory.source else Path.cwd()
 
 

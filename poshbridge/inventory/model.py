@@ -7,6 +7,7 @@ Secrets are kept as references (:class:`SecretRef`) and resolved only by
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 DEFAULT_DIRECTORY = "https://acme.amecert.jprs.jp/DV/getDirectory"
@@ -139,6 +140,7 @@ class Inventory:
     groups: dict[str, tuple[str, ...]]
     source: str = ""
     problems: tuple[Problem, ...] = ()
+    base_dir: Path | None = None  # relative secret/CA paths; None: the folder of ``source``
 
     @property
     def errors(self) -> tuple[Problem, ...]:
