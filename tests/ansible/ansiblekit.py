@@ -29,6 +29,7 @@ def ansible_env(home: Path, **extra: str) -> dict[str, str]:
         "ANSIBLE_COLLECTIONS_PATH": str(REPO_ROOT),
         "ANSIBLE_HOME": str(home),
         "ANSIBLE_LOCAL_TEMP": str(home / "tmp"),
+        "ANSIBLE_REMOTE_TEMP": str(home / "remote-tmp"),  # localhost's, for the playbook's report task
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_HOST_KEY_CHECKING": "0",
