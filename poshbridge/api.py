@@ -40,6 +40,7 @@ from poshbridge.inventory.ansible import inventory_from_ansible_vars as _invento
 from poshbridge.inventory.load import InventoryError
 from poshbridge.inventory.load import load_inventory as _load_inventory
 from poshbridge.inventory.model import HostConfig, Inventory
+from poshbridge.inventory.shard import Shard, ShardError, parse_shard, shard_hosts, shard_of
 from poshbridge.inventory.targets import TargetError
 from poshbridge.inventory.targets import select_hosts as _select_hosts
 from poshbridge.remote.session import InsecureConfigError, transport_warnings
@@ -64,17 +65,22 @@ __all__ = [
     "RunOptions",
     "Session",
     "SessionFactory",
+    "Shard",
+    "ShardError",
     "TargetError",
     "audit",
     "audit_options",
     "inventory_base_dir",
     "inventory_from_ansible_vars",
     "load_inventory",
+    "parse_shard",
     "renew",
     "revoke",
     "run_options",
     "select_hosts",
     "setup",
+    "shard_hosts",
+    "shard_of",
     "status",
     "transport_warnings",
 ]
@@ -112,10 +118,14 @@ def inventory_from_ansible_vars(
     return inventory
 
 
-def select_hosts(inventory: Inventory, targets: Sequence[str]) -> list[HostConfig]:
+def select_hosts(
+    inventory: Inventory, targets: Sequence[str], *, shard: Shard | None = None
+) -> list[HostConfig]:
     """The hosts ``targets`` name (host names, group names, glob patterns, ``all``), in inventory order.
-    Raises :class:`TargetError` for a target that matches nothing."""
-    return _select_hosts(inventory, list(targets))
+    Raises :class:`TargetError` for a target that matches nothing. ``shard`` (``parse_shard("2/4")``)
+    keeps this worker's slice of them (:func:`shard_hosts`); pass it to ``run_options(shard=...)`` too,
+    so the results and the history name it."""
+    return shard_hosts(_select_hosts(inventory, list(targets)), shard)
 
 
 def inventory_base_dir(inventory: Inventory) -> Path:

@@ -51,7 +51,7 @@ from poshbridge.audit.verdict import (
     evaluate,
     worst_level,
 )
-from poshbridge.cli.common import INSECURE_HELP, wrote_line
+from poshbridge.cli.common import INSECURE_HELP, add_shard_option, shard_line, wrote_line
 from poshbridge.cli.tables import render_records
 from poshbridge.output import make_console
 from poshbridge.textsafe import safe_json_text, safe_text
@@ -149,6 +149,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         default="en",
         help="language of the CA's explanation of a failed run's ACME error (default en)",
     )
+    add_shard_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -188,6 +189,9 @@ def run(args: argparse.Namespace) -> int:
     if args.logs:
         if args.targets:
             err.print("[red]error:[/] give either TARGETs (remote audit) or --log FILEs (offline), not both")
+            return EXIT_CODES[CRIT]
+        if args.shard is not None:
+            err.print("[red]error:[/] --shard slices the hosts of a remote audit; it does not apply to --log")
             return EXIT_CODES[CRIT]
         return _run_offline(args, console, err, now)
     return _run_remote(args, console, err, now)
@@ -419,6 +423,7 @@ def _outcome_text(outcome: str | None) -> str:
 def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: datetime) -> int:
     from poshbridge import api
     from poshbridge.cli.common import inventory_base_dir, load_inventory_or_exit
+    from poshbridge.inventory.shard import shard_hosts
     from poshbridge.inventory.targets import TargetError, select_hosts
 
     inventory = load_inventory_or_exit(args, err)
@@ -427,6 +432,8 @@ def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: d
     except TargetError as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}")
         return EXIT_CODES[CRIT]
+    selected = len(hosts)
+    hosts = shard_hosts(hosts, args.shard)
     for host in hosts:  # an allowed insecure setting: said once per host (a refused one is the host's error)
         with contextlib.suppress(ValueError):
             for warning in api.transport_warnings(host, insecure=bool(args.insecure)):
@@ -440,6 +447,7 @@ def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: d
         warn_days=args.warn_days,
         crit_days=args.crit_days,
         now=now,
+        shard=args.shard,
     )
     audited = api.audit(hosts, options=options)
     verdicts = audited.verdicts
@@ -452,6 +460,8 @@ def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: d
     elif args.prometheus != "-" and args.html != "-":
         render_verdicts(console, verdicts)
         print_explanations(console, verdicts, str(args.lang))
+        if args.shard is not None:
+            console.print(escape(shard_line(args.shard, len(hosts), selected)), soft_wrap=True)
     level = worst_level([v.level for v in verdicts] + ([CRIT] if prometheus_failed else []))
     return EXIT_CODES[level]
 

@@ -12,9 +12,18 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from poshbridge.cli.common import EXIT_OK, EXIT_USAGE, exit_usage, inventory_path, print_problems
+from poshbridge.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    add_shard_option,
+    exit_usage,
+    inventory_path,
+    print_problems,
+    shard_line,
+)
 from poshbridge.inventory.load import declared_host_names, read_inventory
 from poshbridge.inventory.model import Inventory, Problem
+from poshbridge.inventory.shard import shard_names
 from poshbridge.inventory.targets import TargetError, match_names
 from poshbridge.output import make_console
 
@@ -39,14 +48,16 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         help="also resolve every secret reference (env/file) and report which are missing; "
         "never prints a value (exit 1 when one is missing)",
     )
+    add_shard_option(parser)
     parser.set_defaults(func=run)
 
 
 def _about_hosts(problem: Problem, names: list[str]) -> str | None:
-    """The host a problem is about (its path starts with ``hosts.<name>``), else None."""
+    """The host a problem is about (its path starts with ``hosts.<name>``, or ``<name>: `` in an Ansible
+    inventory), else None."""
     for name in sorted(names, key=len, reverse=True):  # longest first: host names may contain dots
         prefix = f"hosts.{name}"
-        if problem.path == prefix or problem.path.startswith((prefix + ".", prefix + "[")):
+        if problem.path == prefix or problem.path.startswith((prefix + ".", prefix + "[", name + ": ")):
             return name
     return None
 
@@ -68,18 +79,22 @@ def run(args: argparse.Namespace) -> int:
         problems = [p for p in problems if _about_hosts(p, declared) in (None, *selected)]
     else:
         selected = list(inventory.hosts)
+    shard = getattr(args, "shard", None)
+    chosen = shard_names(selected, shard)
     print_problems(console, problems)
     errors = sum(1 for p in problems if p.severity == "error")
     warnings = len(problems) - errors
     if not errors:
-        _host_table(console, inventory, selected)
+        _host_table(console, inventory, chosen)
     where = escape(inventory.source)
     if errors:
         console.print(f"[red]{errors} error(s)[/], {warnings} warning(s) in {where}", soft_wrap=True)
         return EXIT_USAGE
-    console.print(f"[green]OK[/]: {len(selected)} host(s), {warnings} warning(s) in {where}", soft_wrap=True)
+    console.print(f"[green]OK[/]: {len(chosen)} host(s), {warnings} warning(s) in {where}", soft_wrap=True)
+    if shard is not None:
+        console.print(escape(shard_line(shard, len(chosen), len(selected))), soft_wrap=True)
     if getattr(args, "secrets", False):
-        return _secrets_report(console, inventory, selected)
+        return _secrets_report(console, inventory, chosen)
     return EXIT_OK
 
 

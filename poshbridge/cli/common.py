@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from rich.console import Console
 from rich.markup import escape
@@ -77,6 +77,32 @@ def load_inventory_or_exit(args: argparse.Namespace, console: Console) -> Invent
             soft_wrap=True,
         )
     return inventory
+
+
+SHARD_HELP = (
+    "run only this worker's slice of the selected hosts: shard K of N (K is 1-based), by a stable hash "
+    "of each host name (sha256 of the casefolded name, mod N), so N workers with 1/N .. N/N take disjoint "
+    "slices that together are the whole selection"
+)
+
+
+def shard_argument(text: str) -> Any:
+    """argparse ``type`` of ``--shard K/N`` (argparse names the option in the error)."""
+    from poshbridge.inventory.shard import ShardError, parse_shard
+
+    try:
+        return parse_shard(text)
+    except ShardError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_shard_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--shard", type=shard_argument, default=None, metavar="K/N", help=SHARD_HELP)
+
+
+def shard_line(shard: Any, chosen: int, selected: int) -> str:
+    """The human summary of a slice: ``shard 2/4: 3 of 10 selected host(s)``."""
+    return f"shard {shard.label}: {chosen} of {selected} selected host(s)"
 
 
 def select_hosts_or_exit(inventory: Inventory, targets: Sequence[str], console: Console) -> list[HostConfig]:

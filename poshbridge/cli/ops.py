@@ -16,7 +16,7 @@ from typing import Any
 from rich.console import Console
 
 from poshbridge.api import transport_warnings
-from poshbridge.cli.common import INSECURE_HELP
+from poshbridge.cli.common import INSECURE_HELP, add_shard_option, shard_line
 from poshbridge.cli.next_steps import setup_next_line
 from poshbridge.cli.ops_render import render
 from poshbridge.cli.progress import make_view
@@ -66,6 +66,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
             metavar="SECONDS",
             help=f"deadline per host, OCSP wait included ({int(DEFAULT_HOST_TIMEOUT)})",
         )
+        add_shard_option(parser)
         parser.set_defaults(func=main_ops, op=name)  # fmt: skip
         return parser
 
@@ -132,6 +133,7 @@ def _positive(text: str) -> int:
 
 def main_ops(args: argparse.Namespace) -> int:
     from poshbridge.cli.common import inventory_base_dir, load_inventory_or_exit
+    from poshbridge.inventory.shard import shard_hosts
     from poshbridge.inventory.targets import TargetError, select_hosts
 
     console = make_console()
@@ -142,6 +144,9 @@ def main_ops(args: argparse.Namespace) -> int:
     except TargetError as exc:
         err.print(f"error: {exc}", markup=False)
         return EXIT_USAGE
+    shard = getattr(args, "shard", None)
+    selected = len(hosts)
+    hosts = shard_hosts(hosts, shard)
     op = str(args.op)
     # refuse insecure transports before anything connects; warn once per host when allowed
     refused = False
@@ -169,6 +174,7 @@ def main_ops(args: argparse.Namespace) -> int:
         crit_days=int(getattr(args, "crit_days", 7)),
         retries=int(getattr(args, "retries", DEFAULT_RETRIES)),
         host_timeout=float(getattr(args, "host_timeout", DEFAULT_HOST_TIMEOUT)),
+        shard=shard,
     )
 
     def notify(text: str) -> None:
@@ -188,6 +194,8 @@ def main_ops(args: argparse.Namespace) -> int:
         sys.stdout.write(ctx.scrub(text) + "\n")
     else:
         render(console, runs, op=op, lang=str(args.lang), dry_run=ctx.dry_run, scrub=ctx.scrub)
+        if shard is not None:
+            console.print(shard_line(shard, len(hosts), selected), markup=False, soft_wrap=True)
         ok_names = {r.host for r in runs if r.ok}
         done = [h for h in hosts if h.name in ok_names]
         if op == "setup" and not ctx.dry_run and done and not fleet.interrupted:

@@ -278,7 +278,7 @@ def _connection_hint(name: str) -> str:
 
 _TAIL = re.compile(
     r"(?:\.(?:(?P<section>winrm|acme|renewal|iis)(?:\.(?P<key>[a-z_]+))?|(?P<top>address|domains|webroot)))?"
-    r"(?P<rest>(?:\[[0-9]+\]|\.(?:env|file))*)"
+    r"(?P<rest>(?:\[[0-9]{1,9}\]|\.(?:env|file))*)"
 )
 _TOKEN = re.compile(r"hosts\.[^\s(),;]+")
 

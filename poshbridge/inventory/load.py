@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -187,11 +188,35 @@ def _yaml_problem(exc: yaml.YAMLError) -> Problem:
     return Problem("", f"not valid YAML{where}: {_QUOTED.sub('(...)', str(reason))}")
 
 
-def inventory_from_text(text: str, source: str = "<text>") -> Inventory:
-    """Validate inventory YAML text. Never raises on content; problems are in the result."""
+def inventory_from_text(text: str, source: str = "<text>", *, folder: Path | None = None) -> Inventory:
+    """Validate inventory text: the native YAML, or an Ansible inventory (INI, YAML or the JSON of
+    ``ansible-inventory --list``; README "Ansible inventories"), whose ``group_vars/`` and ``host_vars/``
+    are read from ``folder``. Never raises on content; problems are in the result."""
+    from poshbridge.inventory import ansible_load
+
+    if text.lstrip().startswith("$ANSIBLE_VAULT;"):
+        problem = Problem("", f"the file is vault-encrypted: {ansible_load.VAULT_HINT}")
+        return Inventory(hosts={}, groups={}, source=source, problems=(problem,))
+    if ansible_load.looks_like_ini(text, source):
+        return ansible_load.inventory_from_ansible("ini", text, source, folder)
+    parsed = ansible_load.parse_json(text) if text.lstrip().startswith("{") else None
+    if parsed is not None:
+        data, keys = parsed
+        problems = [Problem(key, "duplicate key; JSON would silently keep only the last one") for key in keys]
+        kind = ansible_load.ansible_data_kind(data)
+        if kind is not None:
+            return ansible_load.inventory_from_ansible(kind, data, source, folder, problems)
+        built = build_inventory(data, source=source)
+        return replace(built, problems=tuple(problems) + built.problems)
     try:
         data, duplicates = parse_yaml(text)
     except yaml.YAMLError as exc:
+        if ansible_load.has_ini_section(text):
+            return ansible_load.inventory_from_ansible("ini", text, source, folder)
+        if isinstance(exc, YamlTagError):
+            return Inventory(
+                hosts={}, groups={}, source=source, problems=(ansible_load.tag_problem(exc, text, ""),)
+            )
         return Inventory(hosts={}, groups={}, source=source, problems=(_yaml_problem(exc),))
     except RecursionError:
         return Inventory(
@@ -201,9 +226,14 @@ def inventory_from_text(text: str, source: str = "<text>") -> Inventory:
         Problem(path, f"duplicate key (line {line}); YAML would silently keep only the last one")
         for path, line in duplicates
     ]
+    kind = ansible_load.ansible_data_kind(data)
+    if kind is not None:
+        return ansible_load.inventory_from_ansible(kind, data, source, folder, duplicate_problems)
+    if not isinstance(data, (dict, type(None))) and ansible_load.has_ini_section(text):
+        return ansible_load.inventory_from_ansible("ini", text, source, folder)
     inventory = build_inventory(data, source=source)
-    problems = tuple(duplicate_problems) + inventory.problems
-    return Inventory(hosts=inventory.hosts, groups=inventory.groups, source=source, problems=problems)
+    all_problems = tuple(duplicate_problems) + inventory.problems
+    return Inventory(hosts=inventory.hosts, groups=inventory.groups, source=source, problems=all_problems)
 
 
 def read_inventory(path: str | Path) -> Inventory:
@@ -228,7 +258,7 @@ def read_inventory(path: str | Path) -> Inventory:
             source=str(file),
             problems=(Problem("", f"inventory file is not UTF-8 (byte {exc.start})"),),
         )
-    return inventory_from_text(text, source=str(file))
+    return inventory_from_text(text, source=str(file), folder=file.resolve().parent)
 
 
 def load_inventory(path: str | Path) -> Inventory:
@@ -240,9 +270,16 @@ def load_inventory(path: str | Path) -> Inventory:
 
 
 def declared_host_names(path: str | Path) -> list[str]:
-    """Every key under ``hosts`` as written (including hosts whose settings have errors); [] if unreadable."""
+    """Every key under ``hosts`` as written, or every host an Ansible inventory names (including hosts
+    whose settings have errors); [] if unreadable."""
+    from poshbridge.inventory.ansible_load import declared_names
+
     try:
-        data, _ = parse_yaml(read_small_regular_file(Path(path), MAX_INVENTORY_BYTES).decode("utf-8-sig"))
+        text = read_small_regular_file(Path(path), MAX_INVENTORY_BYTES).decode("utf-8-sig")
+        names = declared_names(text, str(path))
+        if names is not None:
+            return names
+        data, _ = parse_yaml(text)
     except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
         return []
     hosts = data.get("hosts") if isinstance(data, dict) else None

@@ -301,6 +301,7 @@ def build_inventory(data: Any, source: str = "") -> Inventory:
         check_keys(group, gpath, GROUP_KEYS, out, f"group {group_name!r}")
         members_raw = group.get("hosts", [])
         members: list[str] = []
+        listed: set[str] = set()  # members as a set: linear in the group's size
         if not isinstance(members_raw, list):
             out.error(
                 join_path(gpath, "hosts"), f"must be a list of host names, not {_describe(members_raw)}"
@@ -310,10 +311,11 @@ def build_inventory(data: Any, source: str = "") -> Inventory:
             mpath = join_path(join_path(gpath, "hosts"), index)
             if not isinstance(member, str) or member not in hosts_raw:
                 out.error(mpath, f"not a host of this inventory{_suggest(str(member), host_names)}")
-            elif member in members:
+            elif member in listed:
                 out.warning(mpath, "the host is listed twice")
             else:
                 members.append(member)
+                listed.add(member)
         vars_raw = _mapping(
             group.get("vars"), join_path(gpath, "vars"), out, "winrm/acme/renewal/iis sections"
         )
@@ -322,6 +324,10 @@ def build_inventory(data: Any, source: str = "") -> Inventory:
             group_layers[group_name] = parse_sections(vars_raw, join_path(gpath, "vars"), out)
         groups[group_name] = tuple(members)
 
+    groups_of: dict[str, list[str]] = {}  # host -> its groups in file order (one pass, not one per host)
+    for group_name, group_members in groups.items():
+        for member in group_members:
+            groups_of.setdefault(member, []).append(group_name)
     hosts: dict[str, HostConfig] = {}
     for host_name, host_raw in hosts_raw.items():
         hpath = join_path("hosts", str(host_name))
@@ -332,7 +338,7 @@ def build_inventory(data: Any, source: str = "") -> Inventory:
             continue
         before = out.error_count
         check_keys(host_map, hpath, HOST_KEYS, out, f"host {host_name!r}")
-        member_of = tuple(g for g, members in groups.items() if host_name in members)
+        member_of = tuple(groups_of.get(host_name, ()))
         layers = [
             defaults,
             *(group_layers.get(g, {}) for g in member_of),

@@ -11,6 +11,7 @@ from typing import Any
 from poshbridge.audit.capped import DEFAULT_MAX_FILE_SIZE
 from poshbridge.health.model import HostVerdict, evaluate, worst_level
 from poshbridge.inventory.model import HostConfig
+from poshbridge.inventory.shard import Shard
 from poshbridge.runner.context import Context
 from poshbridge.runner.session import Session, SessionFactory, open_session
 from poshbridge.timefmt import format_timestamp
@@ -30,6 +31,7 @@ class AuditOptions:
     warn_days: int = 21
     crit_days: int = 7
     now: datetime | None = None
+    shard: Shard | None = None  # --shard K/N: named in the JSON
 
 
 @dataclass
@@ -41,19 +43,23 @@ class AuditRun:
     warn_days: int = 21
     crit_days: int = 7
     hosts: list[HostConfig] = field(default_factory=list, repr=False)
+    shard: Shard | None = None  # --shard K/N: "shard" in the JSON (absent without it)
 
     @property
     def level(self) -> str:
         return worst_level([v.level for v in self.verdicts])
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
             "mode": "remote",
             "generated": format_timestamp(self.generated),
             "warn_days": self.warn_days,
             "crit_days": self.crit_days,
             "hosts": [v.to_json() for v in self.verdicts],
         }
+        if self.shard is not None:
+            doc["shard"] = self.shard.to_json()
+        return doc
 
 
 def run_audit(
@@ -79,4 +85,4 @@ def run_audit(
         connect=connect,
     )
     verdicts = [evaluate(f, now=now, warn_days=options.warn_days, crit_days=options.crit_days) for f in facts]
-    return AuditRun(verdicts, now, options.warn_days, options.crit_days, list(hosts))
+    return AuditRun(verdicts, now, options.warn_days, options.crit_days, list(hosts), shard=options.shard)

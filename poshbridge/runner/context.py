@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from poshbridge.inventory.shard import Shard
 from poshbridge.powershell.command import Secret
 from poshbridge.remote.control import DEFAULT_HOST_TIMEOUT as DEFAULT_HOST_TIMEOUT
 from poshbridge.remote.control import HostControl
@@ -42,6 +43,7 @@ class RunOptions:
     host_timeout: float = DEFAULT_HOST_TIMEOUT
     parallel: int = 10
     history: bool = True  # append one line per host to the history file
+    shard: Shard | None = None  # the --shard these hosts are (named in the results and the history)
 
 
 @dataclass
@@ -69,6 +71,7 @@ class Context:
     results: dict[str, HostRun] = field(default_factory=dict)  # finished hosts (for a second SIGINT)
     session_factory: SessionFactory | None = None  # None: pypsrp's HostSession
     probe: Callable[[Any], Any] | None = None  # None: poshbridge.remote.tls.probe
+    shard: Shard | None = None  # named in the results and the history
 
     @classmethod
     def from_options(cls, command: str, options: RunOptions, **extra: Any) -> Context:
@@ -84,6 +87,7 @@ class Context:
             crit_days=options.crit_days,
             retries=options.retries,
             host_timeout=options.host_timeout,
+            shard=options.shard,
             **extra,
         )
 

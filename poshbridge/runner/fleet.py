@@ -104,4 +104,5 @@ def run_operation(
         finished=finished,
         interrupted=ctx.stop.is_set(),
         scrub=ctx.scrub,
+        shard=ctx.shard,
     )

@@ -8,13 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from poshbridge import __version__
+from poshbridge.inventory.shard import Shard
 from poshbridge.runner.context import Context
 from poshbridge.runner.results import HostRun, iso
 
 
-def history_record(run: HostRun, dry_run: bool) -> dict[str, Any]:
+def history_record(run: HostRun, dry_run: bool, shard: Shard | None = None) -> dict[str, Any]:
+    """One history line; ``shard`` (``"K/N"``) only when the run was a --shard slice."""
     cert = run.objects.get("certificate") or {}
-    return {
+    record = {
         "poshbridge": __version__,
         "command": run.command,
         "host": run.host,
@@ -36,6 +38,9 @@ def history_record(run: HostRun, dry_run: bool) -> dict[str, Any]:
         ],
         "thumbprint": cert.get("thumbprint") if isinstance(cert, dict) else None,
     }
+    if shard is not None:
+        record["shard"] = shard.label
+    return record
 
 
 def write_history(
@@ -45,7 +50,7 @@ def write_history(
     be written is a warning, never the end of the run."""
     from poshbridge import history
 
-    records = [history_record(run, ctx.dry_run) for run in runs]
+    records = [history_record(run, ctx.dry_run, ctx.shard) for run in runs]
     try:
         history.append(directory or history.state_dir(), records, scrubber=ctx.scrub)
     except OSError as exc:

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from poshbridge import __version__
+from poshbridge.inventory.shard import Shard
 from poshbridge.plan.setup import Step
 from poshbridge.poshacme.problems import AcmeProblem
 from poshbridge.scrubber import Scrubber
@@ -103,6 +104,7 @@ class FleetRun:
     finished: datetime | None = None
     interrupted: bool = False
     scrub: Scrubber | None = field(default=None, repr=False)  # the run's scrubber
+    shard: Shard | None = None  # --shard K/N: "shard" in the JSON (absent without it)
 
     @property
     def ok(self) -> bool:
@@ -117,4 +119,6 @@ class FleetRun:
             "finished": iso(self.finished),
             "hosts": [r.to_json() for r in self.hosts],
         }
+        if self.shard is not None:
+            doc["shard"] = self.shard.to_json()
         return doc if self.scrub is None else dict(self.scrub.value(doc))
