@@ -253,57 +253,92 @@ def test_no_secret_in_the_vvv_output_the_results_or_the_history(journey: Journey
         assert secret not in first.out and secret not in journey.check.out and secret not in journey.again.out
         assert secret not in reports and secret not in history
     lines = [json.loads(line) for line in history.splitlines()]  # two forks, one file: whole lines
-    assert sorted((r["host"], r["dry_run"]) for r in lines) == sorted(
+    assert sorted((r["host"], r["dry_run"]) for r in lines if r["command"] == "setup") == sorted(
         [(h, dry) for h in journey.hosts for dry in (True, False, False)]
     )
 
 
-def test_a_secret_task_option_is_no_log(journey: Journey) -> None:
-    wrong = "Sentinel-Wrong-WinRM-Password-1729"
-    playbook = journey.dir / "status.yml"
-    playbook.write_text(
-        yaml.safe_dump(
-            [
-                {
-                    "name": "status with the password as a task option",
-                    "hosts": "iis",
-                    "gather_facts": False,
-                    "tasks": [
-                        {
-                            "name": "wrong password",
-                            "poshbridge.iis.status": {"winrm_password": wrong, "history": False},
-                            "register": "refused",
-                            "ignore_errors": True,
-                        },
-                        {
-                            "name": "the vaulted password",
-                            "poshbridge.iis.status": {"winrm_password": "{{ ansible_password }}"},
-                        },
-                    ],
-                }
-            ]
-        ),
-        "utf-8",
-    )
+def run_tasks(journey: Journey, name: str, host: str, tasks: list[dict[str, Any]], *args: str) -> Played:
+    """A one-play playbook of ``tasks`` on ``host`` (the journey's inventory, vault and state)."""
+    playbook = journey.dir / f"{name}.yml"
+    play_doc = [{"name": name, "hosts": "iis", "gather_facts": False, "tasks": tasks}]
+    playbook.write_text(yaml.safe_dump(play_doc), "utf-8")
     done = run(
         "ansible-playbook",
-        "-vvv",
+        *args,
         "-i",
         str(journey.dir / "inventory.yml"),
         "--vault-password-file",
         str(journey.dir / "vault-password"),
         "--limit",
-        journey.hosts[0],
+        host,
         str(playbook),
         home=journey.dir / "home",
         cwd=journey.dir,
         POSHBRIDGE_STATE_DIR=str(journey.state),
     )
-    out = done.stdout + done.stderr
-    assert done.returncode == 0, out[-4000:]
-    played = Played(done.returncode, out)
-    assert played.task("wrong password") == {journey.hosts[0]: "fatal"}
-    assert "step connect: auth: authentication refused" in out  # poshbridge's message, as the task's
-    assert played.task("the vaulted password") == {journey.hosts[0]: "ok"}
+    return Played(done.returncode, done.stdout + done.stderr)
+
+
+def test_renew_forced_is_changed_not_due_is_ok_and_check_mode_skips(journey: Journey) -> None:
+    host = journey.hosts[1]
+    before = journey.first.report[host]["setup"]["objects"]["certificate"]["thumbprint"]
+    played = run_tasks(
+        journey,
+        "renew",
+        host,
+        [
+            {"name": "check mode", "poshbridge.iis.renew": {"force": True}, "check_mode": True},
+            {"name": "not due", "poshbridge.iis.renew": None, "register": "not_due"},
+            {"name": "forced", "poshbridge.iis.renew": {"force": True}, "register": "forced"},
+            {
+                "name": "keep",
+                "ansible.builtin.copy": {
+                    "content": "{{ {'not_due': not_due, 'forced': forced} | to_json }}",
+                    "dest": str(journey.dir / "renew.json"),
+                    "mode": "0600",
+                },
+                "delegate_to": "localhost",
+            },
+        ],
+    )
+    assert played.code == 0, played.out[-4000:]
+    assert played.task("check mode") == {host: "skipping"}
+    assert played.task("not due") == {host: "ok"} and played.task("forced") == {host: "changed"}
+    served = served_certificate(
+        journey.lab.host(host)["site_https_port"], journey.lab.host(host)["domains"][0]
+    )
+    assert thumbprint(served) != before  # the lab's site serves the renewed certificate
+    kept = json.loads((journey.dir / "renew.json").read_text("utf-8"))
+    not_due, forced = kept["not_due"], kept["forced"]
+    assert not_due["objects"]["renewal"]["outcome"] == "not-due" and not_due["changed"] is False
+    assert forced["objects"]["renewal"]["outcome"] == "renewed"
+    assert forced["objects"]["certificate"]["thumbprint"] == thumbprint(served)
+
+
+def test_a_secret_task_option_is_no_log(journey: Journey) -> None:
+    wrong = "Sentinel-Wrong-WinRM-Password-1729"
+    host = journey.hosts[0]
+    played = run_tasks(
+        journey,
+        "status",
+        host,
+        [
+            {
+                "name": "wrong password",
+                "poshbridge.iis.status": {"winrm_password": wrong, "history": False},
+                "ignore_errors": True,
+            },
+            {
+                "name": "the vaulted password",
+                "poshbridge.iis.status": {"winrm_password": "{{ ansible_password }}"},
+            },
+        ],
+        "-vvv",
+    )
+    assert played.code == 0, played.out[-4000:]
+    assert played.task("wrong password") == {host: "fatal"}
+    assert "step connect: auth: authentication refused" in played.out  # poshbridge's message, as the task's
+    assert played.task("the vaulted password") == {host: "ok"}
     for secret in [wrong, *journey.secrets()]:
-        assert secret not in out
+        assert secret not in played.out
