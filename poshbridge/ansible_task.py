@@ -71,6 +71,44 @@ ARGUMENT_SPECS: dict[str, dict[str, dict[str, Any]]] = {
 """Each module's options (Ansible's argument-spec form); the modules' DOCUMENTATION says the same."""
 
 
+# What a task's run imports on first use (the workers, the audit, the TLS probe and OCSP, the message
+# renderer). :func:`preload` imports them in Ansible's main process, before it forks a worker per task.
+RUN_MODULES = (
+    "poshbridge.api",
+    "poshbridge.runner.fleet",
+    "poshbridge.runner.audit",
+    "poshbridge.runner.certfiles",
+    "poshbridge.audit.collect",
+    "poshbridge.health.ocsp_verify",
+    "poshbridge.remote.tls",
+    "poshbridge.remote.ocsp",
+    "poshbridge.remote.revocation",
+    "poshbridge.remote.session",
+    "poshbridge.cli.ops_render",
+    "poshbridge.plan.revocation",
+    "poshbridge.powershell.fixed",
+    "poshbridge.generate.renew_script",
+    "poshbridge.generate.task_xml",
+    "poshbridge.inventory.secrets",
+    "poshbridge.history",
+    "cryptography.x509.ocsp",
+    "cryptography.hazmat.backends.openssl",
+    "pypsrp.client",
+    "pypsrp.powershell",
+)
+
+
+def preload() -> None:
+    """Import what a run needs, once, in the process that forks Ansible's workers. Ansible loads an
+    action plugin's class in its main process (the strategy checks the plugin before it queues the
+    task), and forks one worker per host and task: with the modules imported there, every worker starts
+    with them instead of importing poshbridge, pypsrp and cryptography again (~0.5 s of CPU each)."""
+    import importlib
+
+    for name in RUN_MODULES:
+        importlib.import_module(name)
+
+
 def wanted_var(name: str) -> bool:
     """Whether the Ansible variable ``name`` is one a host's poshbridge settings come from."""
     return name in ANSIBLE_VARS or name.startswith(ANSIBLE_VAR_PREFIXES)

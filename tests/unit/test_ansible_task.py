@@ -5,6 +5,9 @@ with poshbridge's message and fix, the host's ``--json`` keys, and never a secre
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +16,7 @@ from fakesession import FakeHost, factory
 from test_runner_loop import CHANGING, windows
 
 from poshbridge import api
-from poshbridge.ansible_task import ARGUMENT_SPECS, run_task, wanted_var
+from poshbridge.ansible_task import ARGUMENT_SPECS, RUN_MODULES, run_task, wanted_var
 from poshbridge.health.model import LEVELS
 from poshbridge.inventory.model import HostConfig
 from poshbridge.powershell.command import MASK, Secret
@@ -229,3 +232,45 @@ def test_only_the_connection_and_poshbridge_variables_are_read() -> None:
     assert wanted_var("ansible_host") and wanted_var("ansible_psrp_auth") and wanted_var("poshbridge_site")
     assert wanted_var("ansible_winrm_password")
     assert not wanted_var("ansible_facts") and not wanted_var("hostvars") and not wanted_var("groups")
+
+
+_AFTER_PRELOAD = """
+import sys
+from poshbridge import ansible_task
+ansible_task.preload()
+loaded = set(sys.modules)
+from fakesession import factory
+from test_ansible_task import host_vars, params, the_host, unreachable_factory
+from test_runner_loop import windows
+ansible_task.run_task("setup", "web01", host_vars(), params("setup"), check_mode=True,
+                      session_factory=factory(windows(the_host())))
+for command in ("status", "renew", "audit"):
+    ansible_task.run_task(command, "web01", host_vars(), params(command, history=False),
+                          session_factory=unreachable_factory)
+print("\\n".join(sorted(m for m in set(sys.modules) - loaded if m.startswith("poshbridge"))))
+"""
+
+
+def unreachable_factory(host: HostConfig, ctx: Any, password: Secret | None) -> Any:
+    raise RemoteConnectionError("unreachable", host.name, "no route")
+
+
+def test_preload_imports_what_a_task_needs_before_ansible_forks(tmp_path: Path) -> None:
+    """Ansible forks one worker per host and task from the process that loaded the action plugin, which
+    calls preload(): a task then imports no poshbridge module of its own."""
+    tests = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", _AFTER_PRELOAD],
+        cwd=tmp_path,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(tests), str(tests / "unit"), str(tests.parent)]),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == []  # nothing poshbridge left to import in the fork
+    assert {"pypsrp.client", "poshbridge.audit.collect", "poshbridge.remote.tls"} <= set(RUN_MODULES)

@@ -13,6 +13,13 @@ from typing import Any
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+try:  # here, at load time: Ansible loads the plugin in its main process, whose forks inherit the imports
+    from poshbridge import ansible_task as _ansible_task
+
+    _ansible_task.preload()
+except ImportError:
+    _ansible_task = None
+
 _MISSING = (
     "poshbridge is not installed in the Python that runs Ansible on the controller "
     "(pip install poshbridge, or use the execution environment in examples/ansible/)"
@@ -43,9 +50,8 @@ class PoshbridgeAction(ActionBase):
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
-        try:
-            from poshbridge import ansible_task
-        except ImportError:
+        ansible_task = _ansible_task
+        if ansible_task is None:
             result.update(failed=True, msg=_MISSING)
             return result
         spec = ansible_task.ARGUMENT_SPECS[self.COMMAND]
