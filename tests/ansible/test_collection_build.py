@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 import yaml
-from ansiblekit import COLLECTION, EXAMPLE, MODULES, REPO_ROOT, ansible_env, run
+from collectionkit import COLLECTION, EXAMPLE, MODULES, REPO_ROOT, ansible_env, run
 
 from poshbridge import __version__
 

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from ansiblekit import MODULES, run
+from collectionkit import MODULES, run
 
 from poshbridge.ansible_task import ARGUMENT_SPECS
 

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import yaml
-from ansiblekit import EXAMPLE, run
+from collectionkit import EXAMPLE, run
 
 from poshbridge import api
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 import yaml
-from ansiblekit import EXAMPLE, ansible_env, program, run
+from collectionkit import EXAMPLE, ansible_env, program, run
 from labkit import LabHandle, served_certificate, thumbprint
 
 VAULT_PASSWORD = "Sentinel-Vault-Password-6180"
