@@ -14,8 +14,10 @@ slicing and execution nodes spread the fleet.
 - ``failed``: the host's run failed (``audit``: its verdict at or past ``fail_on``), with poshbridge's
   message and fix.
 - The result holds the host's ``--json`` object (the keys ``poshbridge COMMAND --json`` gives for it)
-  plus ``command``, ``dry_run``, ``changed``, ``failed``, ``msg``. Every secret of the host (WinRM
-  password, EAB key id and HMAC key, PFX password) is masked in it, in messages and in warnings.
+  plus ``command``, ``dry_run``, ``changed``, ``failed``, ``msg`` and ``inventory_warnings`` (the
+  validation's warnings about the host's variables; Ansible shows only the insecure-setting ones).
+  Every secret of the host (WinRM password, EAB key id and HMAC key, PFX password) is masked in it,
+  in messages and in warnings.
 """
 
 from __future__ import annotations
@@ -159,9 +161,11 @@ def _run_task(
     config = with_overrides(config, params)
     for secret in resolved_secrets(config, base):
         mask.add(secret)
-    warnings = [f"{p.path}: {p.message}" for p in inventory.warnings]
+    # the inventory's warnings go into the result, not on the screen (the CLI prints them only in
+    # `check`); an allowed insecure setting is said for each host, as the CLI says it
+    noted = [f"{p.path}: {p.message}" for p in inventory.warnings]
     try:
-        warnings += api.transport_warnings(config, insecure=bool(params.get("insecure")))
+        warnings = api.transport_warnings(config, insecure=bool(params.get("insecure")))
     except api.InsecureConfigError as exc:
         return _failed(command, host, mask, f"{exc} (the module option: insecure: true)")
     if command == "audit":
@@ -177,6 +181,7 @@ def _run_task(
         }
     else:
         result = _run(command, config, params, base, check_mode, session_factory)
+    result["inventory_warnings"] = noted
     if warnings:
         result["warnings"] = warnings
     return dict(mask.value(result))

@@ -95,6 +95,9 @@ def test_check_mode_is_setups_dry_run_changed_means_would_change_and_nothing_is_
     account = next(s for s in result["steps"] if s["name"] == "acme-account")
     assert any(MASK in command for command in account["commands"])  # the HMAC as the mask
     assert result["msg"].startswith("would change: ")
+    # the SAN caution of two domains: in the result, not among the warnings Ansible prints per host
+    assert any(w.startswith("web01: poshbridge_domains: ") for w in result["inventory_warnings"]), result
+    assert "warnings" not in result
     no_secret_in(result)
 
 
@@ -274,3 +277,16 @@ def test_preload_imports_what_a_task_needs_before_ansible_forks(tmp_path: Path) 
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == []  # nothing poshbridge left to import in the fork
     assert {"pypsrp.client", "poshbridge.audit.collect", "poshbridge.remote.tls"} <= set(RUN_MODULES)
+
+
+def test_an_unexpected_error_is_the_tasks_failure_without_a_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError(f"boom near {PASSWORD} and {HMAC}")
+
+    monkeypatch.setattr(api, "status", broken)
+    result = run_task("status", "web01", host_vars(), params("status"), base_dir=tmp_path)
+    assert result["failed"] is True and result["changed"] is False
+    assert result["msg"] == f"poshbridge internal error: RuntimeError: boom near {MASK} and {MASK}"
+    no_secret_in(result)

@@ -125,6 +125,11 @@ runs:
   returned: when the host was audited
   type: list
   elements: dict
+inventory_warnings:
+  description: The validation's warnings about the host's variables (C(poshbridge check) shows them too).
+  returned: when the variables were valid
+  type: list
+  elements: str
 command:
   description: C(audit).
   returned: always

@@ -126,6 +126,11 @@ errors:
   returned: when the host was run
   type: list
   elements: dict
+inventory_warnings:
+  description: The validation's warnings about the host's variables (C(poshbridge check) shows them too).
+  returned: when the variables were valid
+  type: list
+  elements: str
 command:
   description: C(setup).
   returned: always
