@@ -111,6 +111,30 @@ def preload() -> None:
         importlib.import_module(name)
 
 
+# poshbridge's messages name its inventory keys and options; the task's message names what an Ansible
+# user sets instead (the variables of poshbridge.inventory.ansible.CONNECTION_VARS, the module option).
+ANSIBLE_TERMS = (
+    ("winrm.username/password", "ansible_user/ansible_password"),
+    ("winrm.transport/port", "ansible_psrp_protocol/ansible_port"),
+    ("winrm.username", "ansible_user"),
+    ("winrm.password", "ansible_password"),
+    ("winrm.auth", "ansible_psrp_auth"),
+    ("winrm.transport", "ansible_psrp_protocol"),
+    ("winrm.port", "ansible_port"),
+    ("winrm.verify", "ansible_psrp_ca_cert (or ansible_psrp_cert_validation)"),
+    ("winrm.configuration_name", "ansible_psrp_configuration_name"),
+    ("pass --insecure", "set the option insecure: true"),
+    ("(--insecure)", "(insecure: true)"),
+)
+
+
+def in_ansible_terms(text: str) -> str:
+    """``text`` with poshbridge's key and option names as an Ansible user writes them."""
+    for native, ansible in ANSIBLE_TERMS:
+        text = text.replace(native, ansible)
+    return text
+
+
 def wanted_var(name: str) -> bool:
     """Whether the Ansible variable ``name`` is one a host's poshbridge settings come from."""
     return name in ANSIBLE_VARS or name.startswith(ANSIBLE_VAR_PREFIXES)
@@ -167,7 +191,7 @@ def _run_task(
     try:
         warnings = api.transport_warnings(config, insecure=bool(params.get("insecure")))
     except api.InsecureConfigError as exc:
-        return _failed(command, host, mask, f"{exc} (the module option: insecure: true)")
+        return _failed(command, host, mask, in_ansible_terms(str(exc)))
     if command == "audit":
         result = _audit(config, params, base, session_factory)
     elif command == "renew" and check_mode:
@@ -183,7 +207,7 @@ def _run_task(
         result = _run(command, config, params, base, check_mode, session_factory)
     result["inventory_warnings"] = noted
     if warnings:
-        result["warnings"] = warnings
+        result["warnings"] = [in_ansible_terms(w) for w in warnings]
     return dict(mask.value(result))
 
 
@@ -297,6 +321,7 @@ def _run(
         msg = "\n".join(scrub(error_text(run.host, error)) for error in run.errors) or scrub(run.summary)
     else:
         msg = scrub(run.summary)
+    msg = in_ansible_terms(msg)  # the errors keep poshbridge's own words, as --json gives them
     return {
         **entry,
         "command": command,

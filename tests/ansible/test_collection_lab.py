@@ -338,7 +338,8 @@ def test_a_secret_task_option_is_no_log(journey: Journey) -> None:
     )
     assert played.code == 0, played.out[-4000:]
     assert played.task("wrong password") == {host: "fatal"}
-    assert "step connect: auth: authentication refused" in played.out  # poshbridge's message, as the task's
+    # poshbridge's message as the task's, naming the Ansible variables to check
+    assert "step connect: auth: authentication refused (check ansible_user/ansible_password" in played.out
     assert played.task("the vaulted password") == {host: "ok"}
     for secret in [wrong, *journey.secrets()]:
         assert secret not in played.out

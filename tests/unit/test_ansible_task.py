@@ -130,8 +130,9 @@ def test_a_failed_host_fails_the_task_with_the_message_and_fix_never_a_secret(
         )
         assert result["failed"] is True and result["changed"] is False and result["ok"] is False, result
         assert "step connect: auth: the host refused " + MASK in result["msg"], result["msg"]
-        assert "fix: check winrm.username, the password secret and winrm.auth" in result["msg"]
-        assert result["errors"][0]["kind"] == "auth"
+        # the message in an Ansible user's terms; the errors as poshbridge's --json gives them
+        assert "fix: check ansible_user, the password secret and ansible_psrp_auth" in result["msg"]
+        assert result["errors"][0]["kind"] == "auth" and "winrm" not in result["msg"]
         no_secret_in(result)
     lines = (state_dir / "history.jsonl").read_text("utf-8").splitlines()
     assert [json.loads(line)["command"] for line in lines] == ["setup", "renew", "status"]
@@ -176,7 +177,8 @@ def test_an_insecure_setting_is_refused_unless_the_option_allows_it(tmp_path: Pa
         "status", "web01", insecure_vars, params("status"), base_dir=tmp_path,
         session_factory=factory(FakeHost()),
     )  # fmt: skip
-    assert refused["failed"] is True and "insecure: true" in refused["msg"], refused
+    assert refused["failed"] is True and "set the option insecure: true" in refused["msg"], refused
+    assert "--insecure" not in refused["msg"]
 
     def unreachable(host: HostConfig, ctx: Any, password: Secret | None) -> Any:
         raise RemoteConnectionError("unreachable", host.name, "no route")
@@ -186,6 +188,7 @@ def test_an_insecure_setting_is_refused_unless_the_option_allows_it(tmp_path: Pa
         session_factory=unreachable,
     )  # fmt: skip
     assert any("without certificate verification" in w for w in allowed["warnings"]), allowed
+    assert all(w.endswith("(insecure: true)") for w in allowed["warnings"]), allowed
     assert allowed["errors"][0]["kind"] == "unreachable"  # it ran
 
 
