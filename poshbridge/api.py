@@ -26,6 +26,8 @@ Example::
   in tests. ``stop`` (a ``threading.Event``) stops a run the way Ctrl-C does: no new host or statement.
 - Each run appends one line per host to the history file (``$POSHBRIDGE_STATE_DIR``), as the
   command does; ``RunOptions(history=False)`` does not.
+- :func:`inventory_from_ansible_vars` builds the inventory from Ansible host variables (the Ansible
+  collection's way in); ``select_hosts(..., shard=parse_shard("2/4"))`` keeps one worker's slice.
 """
 
 from __future__ import annotations

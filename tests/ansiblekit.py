@@ -38,9 +38,9 @@ def ansible_vars(native: dict[str, Any], folder: Path | None = None) -> dict[str
             out[f"poshbridge_{key}"] = native[key]
     for key, value in (native.get("winrm") or {}).items():
         if key == "verify":
-            if value is False:
-                out["ansible_psrp_cert_validation"] = "ignore"
-            elif isinstance(value, str):
+            # ignore beats a CA path in the psrp plugin: a layer that validates says so explicitly
+            out["ansible_psrp_cert_validation"] = "ignore" if value is False else "validate"
+            if isinstance(value, str):
                 out["ansible_psrp_ca_cert"] = str((folder / value).resolve()) if folder else value
         else:
             out[_WINRM[key]] = _absolute(value, folder)

@@ -65,6 +65,8 @@ UNSUPPORTED_PSRP_VARS: Final = (
 )
 _PSRP_DEFAULTS: Final = {"ansible_psrp_path": "wsman", "ansible_psrp_message_encryption": "auto"}
 
+_WINRM_PREFIX: Final = "ansible_winrm_"
+_WINRM_READ: Final = frozenset(CONNECTION_VARS["password"])  # the psrp plugin reads these two too
 PREFIX: Final = "poshbridge_"
 _SETTING_SECTIONS: Final = ("acme", "renewal", "iis")
 
@@ -143,6 +145,10 @@ class _TooDeep(ConfigurationError):
     pass
 
 
+class _Unreadable(ConfigurationError):
+    """A value that cannot be turned into text (an undecryptable vault object raises on str())."""
+
+
 def _plain(value: Any, depth: int = 0) -> Any:
     """Ansible's str/list/dict subclasses (AnsibleUnicode, ...) as plain Python; Secret revealed."""
     if depth > _MAX_DEPTH:
@@ -152,7 +158,10 @@ def _plain(value: Any, depth: int = 0) -> Any:
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, str):
-        return str(value)
+        try:
+            return str(value)  # AnsibleUnicode, or a vault value that decrypts on str()
+        except Exception:  # whatever a foreign str subclass raises, never with its text
+            raise _Unreadable from None
     if isinstance(value, int):
         return int(value)
     if isinstance(value, Mapping):
@@ -206,14 +215,34 @@ class _Findings:
         self.items.append(Problem(path, message, "warning"))
 
 
+def _read(host: str, variables: Mapping[str, Any], name: str, where: Where, out: _Findings) -> Any:
+    """The plain value of ``name``, or :data:`_UNREADABLE` (reported at ``host: name``)."""
+    try:
+        return _plain(variables[name])
+    except _Unreadable:
+        out.error(
+            host,
+            f"{where(host, name)}: {name}",
+            "cannot be read as text (an encrypted vault value? pass the values Ansible decrypted)",
+        )
+        return _UNREADABLE
+
+
+_UNREADABLE: Final = object()
+
+
 def _connection(host: str, variables: Mapping[str, Any], result: _Host, where: Where, out: _Findings) -> None:
     address_var = _last_set(variables, ADDRESS_VARS)
     if address_var is not None:
-        result.put("", "address", _plain(variables[address_var]), address_var)
+        value = _read(host, variables, address_var, where, out)
+        if value is not _UNREADABLE:
+            result.put("", "address", value, address_var)
     for key, names in CONNECTION_VARS.items():
         name = _last_set(variables, names)
         if name is not None:
-            result.put("winrm", key, _plain(variables[name]), name)
+            value = _read(host, variables, name, where, out)
+            if value is not _UNREADABLE:
+                result.put("winrm", key, value, name)
     port = result.data.get("winrm", {}).get("port")
     if "transport" not in result.data.get("winrm", {}) and port == 5985:
         # psrp plugin: with no protocol, the protocol is https unless the port is 5985
@@ -229,17 +258,26 @@ def _connection(host: str, variables: Mapping[str, Any], result: _Host, where: W
     elif validation == "ignore":
         result.put("winrm", "verify", False, CERT_VALIDATION_VAR)
     elif ca_var is not None:
-        result.put("winrm", "verify", _plain(variables[ca_var]), ca_var)
+        value = _read(host, variables, ca_var, where, out)
+        if value is not _UNREADABLE:
+            result.put("winrm", "verify", value, ca_var)
     for name in UNSUPPORTED_PSRP_VARS:
         if name in variables and _PSRP_DEFAULTS.get(name, object()) != variables[name]:
             out.warning(
                 f"{where(host, name)}: {name}",
                 "not supported by poshbridge and ignored (poshbridge connects with pypsrp's defaults for it)",
             )
+    for name in variables:
+        if isinstance(name, str) and name.startswith(_WINRM_PREFIX) and name not in _WINRM_READ:
+            out.warning(
+                f"{where(host, name)}: {name}",
+                "an option of the winrm connection plugin, not read by poshbridge (it reads the psrp "
+                "plugin's): set the ansible_psrp_* equivalent (protocol, auth, cert_validation, ca_cert)",
+            )
 
 
 def _settings(host: str, variables: Mapping[str, Any], result: _Host, where: Where, out: _Findings) -> None:
-    for name, value in variables.items():
+    for name in list(variables):  # keys only: a lazy mapping (Ansible's hostvars) templates a value on access
         if not isinstance(name, str) or not name.startswith(PREFIX):
             continue
         target = SETTING_VARS.get(name)
@@ -256,7 +294,9 @@ def _settings(host: str, variables: Mapping[str, Any], result: _Host, where: Whe
         if earlier is not None:
             out.error(host, label, f"sets the same setting as {earlier}; set only one of them")
             continue
-        result.put(target[0], target[1], _plain(value), name)
+        value = _read(host, variables, name, where, out)
+        if value is not _UNREADABLE:
+            result.put(target[0], target[1], value, name)
 
 
 def _connection_hint(name: str) -> str:

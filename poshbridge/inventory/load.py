@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -200,14 +199,12 @@ def inventory_from_text(text: str, source: str = "<text>", *, folder: Path | Non
     if ansible_load.looks_like_ini(text, source):
         return ansible_load.inventory_from_ansible("ini", text, source, folder)
     parsed = ansible_load.parse_json(text) if text.lstrip().startswith("{") else None
-    if parsed is not None:
+    if parsed is not None:  # JSON: ansible-inventory --list (a native file in JSON goes the YAML way below)
         data, keys = parsed
         problems = [Problem(key, "duplicate key; JSON would silently keep only the last one") for key in keys]
         kind = ansible_load.ansible_data_kind(data)
         if kind is not None:
             return ansible_load.inventory_from_ansible(kind, data, source, folder, problems)
-        built = build_inventory(data, source=source)
-        return replace(built, problems=tuple(problems) + built.problems)
     try:
         data, duplicates = parse_yaml(text)
     except yaml.YAMLError as exc:

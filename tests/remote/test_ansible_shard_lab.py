@@ -84,6 +84,8 @@ def test_setup_and_status_with_ansible_inventories(lab: LabHandle, lab_host: str
     assert setup.code == 0, setup
     assert setup.steps(lab_host)["certificate"] == "changed", setup
     thumbprint = setup.host(lab_host)["objects"]["certificate"]["thumbprint"]
+    again = cli(files["json"], state, "setup", lab_host, "--json")  # the same host, read from --list JSON
+    assert again.code == 0 and set(again.steps(lab_host).values()) == {"unchanged"}, again
     verdicts = {}
     for kind in ("yaml", "json"):
         status = cli(files[kind], state, "status", lab_host, "--json")
@@ -114,3 +116,8 @@ def test_status_shards_split_the_lab(lab: LabHandle, tmp_path: Path) -> None:
     human = cli(lab.inventory, state, "status", "all", "--shard", "2/3")
     count = sum(1 for label in shard_of_host.values() if label == "2/3")
     assert f"shard 2/3: {count} of {len(lab.host_names)} selected host(s)" in human.stdout, human
+    audit = cli(files["ini"], state, "audit", "all", "--shard", "2/3", "--json")
+    assert audit.doc["shard"]["label"] == "2/3", audit
+    assert sorted(v["host"] for v in audit.doc["hosts"]) == sorted(
+        h for h, k in shard_of_host.items() if k == "2/3"
+    )

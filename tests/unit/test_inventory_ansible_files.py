@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -340,3 +341,82 @@ def test_check_with_an_ansible_inventory_filters_by_target(tmp_path: Path, capsy
     code = main(["-i", str(path), "check", "h2"])
     out = capsys.readouterr().out
     assert code == 0 and "ansible_port" not in out and "1 host(s)" in out
+
+
+# ----- any fleet: the three Ansible forms read as the native file does ---------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_SETTINGS = st.fixed_dictionaries(
+    {},
+    optional={
+        "winrm": st.fixed_dictionaries(
+            {},
+            optional={
+                "port": st.integers(1, 65535),
+                "auth": st.sampled_from(["negotiate", "kerberos"]),
+                "username": st.sampled_from(["u", "CONTOSO\\certadmin"]),
+                "password": st.sampled_from([{"env": "PW"}, {"file": "pw.txt"}]),
+                "verify": st.sampled_from([False, "ca.pem"]),
+                "read_timeout": st.integers(25, 60),
+            },
+        ),
+        "acme": st.fixed_dictionaries(
+            {},
+            optional={
+                "directory": st.sampled_from(["https://ca.example/dir", "https://acme.example/d"]),
+                "eab_hmac": st.just({"env": "HMAC"}),
+                "cert_key_length": st.sampled_from(["2048", "ec-256"]),
+            },
+        ),
+        "renewal": st.fixed_dictionaries(
+            {},
+            optional={"start": st.sampled_from(["01:00", "04:41"]), "log_retention_days": st.integers(1, 99)},
+        ),
+        "iis": st.fixed_dictionaries(
+            {}, optional={"site": st.sampled_from(["a site", "example.jp"]), "port": st.integers(1, 65535)}
+        ),
+    },
+)
+
+
+@st.composite
+def fleets(draw: Any) -> dict[str, Any]:
+    names = draw(
+        st.lists(st.sampled_from([f"h{i}" for i in range(1, 9)]), min_size=1, max_size=6, unique=True)
+    )
+    defaults = draw(_SETTINGS)
+    defaults.setdefault("acme", {})["contacts"] = ["admin@example.jp"]
+    hosts = {}
+    for name in names:
+        host = draw(_SETTINGS)
+        host.update({"domains": [f"{name}.example.jp"], "webroot": "C:\\w"})
+        if draw(st.booleans()):
+            host["address"] = f"192.0.2.{names.index(name) + 1}"
+        hosts[name] = host
+    groups = {}
+    for group in draw(st.lists(st.sampled_from(["ga", "gb", "gc"]), max_size=3, unique=True).map(sorted)):
+        members = draw(st.lists(st.sampled_from(names), unique=True))
+        groups[group] = {"hosts": [n for n in names if n in members], "vars": draw(_SETTINGS)}
+    return {"defaults": defaults, "groups": groups, "hosts": hosts}
+
+
+@given(fleet=fleets())
+@settings(max_examples=60, deadline=None)
+def test_any_fleet_reads_the_same_in_every_form(fleet: dict[str, Any]) -> None:
+    native = inventory_from_text(yaml.safe_dump(fleet), "native.yaml")
+    for kind, written in forms(fleet).items():
+        inventory = inventory_from_text(written, f"fleet.{kind}")
+        assert [p.severity for p in inventory.problems].count("error") == len(native.errors), (
+            kind,
+            texts(inventory),
+        )
+        # Ansible's implicit group "ungrouped" (hosts in no other group) is a group of its own there
+        hosts = {
+            name: replace(host, groups=tuple(g for g in host.groups if g != "ungrouped"))
+            for name, host in inventory.hosts.items()
+        }
+        assert hosts == native.hosts, kind
+        groups = {g: set(m) for g, m in inventory.groups.items() if m and g != "ungrouped"}
+        assert groups == {g: set(m) for g, m in native.groups.items() if m}, kind

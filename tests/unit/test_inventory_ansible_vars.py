@@ -380,3 +380,35 @@ def test_api_function_and_base_dir(tmp_path: Path) -> None:
     with pytest.raises(api.InventoryError) as caught:
         api.inventory_from_ansible_vars({"host01": {}}, base_dir=tmp_path, source="play")
     assert caught.value.errors[0].path == "host01: poshbridge_domains"
+
+
+def test_winrm_connection_plugin_options_are_not_silently_taken() -> None:
+    inventory = build(
+        host(ansible_winrm_server_cert_validation="ignore", ansible_winrm_pass="pw", ansible_user="u")
+    )
+    assert texts(inventory) == [
+        "warning: host01: ansible_winrm_server_cert_validation: an option of the winrm connection plugin, "
+        "not read by poshbridge (it reads the psrp plugin's): set the ansible_psrp_* equivalent (protocol, "
+        "auth, cert_validation, ca_cert)"
+    ]
+    assert only_host(inventory).winrm.verify is True
+
+
+class _Vaulted(str):
+    """Like a vault value Ansible could not decrypt: text that raises when read."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("Decryption failed (no vault secrets were found that could decrypt)")
+
+
+def test_an_unreadable_value_is_a_located_error() -> None:
+    inventory = build(
+        host(ansible_password=_Vaulted("x"), poshbridge_acme_eab_hmac=_Vaulted("y"), ansible_user="u")
+    )
+    assert texts(inventory) == [
+        "error: host01: ansible_password: cannot be read as text (an encrypted vault value? pass the values "
+        "Ansible decrypted)",
+        "error: host01: poshbridge_acme_eab_hmac: cannot be read as text (an encrypted vault value? pass the "
+        "values Ansible decrypted)",
+    ]
+    assert inventory.hosts == {}
