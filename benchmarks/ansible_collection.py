@@ -74,6 +74,7 @@ def _cpu(inventory: Path, playbook: Path, directory: Path) -> float:
         ANSIBLE_HOME=str(directory / "home"),
         ANSIBLE_LOCAL_TEMP=str(directory / "home" / "tmp"),
         ANSIBLE_FORKS="5",
+        LC_ALL="C.UTF-8",  # Ansible refuses to start under a locale that is not UTF-8
         POSHBRIDGE_STATE_DIR=str(directory / "state"),
     )
     program = str(Path(sys.executable).parent / "ansible-playbook")

@@ -36,6 +36,7 @@ def ansible_env(home: Path, **extra: str) -> dict[str, str]:
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
         "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "0",
         "PYTHONWARNINGS": "ignore",
+        "LC_ALL": "C.UTF-8",  # Ansible refuses to start under a locale that is not UTF-8
         **extra,
     }
 
