@@ -45,7 +45,7 @@ from poshbridge.inventory.model import HostConfig, Inventory
 from poshbridge.inventory.shard import Shard, ShardError, parse_shard, shard_hosts, shard_of
 from poshbridge.inventory.targets import TargetError
 from poshbridge.inventory.targets import select_hosts as _select_hosts
-from poshbridge.remote.session import InsecureConfigError, transport_warnings
+from poshbridge.remote.outcome import InsecureConfigError, transport_warnings
 from poshbridge.runner.audit import AuditOptions, AuditRun, run_audit
 from poshbridge.runner.context import Context, RunOptions
 from poshbridge.runner.executor import FleetView, NullView

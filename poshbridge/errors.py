@@ -15,12 +15,12 @@ the ones ``except`` sites have always used):
   ``inventory/load.py``; ``SecretError`` (a secret reference that does not resolve) in
   ``inventory/secrets.py``; ``TargetError`` (targets that name no host or group) in
   ``inventory/targets.py``; ``InsecureConfigError`` (an insecure transport without ``--insecure``;
-  also ``ValueError``) in ``remote/session.py``.
+  also ``ValueError``) in ``remote/outcome.py``.
 - :class:`LocalFileError` — a local file poshbridge was pointed at is refused (not a regular file,
   too big): ``FileRefused`` (also ``OSError``) in ``inventory/files.py``.
 - :class:`HostError` — reaching or talking to a host failed, ran out of time or was stopped:
   ``RemoteConnectionError`` (``kind`` says how: refused, dns, timeout, auth, tls, protocol, config,
-  interrupted...) and ``RemoteInterrupted`` in ``remote/session.py``; ``Interrupted`` (SIGINT/SIGTERM)
+  interrupted...) and ``RemoteInterrupted`` in ``remote/outcome.py``; ``Interrupted`` (SIGINT/SIGTERM)
   and ``HostTimeout`` (the per-host deadline) in ``remote/control.py``; ``UnreadableMessage`` (a PSRP
   message that is not CLIXML) in ``remote/clixml_guard.py``.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable
+from typing import TextIO
 
 from rich.console import Console
 from rich.segment import Segment
@@ -31,8 +32,9 @@ class SafeConsole(Console):
         return super()._render_buffer(_safe_segment(segment) for segment in buffer)
 
 
-def make_console(stderr: bool = False) -> Console:
-    stream = sys.stderr if stderr else sys.stdout
+def make_console(stderr: bool = False, *, file: TextIO | None = None) -> Console:
+    """``file``: the stream (default: stdout, or stderr with ``stderr``)."""
+    stream = file if file is not None else (sys.stderr if stderr else sys.stdout)
     is_tty = stream.isatty()
     no_color = "NO_COLOR" in os.environ
     return SafeConsole(

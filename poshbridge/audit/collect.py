@@ -63,7 +63,7 @@ from poshbridge.hoststate.state import StatementAnswer, host_facts, pems, read_s
 from poshbridge.inventory.model import HostConfig
 from poshbridge.powershell.command import SWITCH, Batch, Cmd, Statement
 from poshbridge.remote import tls
-from poshbridge.remote.session import BatchResult, HostSession, RemoteConnectionError, StatementResult
+from poshbridge.remote.outcome import BatchResult, RemoteConnectionError, StatementResult
 
 DEFAULT_MAX_LOGS = 10
 RECENT_DAYS = 2  # days of runs read in the first invocation (today and yesterday, UTC)
@@ -297,6 +297,13 @@ def _file_errors(result: BatchResult) -> list[str]:
     return out
 
 
+def _pypsrp_session(insecure: bool, base_dir: Path | None) -> Callable[[HostConfig], Any]:
+    """The default session: pypsrp's HostSession, imported when a host is really audited."""
+    from poshbridge.remote.session import HostSession
+
+    return lambda h: HostSession(h, insecure=insecure, base_dir=base_dir or Path.cwd())
+
+
 def collect_host(
     host: HostConfig,
     *,
@@ -318,7 +325,7 @@ def collect_host(
     unreachable: str | None = None
     cert_pem = chain_pem = ""
     try:
-        session_of = connect or (lambda h: HostSession(h, insecure=insecure, base_dir=base_dir or Path.cwd()))
+        session_of = connect or _pypsrp_session(insecure, base_dir)
         with session_of(host) as session:
             batch = state_batch(host, moment, session.ps_edition)
             result = session.run(batch)

@@ -10,57 +10,33 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape as _markup_escape
-from rich.table import Table
-
-from poshbridge.audit.capped import (
-    DEFAULT_MAX_FILE_SIZE,
-    RESULT_FILE_MAX,
-    CappedReader,
-    parse_size,
-    truncation_note,
-)
-from poshbridge.audit.explain import explain_run
-from poshbridge.audit.logcheck import HEAD_SAMPLE, check_head, header_problem, json_problem
-from poshbridge.audit.prometheus import render_textfile, write_textfile
-from poshbridge.audit.transcript import (
-    RenewalResult,
-    TranscriptFile,
-    pair_runs,
-    parse_result_file,
-    parse_transcript_stream,
-)
-from poshbridge.audit.verdict import (
-    CRIT,
-    DEFAULT_CRIT_DAYS,
-    DEFAULT_WARN_DAYS,
-    EXIT_CODES,
-    OK,
-    UNKNOWN,
-    WARN,
-    HostFacts,
-    HostVerdict,
-    evaluate,
-    worst_level,
-)
+from poshbridge.audit.capped import DEFAULT_MAX_FILE_SIZE, parse_size
 from poshbridge.cli.common import INSECURE_HELP, add_shard_option, shard_line, wrote_line
-from poshbridge.cli.tables import render_records
-from poshbridge.output import make_console
+from poshbridge.cli.plain import escape_markup as _markup_escape
+from poshbridge.defaults import DEFAULT_CRIT_DAYS, DEFAULT_WARN_DAYS
 from poshbridge.textsafe import safe_json_text, safe_text
 from poshbridge.timefmt import format_minute, format_timestamp
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from poshbridge.audit.transcript import RenewalResult, TranscriptFile
+    from poshbridge.audit.verdict import HostVerdict
+
+# The parser is built for every command (--help, --version): what only an audit needs (the health
+# model, the transcript parser, rich) is imported in the functions that use it.
 
 DEFAULT_PARALLEL = 10
 DEFAULT_MAX_LOGS = 10
 
-_LEVEL_STYLE = {OK: "green", WARN: "yellow", UNKNOWN: "magenta", CRIT: "bold red"}
+# one style per level of poshbridge.health.model.LEVELS (their names; the model is not imported here)
+_LEVEL_STYLE = {"OK": "green", "WARN": "yellow", "UNKNOWN": "magenta", "CRIT": "bold red"}
 
 
 def escape(text: str) -> str:
@@ -175,6 +151,9 @@ def _positive(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from poshbridge.audit.verdict import CRIT, EXIT_CODES
+    from poshbridge.output import make_console
+
     console = make_console()
     err = make_console(stderr=True)
     now = datetime.now(timezone.utc)
@@ -211,6 +190,11 @@ def audit_log_files(
     """Parse local files, each streamed and read up to ``max_file_size`` bytes (a file cut there
     gets a "truncated at cap" WARN). Returns (per-file JSON, one verdict per transcript group,
     read errors)."""
+    from poshbridge.audit.capped import RESULT_FILE_MAX, CappedReader, truncation_note
+    from poshbridge.audit.logcheck import HEAD_SAMPLE, check_head, header_problem, json_problem
+    from poshbridge.audit.transcript import pair_runs, parse_result_file, parse_transcript_stream
+    from poshbridge.audit.verdict import HostFacts, evaluate
+
     transcripts: list[TranscriptFile] = []
     results: list[RenewalResult] = []
     files_json: list[dict[str, Any]] = []
@@ -281,6 +265,10 @@ def _order_of(runs: Sequence[Any]) -> str | None:
 
 
 def _run_offline(args: argparse.Namespace, console: Console, err: Console, now: datetime) -> int:
+    import json
+
+    from poshbridge.audit.verdict import CRIT, EXIT_CODES, worst_level
+
     files_json, verdicts, problems = audit_log_files(
         args.logs,
         now=now,
@@ -346,6 +334,8 @@ def write_html_report(
 
 
 def _write_prometheus(path: str | None, verdicts: Sequence[HostVerdict], now: datetime, err: Console) -> bool:
+    from poshbridge.audit.prometheus import render_textfile, write_textfile
+
     if not path:
         return True
     text = render_textfile(verdicts, now=now)
@@ -363,6 +353,10 @@ def _write_prometheus(path: str | None, verdicts: Sequence[HostVerdict], now: da
 
 
 def _render_sessions(console: Console, files_json: Sequence[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    from poshbridge.audit.capped import truncation_note
+
     table = Table(title="Renewal transcripts", show_lines=False)
     for column in ("file", "#", "start", "end", "user", "machine", "PS", "outcome", "reason"):
         table.add_column(column, overflow="fold")
@@ -421,7 +415,10 @@ def _outcome_text(outcome: str | None) -> str:
 
 
 def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: datetime) -> int:
+    import json
+
     from poshbridge import api
+    from poshbridge.audit.verdict import CRIT, EXIT_CODES, worst_level
     from poshbridge.cli.common import inventory_base_dir, load_inventory_or_exit
     from poshbridge.inventory.shard import shard_hosts
     from poshbridge.inventory.targets import TargetError, select_hosts
@@ -480,6 +477,8 @@ def render_findings(console: Console, verdicts: Sequence[HostVerdict]) -> None:
 
 def print_explanations(console: Console, verdicts: Sequence[HostVerdict], lang: str) -> None:
     """Under the table: each host's failed last run, with the CA's explanation and the fix."""
+    from poshbridge.audit.explain import explain_run
+
     for verdict in verdicts:
         explained = explain_run(verdict.host, verdict.runs[-1], lang) if verdict.runs else None
         if explained is not None:
@@ -488,6 +487,9 @@ def print_explanations(console: Console, verdicts: Sequence[HostVerdict], lang: 
 
 
 def render_verdicts(console: Console, verdicts: Sequence[HostVerdict]) -> None:
+    from poshbridge.audit.verdict import CRIT, OK, UNKNOWN, WARN
+    from poshbridge.cli.tables import render_records
+
     # a host name is never broken across lines; too wide a table folds into one block per host
     columns = ("host", "verdict", "expires", "days left", "last run", "outcome", "reason")
     rows = [

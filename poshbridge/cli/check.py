@@ -6,11 +6,7 @@ Exit 0 when there are no errors (warnings alone do not fail), 2 on errors or an 
 from __future__ import annotations
 
 import argparse
-from typing import Any
-
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from poshbridge.cli.common import (
     EXIT_OK,
@@ -21,11 +17,11 @@ from poshbridge.cli.common import (
     print_problems,
     shard_line,
 )
-from poshbridge.inventory.load import declared_host_names, read_inventory
-from poshbridge.inventory.model import Inventory, Problem
-from poshbridge.inventory.shard import shard_names
-from poshbridge.inventory.targets import TargetError, match_names
-from poshbridge.output import make_console
+from poshbridge.cli.plain import TextConsole, make_text_console, print_table
+from poshbridge.cli.plain import escape_markup as escape
+
+if TYPE_CHECKING:
+    from poshbridge.inventory.model import Inventory, Problem
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -63,8 +59,12 @@ def _about_hosts(problem: Problem, names: list[str]) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    console = make_console()
-    err = make_console(stderr=True)
+    from poshbridge.inventory.load import declared_host_names, read_inventory
+    from poshbridge.inventory.shard import shard_names
+    from poshbridge.inventory.targets import TargetError, match_names
+
+    console = make_text_console()
+    err = make_text_console(stderr=True)
     path = inventory_path(args)
     inventory = read_inventory(path)
     problems = list(inventory.problems)
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _secrets_report(console: Console, inventory: Inventory, names: list[str]) -> int:
+def _secrets_report(console: TextConsole, inventory: Inventory, names: list[str]) -> int:
     from poshbridge.cli.common import EXIT_FAILED, inventory_base_dir
     from poshbridge.cli.secrets_check import check_secrets
 
@@ -113,21 +113,21 @@ def _secrets_report(console: Console, inventory: Inventory, names: list[str]) ->
     return EXIT_FAILED if missing else EXIT_OK
 
 
-def _host_table(console: Console, inventory: Inventory, names: list[str]) -> None:
+def _host_table(console: TextConsole, inventory: Inventory, names: list[str]) -> None:
     hosts = [inventory.hosts[n] for n in names if n in inventory.hosts]
     if not hosts:
         return
-    table = Table(title="Hosts")
-    for column in ("host", "address", "domains", "IIS site", "port", "groups", "task start"):
-        table.add_column(column, overflow="fold")
-    for host in hosts:
-        table.add_row(
-            escape(host.name),
-            escape(f"{host.address}:{host.winrm.effective_port} ({host.winrm.transport})"),
-            escape(", ".join(host.domains)),
-            escape(host.iis.site),
+    columns = ("host", "address", "domains", "IIS site", "port", "groups", "task start")
+    rows = [
+        (
+            host.name,
+            f"{host.address}:{host.winrm.effective_port} ({host.winrm.transport})",
+            ", ".join(host.domains),
+            host.iis.site,
             str(host.iis.port),
-            escape(", ".join(host.groups)),
-            escape(f"{host.renewal.start} every {host.renewal.repeat_every}"),
+            ", ".join(host.groups),
+            f"{host.renewal.start} every {host.renewal.repeat_every}",
         )
-    console.print(table)
+        for host in hosts
+    ]
+    print_table(console, "Hosts", columns, rows)

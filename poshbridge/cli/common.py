@@ -7,14 +7,13 @@ import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from rich.console import Console
-from rich.markup import escape
+from poshbridge.cli.plain import TextConsole
+from poshbridge.cli.plain import escape_markup as escape
 
-from poshbridge.inventory.load import read_inventory
-from poshbridge.inventory.model import HostConfig, Inventory, Problem
-from poshbridge.inventory.targets import TargetError, select_hosts
+if TYPE_CHECKING:
+    from poshbridge.inventory.model import HostConfig, Inventory, Problem
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -46,7 +45,7 @@ def inventory_base_dir(inventory: Inventory) -> Path:
     return Path(inventory.source).resolve().parent if inventory.source else Path.cwd()
 
 
-def print_problems(console: Console, problems: Iterable[Problem]) -> None:
+def print_problems(console: TextConsole, problems: Iterable[Problem]) -> None:
     """One line per problem (plain text, coloured severity on a terminal); grep-friendly."""
     for problem in problems:
         style = _SEVERITY_STYLE[problem.severity]
@@ -54,16 +53,18 @@ def print_problems(console: Console, problems: Iterable[Problem]) -> None:
         console.print(f"[{style}]{problem.severity}[/]: {path}: {escape(problem.message)}", soft_wrap=True)
 
 
-def exit_usage(console: Console, message: str) -> NoReturn:
+def exit_usage(console: TextConsole, message: str) -> NoReturn:
     console.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
     raise SystemExit(EXIT_USAGE)
 
 
-def load_inventory_or_exit(args: argparse.Namespace, console: Console) -> Inventory:
+def load_inventory_or_exit(args: argparse.Namespace, console: TextConsole) -> Inventory:
     """Load and validate the inventory; on errors print them all to ``console`` and exit 2.
 
     Warnings are not repeated by every command: one line says how many there are (see ``check``).
     """
+    from poshbridge.inventory.load import read_inventory
+
     inventory = read_inventory(inventory_path(args))
     if inventory.errors:
         print_problems(console, inventory.errors)
@@ -105,15 +106,19 @@ def shard_line(shard: Any, chosen: int, selected: int) -> str:
     return f"shard {shard.label}: {chosen} of {selected} selected host(s)"
 
 
-def select_hosts_or_exit(inventory: Inventory, targets: Sequence[str], console: Console) -> list[HostConfig]:
+def select_hosts_or_exit(
+    inventory: Inventory, targets: Sequence[str], console: TextConsole
+) -> list[HostConfig]:
     """:func:`select_hosts` with a clear message and exit 2 for an unknown target."""
+    from poshbridge.inventory.targets import TargetError, select_hosts
+
     try:
         return select_hosts(inventory, list(targets))
     except TargetError as exc:
         exit_usage(console, str(exc))
 
 
-def select_one_host_or_exit(inventory: Inventory, target: str, console: Console) -> HostConfig:
+def select_one_host_or_exit(inventory: Inventory, target: str, console: TextConsole) -> HostConfig:
     """Exactly one host (commands that produce one file per host)."""
     hosts = select_hosts_or_exit(inventory, [target], console)
     if len(hosts) != 1:

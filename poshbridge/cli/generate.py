@@ -10,9 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import Any
-
-from rich.markup import escape
+from typing import TYPE_CHECKING, Any
 
 from poshbridge.cli.common import (
     EXIT_OK,
@@ -22,15 +20,12 @@ from poshbridge.cli.common import (
     write_bytes_file,
     wrote_line,
 )
-from poshbridge.generate.renew_script import (
-    DEFAULT_STYLE,
-    STYLES,
-    render_renew_script,
-    renew_script_file_bytes,
-)
-from poshbridge.generate.task_xml import task_xml_file_bytes, task_xml_text
-from poshbridge.inventory.model import HostConfig
-from poshbridge.output import make_console
+from poshbridge.cli.plain import escape_markup as escape
+from poshbridge.cli.plain import make_text_console
+from poshbridge.generate.renew_script import DEFAULT_STYLE, STYLES
+
+if TYPE_CHECKING:
+    from poshbridge.inventory.model import HostConfig
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -72,7 +67,7 @@ def _emit(
     file_bytes: Callable[[HostConfig, str], bytes],
     what: str,
 ) -> int:
-    err = make_console(stderr=True)
+    err = make_text_console(stderr=True)
     inventory = load_inventory_or_exit(args, err)
     host = select_one_host_or_exit(inventory, args.host, err)
     try:
@@ -93,8 +88,12 @@ def _emit(
 
 
 def run_renew_script(args: argparse.Namespace) -> int:
+    from poshbridge.generate.renew_script import render_renew_script, renew_script_file_bytes
+
     return _emit(args, render_renew_script, renew_script_file_bytes, f"{args.style} renewal script")
 
 
 def run_task_xml(args: argparse.Namespace) -> int:
+    from poshbridge.generate.task_xml import task_xml_file_bytes, task_xml_text
+
     return _emit(args, task_xml_text, task_xml_file_bytes, f"{args.style} task XML")

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from poshbridge import __version__
+
+if TYPE_CHECKING:
+    import logging
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -103,6 +105,8 @@ def configure_logging(args: argparse.Namespace) -> logging.Handler | None:
     log_file = getattr(args, "log_file", None)
     if not getattr(args, "verbose", False) and not log_file:
         return None
+    import logging  # here: a run without -v/--log-file does not load it
+
     handler: logging.Handler
     if log_file:
         handler = logging.FileHandler(log_file, encoding="utf-8")
@@ -117,6 +121,8 @@ def configure_logging(args: argparse.Namespace) -> logging.Handler | None:
 
 def _close_logging(handler: Any) -> None:
     if handler is not None:
+        import logging
+
         logging.getLogger("poshbridge").removeHandler(handler)
         handler.close()
 

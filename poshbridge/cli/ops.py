@@ -8,24 +8,17 @@ insecure setting, revoke without a terminal and without --yes), 130 interrupted 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
-from poshbridge.api import transport_warnings
 from poshbridge.cli.common import INSECURE_HELP, add_shard_option, shard_line
-from poshbridge.cli.next_steps import setup_next_line
-from poshbridge.cli.ops_render import render
-from poshbridge.cli.progress import make_view
-from poshbridge.inventory.model import HostConfig
-from poshbridge.output import make_console
-from poshbridge.runner.context import DEFAULT_HOST_TIMEOUT, DEFAULT_RETRIES, Context
-from poshbridge.runner.fleet import run_operation
-from poshbridge.runner.interrupt import EXIT_INTERRUPTED
-from poshbridge.textsafe import safe_json_text
+from poshbridge.defaults import DEFAULT_HOST_TIMEOUT, DEFAULT_RETRIES
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from poshbridge.inventory.model import HostConfig
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -132,9 +125,21 @@ def _positive(text: str) -> int:
 
 
 def main_ops(args: argparse.Namespace) -> int:
+    # imported here, not at the top: building the parser (--help, other commands) must not load them
+    import json
+
+    from poshbridge.api import transport_warnings
     from poshbridge.cli.common import inventory_base_dir, load_inventory_or_exit
+    from poshbridge.cli.next_steps import setup_next_line
+    from poshbridge.cli.ops_render import render
+    from poshbridge.cli.progress import make_view
     from poshbridge.inventory.shard import shard_hosts
     from poshbridge.inventory.targets import TargetError, select_hosts
+    from poshbridge.output import make_console
+    from poshbridge.runner.context import Context
+    from poshbridge.runner.fleet import run_operation
+    from poshbridge.runner.interrupt import EXIT_INTERRUPTED
+    from poshbridge.textsafe import safe_json_text
 
     console = make_console()
     err = make_console(stderr=True)

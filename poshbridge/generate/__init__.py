@@ -6,7 +6,6 @@ Templates and the web.config live in ``ps_scripts/`` (installed as the package
 
 from __future__ import annotations
 
-import importlib.resources
 from functools import cache
 from pathlib import Path
 
@@ -18,6 +17,8 @@ SOURCE_RESOURCE_DIR = Path(__file__).resolve().parents[2] / "ps_scripts"
 @cache
 def read_resource(name: str) -> str:
     """The text of ``ps_scripts/<name>`` (UTF-8), installed or from the source tree."""
+    import importlib.resources  # here: a command that reads no template does not load it
+
     try:
         resource = importlib.resources.files("poshbridge.ps_scripts").joinpath(name)
         if resource.is_file():

@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import codecs
 import re
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from poshbridge.generate import read_resource
-from poshbridge.inventory.model import HostConfig
 from poshbridge.powershell.quoting import ps_single_quote, ps_single_unquote
+
+if TYPE_CHECKING:
+    from poshbridge.inventory.model import HostConfig
 
 Style = Literal["hardened", "manual"]
 STYLES: tuple[Style, ...] = ("hardened", "manual")

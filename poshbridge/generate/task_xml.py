@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import codecs
 import re
-from xml.sax.saxutils import escape
 
 from poshbridge.generate.renew_script import DEFAULT_STYLE, STYLES
 from poshbridge.inventory.model import POWERSHELL_EXE, HostConfig
@@ -47,7 +46,8 @@ def _x(value: str, what: str) -> str:
         raise ValueError(f"{what} contains U+{ord(bad.group()):04X}, which XML cannot represent")
     if "\r" in value or "\n" in value:
         raise ValueError(f"{what} contains a line break")
-    return escape(value)
+    # what xml.sax.saxutils.escape does ("&" first), without importing it: it loads urllib.request
+    return value.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
 
 
 def _duration(value: str, what: str) -> str:

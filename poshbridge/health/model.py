@@ -36,6 +36,8 @@ from poshbridge.audit.transcript import (
     RENEWED,
     RenewalRun,
 )
+from poshbridge.defaults import DEFAULT_CRIT_DAYS as DEFAULT_CRIT_DAYS  # the CLI's help shows them
+from poshbridge.defaults import DEFAULT_WARN_DAYS as DEFAULT_WARN_DAYS
 from poshbridge.hoststate.served import ServedCertificate as ServedCertificate  # the one model
 from poshbridge.poshacme.model import get_field
 from poshbridge.timefmt import format_minute, format_timestamp, format_wall_clock, parse_timestamp
@@ -47,8 +49,6 @@ CRIT = "CRIT"
 LEVELS = (OK, WARN, UNKNOWN, CRIT)  # by severity
 EXIT_CODES = {OK: 0, WARN: 1, CRIT: 2, UNKNOWN: 3}  # Nagios plugin convention
 
-DEFAULT_WARN_DAYS = 21
-DEFAULT_CRIT_DAYS = 7
 DEFAULT_RENEWAL_GRACE = timedelta(days=1)  # the task runs daily: allow one day inside the window
 # A CA registers a new certificate with its OCSP responder a little after issuance (JPRS: up to ~10
 # minutes): "unknown" for a certificate younger than this is not a finding yet.

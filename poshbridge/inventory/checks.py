@@ -3,7 +3,6 @@ each naming its key path)."""
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import re
 import unicodedata
@@ -348,5 +347,7 @@ def _secret_kind(raw: Any) -> str:
 
 
 def _suggest(key: str, known: Sequence[str]) -> str:
+    import difflib  # only for an unknown key: a valid inventory does not load it
+
     close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""

@@ -37,6 +37,8 @@ class SecretRef:
 
 @dataclass(frozen=True)
 class WinRMConfig:
+    """How to reach the host's WinRM endpoint (the inventory's ``winrm`` section)."""
+
     transport: Literal["http", "https"] = "https"
     port: int | None = None  # None: 5986 for https, 5985 for http
     auth: Literal["negotiate", "kerberos", "ntlm", "credssp", "certificate", "basic"] = "negotiate"
@@ -59,6 +61,8 @@ class WinRMConfig:
 
 @dataclass(frozen=True)
 class AcmeConfig:
+    """The ACME server, the EAB account and the order options (the ``acme`` section)."""
+
     directory: str = DEFAULT_DIRECTORY
     eab_kid: SecretRef | None = None
     eab_hmac: SecretRef | None = None
@@ -75,6 +79,8 @@ class AcmeConfig:
 
 @dataclass(frozen=True)
 class RenewalConfig:
+    """The renewal script and its scheduled task (the ``renewal`` section)."""
+
     script_path: str = r"C:\poshbridge\renew.ps1"
     log_dir: str = r"C:\poshbridge\logs"
     start: str = "03:17"  # HH:MM host local time
@@ -92,6 +98,8 @@ class RenewalConfig:
 
 @dataclass(frozen=True)
 class IISConfig:
+    """The IIS site and its https binding (the ``iis`` section)."""
+
     site: str = "Default Web Site"
     port: int = 443
     ip_address: str = "*"
@@ -102,6 +110,8 @@ class IISConfig:
 
 @dataclass(frozen=True)
 class HostConfig:
+    """One host with every section merged (defaults < group vars < host) and validated."""
+
     name: str
     address: str
     domains: tuple[str, ...]  # ASCII (IDN converted to punycode), first = main domain
@@ -136,6 +146,8 @@ class Problem:
 
 @dataclass(frozen=True)
 class Inventory:
+    """The validated inventory: hosts, groups, where it came from and every problem found."""
+
     hosts: dict[str, HostConfig]
     groups: dict[str, tuple[str, ...]]
     source: str = ""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 from collections.abc import Mapping, Sequence
 
@@ -72,6 +71,8 @@ def _expand(host_names: Sequence[str], groups: Mapping[str, Sequence[str]], targ
 def _unknown_message(
     host_names: Sequence[str], groups: Mapping[str, Sequence[str]], unknown: Sequence[str], source: str
 ) -> str:
+    import difflib  # only for an unknown target
+
     parts: list[str] = []
     for target in unknown:
         what = "pattern" if is_pattern(target) else "target"

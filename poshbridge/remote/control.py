@@ -15,10 +15,9 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from poshbridge.defaults import DEFAULT_HOST_TIMEOUT as DEFAULT_HOST_TIMEOUT
 from poshbridge.errors import HostError
 from poshbridge.remote.retry import RetryPolicy
-
-DEFAULT_HOST_TIMEOUT = 900.0
 
 
 class Interrupted(HostError):

@@ -20,9 +20,10 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from poshbridge.defaults import DEFAULT_RETRIES as DEFAULT_RETRIES
+
 # WSMan fault codes (WSManFault/@Code) worth a second attempt: E_FAIL, the w:InternalError fault.
 TRANSIENT_WSMAN_CODES = frozenset({2147500037})  # 0x80004005
-DEFAULT_RETRIES = 2
 
 
 @dataclass

@@ -22,10 +22,9 @@ import secrets as _secrets
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 from pypsrp.complex_objects import PSInvocationState
 from pypsrp.exceptions import WSManFaultError
@@ -33,160 +32,32 @@ from pypsrp.messages import MessageType
 from pypsrp.powershell import PowerShell
 from pypsrp.shell import SignalCode
 
-from poshbridge.errors import ConfigurationError, HostError
+from poshbridge.errors import HostError
 from poshbridge.inventory.model import HostConfig
 from poshbridge.powershell.command import SWITCH, Batch, Secret, SecureSecret, secrets_in
 from poshbridge.remote import clixml_guard, pypsrp_hooks
 from poshbridge.remote.control import HostControl, HostTimeout, Interrupted
 from poshbridge.remote.convert import DROPPED, _record_text, convert_error, scrub_error, to_plain
 from poshbridge.remote.convert import RemoteError as RemoteError  # re-exported: imported from here
+from poshbridge.remote.outcome import BatchResult as BatchResult  # the pypsrp-free types, re-exported
+from poshbridge.remote.outcome import ConnectionKind as ConnectionKind
+from poshbridge.remote.outcome import InsecureConfigError as InsecureConfigError
+from poshbridge.remote.outcome import RemoteConnectionError as RemoteConnectionError
+from poshbridge.remote.outcome import RemoteInterrupted as RemoteInterrupted
+from poshbridge.remote.outcome import StatementResult as StatementResult
+from poshbridge.remote.outcome import classify_connection_error as classify_connection_error
+from poshbridge.remote.outcome import transport_warnings as transport_warnings
 from poshbridge.remote.remote_text import visible
-from poshbridge.remote.retry import exception_chain, is_transient
+from poshbridge.remote.retry import is_transient
 from poshbridge.scrubber import Scrubber
 
 log = logging.getLogger(__name__)
 
-ConnectionKind = Literal[
-    "unreachable", "auth", "tls", "timeout", "dropped", "protocol", "config", "interrupted"
-]
 # WSMan requests that only read the server's state: re-sent after a transient failure. Command, Send,
 # Signal, Create and Delete are never re-sent (a Create is retried as a whole new connection).
 REPOLLABLE_ACTIONS = frozenset({"Receive", "Get"})
 CLEANUP_ACTIONS = frozenset({"Delete", "Signal"})  # sent even after the host's deadline passed
 STOP_WAIT_SECONDS = 15.0  # after the PSRP stop signal: how long to wait for the Stopped state
-
-
-class RemoteConnectionError(HostError):
-    """Connecting, authenticating or talking to the host failed. ``kind`` says how; no secrets."""
-
-    def __init__(self, kind: ConnectionKind, host: str, message: str) -> None:
-        super().__init__(f"{host}: {kind}: {message}")
-        self.kind: ConnectionKind = kind
-        self.host = host
-        self.message = message
-        self.transient = False  # a second attempt could succeed (set when it was not allowed)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "host": self.host, "message": self.message}
-
-
-class RemoteInterrupted(RemoteConnectionError):
-    """SIGINT/SIGTERM: the run was stopped (a running pipeline got the PSRP stop signal)."""
-
-    def __init__(self, host: str, message: str) -> None:
-        super().__init__("interrupted", host, message)
-
-
-class InsecureConfigError(ConfigurationError, ValueError):
-    """The inventory asks for an insecure transport and ``--insecure`` was not given."""
-
-
-@dataclass
-class StatementResult:
-    label: str
-    output: list[Any] = field(default_factory=list)
-    errors: list[RemoteError] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    verbose: list[str] = field(default_factory=list)
-    information: list[str] = field(default_factory=list)
-    ran: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.ran and not self.errors
-
-
-@dataclass
-class BatchResult:
-    statements: list[StatementResult] = field(default_factory=list)
-    errors: list[RemoteError] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    verbose: list[str] = field(default_factory=list)
-    information: list[str] = field(default_factory=list)
-    had_errors: bool = False
-    failed_statement: int | None = None
-
-    def by_label(self, label: str) -> StatementResult | None:
-        for statement in self.statements:
-            if statement.label == label:
-                return statement
-        return None
-
-    def output(self, label: str) -> list[Any]:
-        found = self.by_label(label)
-        return list(found.output) if found is not None else []
-
-
-# ----- security checks of the inventory ---------------------------------------------------------------
-
-
-def transport_warnings(host: HostConfig, *, insecure: bool) -> list[str]:
-    """Warnings to print for an insecure but allowed configuration; raises without ``--insecure``."""
-    problems: list[str] = []
-    winrm = host.winrm
-    if winrm.auth == "basic" and winrm.transport == "http":
-        problems.append("Basic authentication over HTTP sends the password unencrypted")
-    if winrm.verify is False:
-        problems.append("WinRM over HTTPS without certificate verification (verify: false)")
-    if host.acme.skip_certificate_check:
-        problems.append("Set-PAServer -SkipCertificateCheck (the host does not verify the ACME server)")
-    if problems and not insecure:
-        raise InsecureConfigError(
-            f"{host.name}: " + "; ".join(problems) + " — refused; pass --insecure to allow it"
-        )
-    return [f"WARNING: {host.name}: {p} (--insecure)" for p in problems]
-
-
-# ----- connection failure classification ------------------------------------------------------------
-
-
-def classify_connection_error(
-    exc: BaseException, host: str, scrub: Callable[[str], str]
-) -> RemoteConnectionError:
-    """Map a pypsrp/requests exception to a :class:`RemoteConnectionError` kind."""
-    import requests
-    from pypsrp.exceptions import AuthenticationError, WinRMError, WinRMTransportError, WSManFaultError
-
-    name = type(exc).__name__
-    text = scrub(str(exc))[:300]
-    chain = " ".join(f"{type(e).__name__} {e}" for e in exception_chain(exc))
-    kind: ConnectionKind
-    if isinstance(exc, AuthenticationError):
-        kind, message = "auth", "authentication refused (check winrm.username/password and winrm.auth)"
-    elif (
-        isinstance(exc, requests.exceptions.SSLError) or "SSLError" in chain or "CERTIFICATE_VERIFY" in chain
-    ):
-        kind, message = "tls", f"TLS handshake failed ({name}); check winrm.verify / the CA bundle"
-    elif isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout, TimeoutError)):
-        kind, message = "timeout", f"no answer in time ({name})"
-    elif isinstance(exc, requests.exceptions.ConnectionError):
-        lowered = chain.lower()
-        if any(
-            s in lowered
-            for s in ("refused", "newconnectionerror", "name or service", "no route", "unreachable")
-        ):
-            kind, message = "unreachable", "connection refused or host unreachable"
-        elif any(s in lowered for s in ("aborted", "reset", "remotedisconnected", "broken pipe", "eof")):
-            kind, message = "dropped", "the connection was closed by the host during the session"
-        else:
-            kind, message = "unreachable", f"connection failed ({name})"
-    elif isinstance(exc, WinRMTransportError):
-        code = getattr(exc, "code", None)
-        kind = "auth" if code == 401 else "protocol"
-        message = f"HTTP {code} from the WinRM endpoint"
-    elif isinstance(exc, WSManFaultError):
-        kind, message = "protocol", f"WSMan fault {getattr(exc, 'code', '')}: {text}"
-    elif isinstance(exc, WinRMError):
-        kind, message = "protocol", f"{name}: {text}"
-    elif isinstance(exc, (ConnectionError, OSError)):
-        kind, message = "dropped", f"{name}: {text}"
-    else:
-        lowered = chain.lower()
-        if "spnego" in lowered or "ntlm" in lowered or "mic" in lowered:
-            kind, message = "auth", f"authentication failed ({name})"
-        else:
-            kind, message = "protocol", f"{name}: {text}"
-    return RemoteConnectionError(kind, host, scrub(message))
 
 
 # ----- the session ------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from poshbridge.plan.setup import STEP_ACCOUNT, STEP_CERT, SetupFacts, Step
 from poshbridge.poshacme.model import ObjectsView
 from poshbridge.poshacme.problems import AcmeProblem, is_acme_related, problem_from_exception_data
 from poshbridge.powershell.command import Batch
-from poshbridge.remote.session import BatchResult, RemoteError, StatementResult
+from poshbridge.remote.outcome import BatchResult, RemoteError, StatementResult
 from poshbridge.runner.results import HostRun
 from poshbridge.runner.session import Session
 

@@ -8,7 +8,7 @@ from typing import Any
 from poshbridge.inventory.model import HostConfig
 from poshbridge.plan.setup import Desired
 from poshbridge.powershell.command import Secret, SecureSecret
-from poshbridge.remote.session import RemoteConnectionError
+from poshbridge.remote.outcome import RemoteConnectionError
 from poshbridge.runner.context import Context
 
 

@@ -8,7 +8,7 @@ from poshbridge.plan import renew as renew_plan
 from poshbridge.plan import setup as setup_plan
 from poshbridge.plan.setup import SetupFacts, Step, facts_from_outputs
 from poshbridge.powershell.command import Batch
-from poshbridge.remote.session import RemoteError
+from poshbridge.remote.outcome import RemoteError
 from poshbridge.runner.batches import (
     classify_remote_error,
     is_expected_read_error,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from poshbridge.inventory.model import HostConfig
 from poshbridge.powershell.command import Batch, Secret
-from poshbridge.remote.session import BatchResult, RemoteConnectionError
+from poshbridge.remote.outcome import BatchResult, RemoteConnectionError
 
 if TYPE_CHECKING:
     from poshbridge.runner.context import Context

@@ -20,7 +20,7 @@ from poshbridge.plan.setup import (
     Step,
     facts_from_outputs,
 )
-from poshbridge.remote.session import RemoteConnectionError
+from poshbridge.remote.outcome import RemoteConnectionError
 from poshbridge.runner.batches import apply_steps, objects_for, outputs_of, record_statement_errors, run_reads
 from poshbridge.runner.certfiles import current_revocation
 from poshbridge.runner.context import Context

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from poshbridge.inventory.model import HostConfig
 from poshbridge.plan import renew as renew_plan
-from poshbridge.remote.session import RemoteConnectionError
+from poshbridge.remote.outcome import RemoteConnectionError
 from poshbridge.runner.batches import record_statement_errors, run_reads
 from poshbridge.runner.context import Context
 from poshbridge.runner.executor import Report

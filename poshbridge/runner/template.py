@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from poshbridge.inventory.model import HostConfig
-from poshbridge.remote.session import RemoteConnectionError
+from poshbridge.remote.outcome import RemoteConnectionError
 from poshbridge.runner.context import Context
 from poshbridge.runner.results import HostRun
 from poshbridge.runner.session import Session, open_session

@@ -8,7 +8,7 @@ from typing import Any
 from poshbridge.inventory.model import HostConfig
 from poshbridge.plan import setup as setup_plan
 from poshbridge.plan.setup import STEP_BIND, STEP_OCSP, STEP_VERIFY, SetupFacts, Step, facts_from_outputs
-from poshbridge.remote.session import RemoteInterrupted
+from poshbridge.remote.outcome import RemoteInterrupted
 from poshbridge.runner.batches import apply_steps, outputs_of
 from poshbridge.runner.context import Context
 from poshbridge.runner.executor import Report
