@@ -4,11 +4,15 @@
 "status"}], "errors": [{"step", "kind", "message", "acme_type"}], "thumbprint"}`` — never secrets (the
 caller passes already-scrubbed host results; :func:`append` scrubs once more with the values it is
 given).
+
+Many processes may append to one file at once (Ansible forks, one task per host): each line is one
+``write(2)`` on an ``O_APPEND`` descriptor, so lines never interleave.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import threading
@@ -56,10 +60,24 @@ def append(
             os.chmod(directory, 0o700)  # created here: 0700 whatever the umask
     path = history_path(directory)
     lines = [json.dumps(scrub.value(dict(r)), ensure_ascii=False, sort_keys=True) for r in records]
-    with _LOCK, path.open("a", encoding="utf-8") as handle:
-        for line in lines:
-            handle.write(line + "\n")
+    with _LOCK:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        try:
+            for line in lines:
+                _write_line(fd, (line + "\n").encode("utf-8"))
+        finally:
+            os.close(fd)
     return path
+
+
+def _write_line(fd: int, data: bytes) -> None:
+    """One ``write(2)`` of a whole line on an ``O_APPEND`` descriptor: the kernel places it at the end of
+    the file at that moment, so lines of other processes appending at once (Ansible's forks, several
+    workers of one state directory) never interleave inside a line. A buffered file object could
+    split a line over several writes. A short write (disk full) leaves the rest unwritten: an error."""
+    written = os.write(fd, data)
+    if written != len(data):
+        raise OSError(errno.ENOSPC, f"history line cut short ({written} of {len(data)} bytes written)")
 
 
 def read(directory: Path) -> Iterator[dict[str, Any]]:
