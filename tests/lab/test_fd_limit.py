@@ -12,26 +12,24 @@ import resource
 import subprocess
 import sys
 
-import pytest
-
 PROBE = """
-import resource
+import resource, sys
 from poshbridge.lab.services.daemon import ensure_fd_limit
 from poshbridge.lab.services.pebble import ServiceError
 try:
-    ensure_fd_limit(200)
+    ensure_fd_limit(int(sys.argv[1]))
 except ServiceError as exc:
     print("refused:", exc)
 print("soft", resource.getrlimit(resource.RLIMIT_NOFILE)[0])
 """
 
 
-def _probe(soft: int, hard: int) -> str:
+def _probe(soft: int, hard: int, twins: int = 200) -> str:
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
     done = subprocess.run(
-        [sys.executable, "-c", PROBE],
+        [sys.executable, "-c", PROBE, str(twins)],
         capture_output=True,
         text=True,
         preexec_fn=limit,
@@ -42,13 +40,13 @@ def _probe(soft: int, hard: int) -> str:
 
 
 def test_a_low_soft_limit_is_raised_to_the_hard_limit() -> None:
-    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    if hard != resource.RLIM_INFINITY and hard < 2048:
-        pytest.skip(f"this machine's hard limit ({hard}) is below the figure the test needs")
-    out = _probe(512, hard)
+    # Any machine can lower its limits: a hard limit of at most 1024 (the common default) and 20
+    # twins (about 336 files) make the same case as 200 twins under a larger hard limit.
+    machine_hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    hard = 1024 if machine_hard == resource.RLIM_INFINITY else min(machine_hard, 1024)
+    out = _probe(64, hard, twins=20)
     assert "refused" not in out
-    # the hard limit; with no hard limit at all, what 200 twins need
-    assert f"soft {1056 if hard == resource.RLIM_INFINITY else hard}" in out
+    assert f"soft {hard}" in out
 
 
 def test_a_hard_limit_below_the_twins_needs_is_refused_with_the_figure() -> None:
