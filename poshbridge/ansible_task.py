@@ -23,7 +23,7 @@ slicing and execution nodes spread the fleet.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -183,13 +183,14 @@ def _run_task(
     except (api.InventoryError, api.TargetError) as exc:
         return _failed(command, host, mask, _inventory_message(exc))
     config = with_overrides(config, params)
-    for secret in resolved_secrets(config, base):
+    said: list[str] = []  # a secret file readable by others is said here: it is read first here
+    for secret in resolved_secrets(config, base, warn=said.append):
         mask.add(secret)
     # the inventory's warnings go into the result, not on the screen (the CLI prints them only in
     # `check`); an allowed insecure setting is said for each host, as the CLI says it
     noted = [f"{p.path}: {p.message}" for p in inventory.warnings]
     try:
-        warnings = api.transport_warnings(config, insecure=bool(params.get("insecure")))
+        warnings = said + api.transport_warnings(config, insecure=bool(params.get("insecure")))
     except api.InsecureConfigError as exc:
         return _failed(command, host, mask, in_ansible_terms(str(exc)))
     if command == "audit":
@@ -231,8 +232,10 @@ def with_overrides(config: HostConfig, params: Mapping[str, Any]) -> HostConfig:
     return replace(config, acme=acme)
 
 
-def resolved_secrets(config: HostConfig, base_dir: Path) -> list[str]:
-    """The values of the host's secret references that can be read (to mask them in the result)."""
+def resolved_secrets(config: HostConfig, base_dir: Path, *, warn: Callable[[str], None]) -> list[str]:
+    """The values of the host's secret references that can be read (to mask them in the result).
+    ``warn`` hears what reading them warns of (a secret file readable by others: said once per file
+    and process, so this first read is the one that says it)."""
     from poshbridge.inventory.secrets import SecretError, resolve
 
     refs = (config.winrm.password, config.acme.eab_kid, config.acme.eab_hmac, config.acme.pfx_password)
@@ -241,7 +244,7 @@ def resolved_secrets(config: HostConfig, base_dir: Path) -> list[str]:
         if ref is None:
             continue
         try:
-            values.append(resolve(ref, base_dir, warn=lambda _text: None).reveal())
+            values.append(resolve(ref, base_dir, warn=warn).reveal())
         except SecretError:
             continue  # unreadable: the run reports it (by its reference, never a value)
     return values

@@ -293,3 +293,15 @@ def test_an_unexpected_error_is_the_tasks_failure_without_a_secret(
     assert result["failed"] is True and result["changed"] is False
     assert result["msg"] == f"poshbridge internal error: RuntimeError: boom near {MASK} and {MASK}"
     no_secret_in(result)
+
+
+def test_a_secret_file_readable_by_others_is_a_warning_of_the_task(tmp_path: Path) -> None:
+    secret = tmp_path / "eab-hmac"
+    secret.write_text(HMAC + "\n", encoding="utf-8")
+    secret.chmod(0o644)
+    result = run_task(
+        "setup", "web01", host_vars(poshbridge_eab_hmac={"file": "eab-hmac"}), params("setup"),
+        check_mode=True, base_dir=tmp_path, session_factory=factory(windows(the_host())),
+    )  # fmt: skip
+    assert any("accessible by group or others" in w for w in result["warnings"])
+    no_secret_in(result)
