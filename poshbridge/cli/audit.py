@@ -418,7 +418,7 @@ def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: d
     import json
 
     from poshbridge import api
-    from poshbridge.audit.verdict import CRIT, EXIT_CODES, worst_level
+    from poshbridge.audit.verdict import CRIT, EXIT_CODES, UNKNOWN, worst_level
     from poshbridge.cli.common import inventory_base_dir, load_inventory_or_exit
     from poshbridge.inventory.shard import shard_hosts
     from poshbridge.inventory.targets import TargetError, select_hosts
@@ -460,6 +460,9 @@ def _run_remote(args: argparse.Namespace, console: Console, err: Console, now: d
         if args.shard is not None:
             console.print(escape(shard_line(args.shard, len(hosts), selected)), soft_wrap=True)
     level = worst_level([v.level for v in verdicts] + ([CRIT] if prometheus_failed else []))
+    if args.shard is not None and not hosts:  # nothing was audited: no evidence for OK
+        err.print(escape(f"{shard_line(args.shard, 0, selected)}: nothing audited (UNKNOWN)"), soft_wrap=True)
+        level = worst_level([level, UNKNOWN])
     return EXIT_CODES[level]
 
 

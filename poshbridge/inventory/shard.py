@@ -42,15 +42,9 @@ class Shard:
     def label(self) -> str:
         return f"{self.index}/{self.count}"
 
-    def to_json(self, selected: int | None = None, hosts: int | None = None) -> dict[str, Any]:
-        """``{"index", "count", "label"}``, plus ``selected`` (hosts the targets chose) and ``hosts``
-        (this shard's share) when given."""
-        doc: dict[str, Any] = {"index": self.index, "count": self.count, "label": self.label}
-        if selected is not None:
-            doc["selected"] = selected
-        if hosts is not None:
-            doc["hosts"] = hosts
-        return doc
+    def to_json(self) -> dict[str, Any]:
+        """``{"index", "count", "label"}``."""
+        return {"index": self.index, "count": self.count, "label": self.label}
 
     def __str__(self) -> str:
         return self.label

@@ -186,3 +186,13 @@ def test_an_empty_shard_runs_nothing_and_says_so(tmp_path: Path) -> None:
     doc: dict[str, Any] = json.loads(done.stdout)
     assert done.returncode == 0, done.stderr
     assert doc["hosts"] == [] and doc["shard"] == {"index": empty, "count": 1000, "label": f"{empty}/1000"}
+
+
+def test_an_audit_of_an_empty_shard_is_unknown_never_ok(tmp_path: Path) -> None:
+    inventory = inventory_from_text(INVENTORY)
+    used = {shard_of(name, 1000) for name in inventory.hosts}
+    empty = next(k for k in range(1, 1001) if k not in used)
+    done = cli(tmp_path, "audit", "all", "--shard", f"{empty}/1000", "--json")
+    assert done.returncode == 3, done.stderr  # UNKNOWN: nothing was audited
+    assert json.loads(done.stdout)["hosts"] == []
+    assert "nothing audited" in done.stderr
