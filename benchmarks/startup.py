@@ -28,9 +28,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.table import Row, render
+from table import Row, render  # benchmarks/ is on sys.path: this file runs as a script or from fleet_table
 
 ROOT = Path(__file__).resolve().parents[1]
 INVENTORY = ROOT / "examples" / "inventory.yaml"

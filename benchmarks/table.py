@@ -1,9 +1,8 @@
 """One table for the fleet-scale figures (issue 11): each benchmark module returns rows, this prints them.
 
-    python benchmarks/table.py [--quick]
-
-A row names the figure, what was measured, the target and whether the figure meets it. Figures are
-printed, never asserted: a benchmark is not a test.
+Used by benchmarks/fleet_table.py (which prints the table) and the benchmarks it runs. A row names the
+figure, what was measured, the target and whether the figure meets it. Figures are printed, never
+asserted: a benchmark is not a test.
 """
 
 from __future__ import annotations

@@ -132,9 +132,7 @@ def select_hosts(
 
 def inventory_base_dir(inventory: Inventory) -> Path:
     """The folder relative secret files and CA bundles are resolved against (the inventory's)."""
-    if inventory.base_dir is not None:
-        return Path(inventory.base_dir)
-    return Path(inventory.source).resolve().parent if inventory.source else Path.cwd()
+    return inventory.resolved_base_dir()
 
 
 def run_options(inventory: Inventory | None = None, **changes: Any) -> RunOptions:

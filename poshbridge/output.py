@@ -15,6 +15,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.segment import Segment
 
+from poshbridge.cli.plain import PLAIN_WIDTH
 from poshbridge.textsafe import safe_text
 
 
@@ -43,6 +44,6 @@ def make_console(stderr: bool = False, *, file: TextIO | None = None) -> Console
         no_color=no_color or not is_tty,
         highlight=False,
         soft_wrap=not is_tty,
-        width=None if is_tty else 200,
+        width=None if is_tty else PLAIN_WIDTH,
         emoji=False,
     )

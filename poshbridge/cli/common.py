@@ -40,9 +40,7 @@ def inventory_path(args: argparse.Namespace) -> str:
 
 def inventory_base_dir(inventory: Inventory) -> Path:
     """The folder relative secret/CA paths are resolved against (the inventory file's folder)."""
-    if inventory.base_dir is not None:
-        return Path(inventory.base_dir)
-    return Path(inventory.source).resolve().parent if inventory.source else Path.cwd()
+    return inventory.resolved_base_dir()
 
 
 def print_problems(console: TextConsole, problems: Iterable[Problem]) -> None:

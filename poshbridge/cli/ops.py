@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from poshbridge.cli.common import INSECURE_HELP, add_shard_option, shard_line
-from poshbridge.defaults import DEFAULT_HOST_TIMEOUT, DEFAULT_RETRIES
+from poshbridge.defaults import DEFAULT_CRIT_DAYS, DEFAULT_HOST_TIMEOUT, DEFAULT_RETRIES, DEFAULT_WARN_DAYS
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -74,12 +74,17 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     status.add_argument(
         "--warn-days",
         type=int,
-        default=21,
+        default=DEFAULT_WARN_DAYS,
         metavar="N",
-        help="WARN when the certificate expires within N days (21)",
+        help=f"WARN when the certificate expires within N days ({DEFAULT_WARN_DAYS})",
     )
-    status.add_argument("--crit-days", type=int, default=7, metavar="N",
-                        help="CRIT when the certificate expires within N days (7)")  # fmt: skip
+    status.add_argument(
+        "--crit-days",
+        type=int,
+        default=DEFAULT_CRIT_DAYS,
+        metavar="N",
+        help=f"CRIT when the certificate expires within N days ({DEFAULT_CRIT_DAYS})",
+    )
     revoke = add("revoke", "Revoke-PACertificate (asks for confirmation)")
     revoke.add_argument("--reason", default=None, help="RFC 5280 reason, e.g. keyCompromise, superseded")
     revoke.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -175,8 +180,8 @@ def main_ops(args: argparse.Namespace) -> int:
         install_modules=bool(getattr(args, "install_modules", False)),
         force=bool(getattr(args, "force", False)),
         reason=getattr(args, "reason", None),
-        warn_days=int(getattr(args, "warn_days", 21)),
-        crit_days=int(getattr(args, "crit_days", 7)),
+        warn_days=int(getattr(args, "warn_days", DEFAULT_WARN_DAYS)),
+        crit_days=int(getattr(args, "crit_days", DEFAULT_CRIT_DAYS)),
         retries=int(getattr(args, "retries", DEFAULT_RETRIES)),
         host_timeout=float(getattr(args, "host_timeout", DEFAULT_HOST_TIMEOUT)),
         shard=shard,

@@ -419,6 +419,7 @@ def build_from_hostvars(
     native = build_inventory(data, source=source)
     renamer = _Renamer(hosts, where)
     problems: list[Problem] = list(out.items)
+    listed = set(problems)
     for problem in native.problems:
         if problem.path == "hosts" and hostvars:
             continue  # every host was unreadable, each reported already
@@ -427,7 +428,8 @@ def build_from_hostvars(
             if literal_secrets is None:
                 continue
             renamed = replace(renamed, message=literal_secrets)
-        if renamed not in problems:
+        if renamed not in listed:
+            listed.add(renamed)
             problems.append(renamed)
     kept = {name: config for name, config in native.hosts.items() if name not in out.failed_hosts}
     return Inventory(

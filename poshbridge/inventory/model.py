@@ -161,3 +161,10 @@ class Inventory:
     @property
     def warnings(self) -> tuple[Problem, ...]:
         return tuple(p for p in self.problems if p.severity == "warning")
+
+    def resolved_base_dir(self) -> Path:
+        """The folder relative secret files and CA bundles are resolved against: ``base_dir``, else
+        the inventory file's folder, else the working directory."""
+        if self.base_dir is not None:
+            return Path(self.base_dir)
+        return Path(self.source).resolve().parent if self.source else Path.cwd()

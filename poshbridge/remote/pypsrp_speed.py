@@ -91,7 +91,6 @@ _PRIMITIVES: dict[str, Callable[[Any, Any], Any]] = {
     "SS": lambda s, e: s._deserialize_secure_string(e),
     "Ref": lambda s, e: s.obj[e.attrib["RefId"]],
 }
-PRIMITIVE_TAGS = frozenset(_PRIMITIVES)
 
 
 # What pypsrp's deserializer makes of an object's type names, learnt by asking it (see _resolves_to).

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from poshbridge.defaults import DEFAULT_CRIT_DAYS, DEFAULT_WARN_DAYS
 from poshbridge.inventory.shard import Shard
 from poshbridge.powershell.command import Secret
 from poshbridge.remote.control import DEFAULT_HOST_TIMEOUT as DEFAULT_HOST_TIMEOUT
@@ -37,8 +38,8 @@ class RunOptions:
     install_modules: bool = False  # setup: Install-Module missing modules
     force: bool = False  # renew: Submit-Renewal -Force
     reason: str | None = None  # revoke: RFC 5280 reason
-    warn_days: int = 21  # status: the health model's expiry thresholds
-    crit_days: int = 7
+    warn_days: int = DEFAULT_WARN_DAYS  # status: the health model's expiry thresholds
+    crit_days: int = DEFAULT_CRIT_DAYS
     retries: int = DEFAULT_RETRIES
     host_timeout: float = DEFAULT_HOST_TIMEOUT
     parallel: int = 10
@@ -58,8 +59,8 @@ class Context:
     install_modules: bool = False
     force: bool = False
     reason: str | None = None
-    warn_days: int = 21
-    crit_days: int = 7
+    warn_days: int = DEFAULT_WARN_DAYS
+    crit_days: int = DEFAULT_CRIT_DAYS
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
     sleep: Callable[[float], None] | None = None
     clock: Callable[[], float] | None = None

@@ -6,6 +6,7 @@ its command. It runs on the controller (never on the Windows host): it takes the
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,15 @@ from typing import Any
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-try:  # here, at load time: Ansible loads the plugin in its main process, whose forks inherit the imports
+try:
     from poshbridge import ansible_task as _ansible_task
-
-    _ansible_task.preload()
 except ImportError:
     _ansible_task = None
+if _ansible_task is not None:
+    # here, at load time: Ansible loads the plugin in its main process, whose forks inherit the
+    # imports. A module that fails here fails again in the task, which then says why.
+    with contextlib.suppress(ImportError):
+        _ansible_task.preload()
 
 _MISSING = (
     "poshbridge is not installed in the Python that runs Ansible on the controller "
